@@ -1,0 +1,1 @@
+"""blaze_lab.cache"""

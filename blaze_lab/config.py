@@ -1,0 +1,202 @@
+"""Frozen, typed configs: the shared base and field validators.
+
+Every engine config (``LLMConfig``, ``DiffusionConfig``, router and batching configs) is a frozen dataclass that
+derives from :class:`BaseConfig`. A config splits into **load-time** fields (``LOAD_FIELDS``: changing one needs a
+new model load) and **run-time** fields (everything else). Construction validates every field and raises
+:class:`~blaze_lab.errors.ConfigError` naming the field and the allowed values; it has no side effects.
+
+Example:
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Demo(BaseConfig):
+    ...     PREFIX = "demo"
+    ...     LOAD_FIELDS = ("model",)
+    ...     model: str = "m"
+    ...     batch_size: int = 1
+    ...     def validate(self) -> None:
+    ...         check_int(self, "batch_size", minimum=1)
+    >>> Demo(batch_size=2).flat()
+    {'demo.model': 'm', 'demo.batch_size': 2}
+    >>> Demo(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    blaze_lab.errors.ConfigError: demo.batch_size: invalid value 0; must be >= 1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Self, get_type_hints
+
+from blaze_lab.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseConfig:
+    """Base of all configs: validation on construction, flattening, hashing and load/run split."""
+
+    PREFIX: ClassVar[str] = "config"
+    LOAD_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError for any invalid field (subclasses override)."""
+
+    # -- names -------------------------------------------------------------------------------------------------
+    def field_name(self, name: str) -> str:
+        """The dotted, user-facing name of a field (``llm.dtype``)."""
+        return f"{self.PREFIX}.{name}"
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    # -- conversions -------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def flat(self) -> dict[str, Any]:
+        """Config fields as dotted columns for a result row."""
+        return {self.field_name(k): _plain(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
+        """Build strictly from a mapping: unknown keys and wrong types raise ConfigError naming the field.
+
+        ``where`` prefixes field names in messages (e.g. ``"experiments/q.yaml:base"``).
+        """
+        prefix = f"{where}." if where else f"{cls.PREFIX}."
+        known = cls.field_names()
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{prefix}{key}", reason="unknown key", allowed=known)
+        hints = get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            kwargs[key] = _coerce(f"{prefix}{key}", value, hints.get(key))
+        try:
+            return cls(**kwargs)
+        except ConfigError as exc:
+            if where and exc.field.startswith(f"{cls.PREFIX}."):
+                raise ConfigError(
+                    f"{where}.{exc.field[len(cls.PREFIX) + 1:]}", exc.value, allowed=exc.allowed, reason=exc.reason
+                ) from None
+            raise
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+    # -- identity ----------------------------------------------------------------------------------------------
+    def load_key(self) -> tuple[tuple[str, Any], ...]:
+        """The load-time part of the config (what a model cache is keyed by)."""
+        return tuple((name, _plain(getattr(self, name))) for name in self.LOAD_FIELDS)
+
+    def run_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_dict().items() if k not in self.LOAD_FIELDS}
+
+    def config_hash(self) -> str:
+        """Stable 12-hex-digit hash of every field (identifies a run's config)."""
+        return stable_hash({"kind": self.PREFIX, **{k: _plain(v) for k, v in self.to_dict().items()}})
+
+    def load_hash(self) -> str:
+        """Stable hash of the load-time fields (identifies a load-time group)."""
+        return stable_hash({"kind": self.PREFIX, **dict(self.load_key())})
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """sha256 of the canonical JSON of ``obj``, truncated (sorted keys, so dict order never matters)."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _coerce(field: str, value: Any, hint: Any) -> Any:
+    """Check YAML/JSON values against the annotated type; convert lists to tuples for tuple fields."""
+    if hint is None:
+        return value
+    text = str(hint)
+    allowed_types: list[type] = []
+    if "bool" in text:
+        allowed_types.append(bool)
+    if "int" in text:
+        allowed_types.append(int)
+    if "float" in text:
+        allowed_types.extend([float, int])
+    if "str" in text:
+        allowed_types.append(str)
+    if "tuple" in text:
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        allowed_types.append(tuple)
+    if "None" in text and value is None:
+        return None
+    if not allowed_types:
+        return value
+    if isinstance(value, bool) and bool not in allowed_types:
+        raise ConfigError(field, value, reason=f"wrong type bool, expected {_type_names(allowed_types)}")
+    if not isinstance(value, tuple(allowed_types)):
+        raise ConfigError(
+            field, value, reason=f"wrong type {type(value).__name__}, expected {_type_names(allowed_types)}"
+        )
+    if float in allowed_types and int not in allowed_types[: allowed_types.index(float)] and isinstance(value, int):
+        return float(value) if not isinstance(value, bool) else value
+    return value
+
+
+def _type_names(types: Iterable[type]) -> str:
+    return " or ".join(sorted({t.__name__ for t in types}))
+
+
+# -- validators (used inside validate()) ------------------------------------------------------------------------
+
+
+def check_choice(cfg: BaseConfig, name: str, allowed: Iterable[Any]) -> None:
+    """Raise ConfigError unless ``cfg.<name>`` is one of ``allowed``."""
+    options = list(allowed)
+    value = getattr(cfg, name)
+    if value not in options:
+        raise ConfigError(cfg.field_name(name), value, allowed=options)
+
+
+def check_int(cfg: BaseConfig, name: str, minimum: int | None = None, maximum: int | None = None) -> None:
+    """Raise ConfigError unless ``cfg.<name>`` is an int within bounds."""
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(cfg.field_name(name), value, reason="must be an integer")
+    if minimum is not None and value < minimum:
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum}")
+
+
+def check_number(
+    cfg: BaseConfig, name: str, minimum: float | None = None, maximum: float | None = None, strict_min: bool = False
+) -> None:
+    """Raise ConfigError unless ``cfg.<name>`` is a real number within bounds (``strict_min``: > minimum)."""
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(cfg.field_name(name), value, reason="must be a number")
+    if minimum is not None and (value <= minimum if strict_min else value < minimum):
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be {'>' if strict_min else '>='} {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum}")
+
+
+def check_type(cfg: BaseConfig, name: str, typ: type | tuple[type, ...]) -> None:
+    value = getattr(cfg, name)
+    if not isinstance(value, typ):
+        names = typ.__name__ if isinstance(typ, type) else " or ".join(t.__name__ for t in typ)
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be {names}")
+
+
+__all__ = ["BaseConfig", "check_choice", "check_int", "check_number", "check_type", "stable_hash"]
