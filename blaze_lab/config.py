@@ -84,7 +84,7 @@ class BaseConfig:
         except ConfigError as exc:
             if where and exc.field.startswith(f"{cls.PREFIX}."):
                 raise ConfigError(
-                    f"{where}.{exc.field[len(cls.PREFIX) + 1:]}", exc.value, allowed=exc.allowed, reason=exc.reason
+                    f"{where}.{exc.field[len(cls.PREFIX) + 1 :]}", exc.value, allowed=exc.allowed, reason=exc.reason
                 ) from None
             raise
 
