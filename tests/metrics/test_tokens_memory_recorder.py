@@ -1,0 +1,82 @@
+import math
+
+import pandas as pd
+import pytest
+
+from blaze_lab.clock import VirtualClock
+from blaze_lab.metrics.memory import MemoryTracker
+from blaze_lab.metrics.recorder import Recorder, summarize_frame
+from blaze_lab.metrics.roofline import decode_bytes_per_s, kv_cache_bytes, peak_bandwidth, roofline_fraction
+from blaze_lab.metrics.tokens import TokenTimer
+
+
+def test_token_timer_definitions() -> None:
+    clock = VirtualClock()
+    timer = TokenTimer(clock=clock)
+    timer.start()
+    clock.advance(0.05)
+    timer.put([[1, 2, 3]])  # prompt: not a generated token
+    clock.advance(0.15)
+    timer(None, "scores")  # logits of the first token
+    clock.advance(0.05)
+    timer.put([5])  # first token at 0.25
+    for gap in (0.1, 0.2, 0.3):
+        clock.advance(gap)
+        timer.put([6])
+    timer.end()
+    t = timer.timings()
+    assert t.prefill_s == pytest.approx(0.2)
+    assert t.ttft_s == pytest.approx(0.25)
+    assert t.e2e_s == pytest.approx(0.85)
+    assert t.decode_s == pytest.approx(0.6)  # measured first→last, not e2e − prefill
+    assert t.tpot_s == pytest.approx(0.6 / 3)
+    assert t.itl_s == pytest.approx([0.1, 0.2, 0.3])
+    assert t.output_tokens == 4
+
+
+def test_token_timer_no_tokens_is_nan() -> None:
+    timer = TokenTimer(clock=VirtualClock())
+    timer.start()
+    assert math.isnan(timer.timings().ttft_s)
+
+
+def test_memory_tracker_sees_a_large_allocation() -> None:
+    with MemoryTracker("cpu") as mem:
+        block = bytearray(80_000_000)
+        block[::4096] = b"x" * len(block[::4096])  # touch pages so they are resident
+    res = mem.result()
+    assert res["peak_rss_bytes"] >= 80_000_000
+    assert math.isnan(res["peak_allocated_bytes"]) and math.isnan(res["nvml_vram_bytes"])
+
+
+def test_summarize_frame_groups_runs_and_keeps_config_columns() -> None:
+    rec = Recorder()
+    for run, base in (("a", 1.0), ("b", 2.0)):
+        for i in range(4):
+            rec.add(
+                {
+                    "run_id": run,
+                    "llm.dtype": run,
+                    "status": "ok",
+                    "latency_s": base + i * 0.01,
+                    "peak_rss_bytes": 100 + i,
+                    "env.python": "3.11",
+                }
+            )
+    raw = rec.frame()
+    assert list(raw.columns[:2]) == ["run_id", "status"] and raw.columns[-1] == "env.python"
+    summary = summarize_frame(raw, metrics=["latency_s"], max_metrics=["peak_rss_bytes"])
+    assert list(summary["run_id"]) == ["a", "b"]
+    assert summary.loc[1, "latency_s_p50"] == pytest.approx(2.015)
+    assert summary.loc[0, "peak_rss_bytes"] == 103
+    assert summary.loc[0, "llm.dtype"] == "a" and bool(summary.loc[0, "valid"])
+    assert summarize_frame(pd.DataFrame(), metrics=["x"]).empty
+
+
+def test_roofline_arithmetic_and_measured_bandwidth() -> None:
+    kv = kv_cache_bytes(num_layers=2, num_kv_heads=2, head_dim=16, seq_len=10, batch=3, element_size=4)
+    assert kv == 2 * 2 * 2 * 16 * 10 * 3 * 4
+    assert decode_bytes_per_s(100.0, 20.0, 2.0) == 240.0
+    assert math.isnan(roofline_fraction(1.0, math.nan))
+    bw = peak_bandwidth("cpu", size_bytes=1 << 24, repeats=3)
+    assert 1e8 < bw < 1e13
