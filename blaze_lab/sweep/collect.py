@@ -1,0 +1,86 @@
+"""Read a sweep's results back: every group's parquet concatenated into one summary and one raw frame.
+
+Layout written by :mod:`blaze_lab.sweep.runner`::
+
+    results/<sweep>/manifest.json
+    results/<sweep>/<group>/summary.parquet   one row per run (config)
+    results/<sweep>/<group>/raw.parquet       one row per iteration / request / step
+    results/<sweep>/<group>/executed.ipynb
+
+Only the final names are read: temporary files (``.summary.parquet.tmp-123``) that a killed sweep may leave are
+never trusted. When a manifest exists, only the groups it lists are read (a group dropped from the spec keeps its
+old folder but is no longer part of the sweep).
+
+Example:
+    >>> summary, raw = collect("results/quickstart")  # doctest: +SKIP
+    >>> summary.groupby("status").size()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from blaze_lab.errors import ReportError
+
+MANIFEST = "manifest.json"
+SUMMARY = "summary.parquet"
+RAW = "raw.parquet"
+EXECUTED = "executed.ipynb"
+
+
+def load_manifest(results_dir: str | Path) -> dict[str, Any]:
+    """The sweep's manifest (spec, env fingerprint, git sha, start/end, counts, groups)."""
+    path = Path(results_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no manifest (not a sweep results folder?)") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path}: manifest is not a JSON object")
+    return data
+
+
+def group_dirs(results_dir: str | Path) -> list[Path]:
+    """The group folders of a sweep: the manifest's groups in order, else every folder holding a summary."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ReportError(f"{root}: results folder not found")
+    if (root / MANIFEST).exists():
+        names = list(load_manifest(root).get("groups", {}))
+        return [root / name for name in names]
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / SUMMARY).exists())
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """One parquet file, or an empty frame when it does not exist (a group that has not run yet)."""
+    if not path.exists():
+        return pd.DataFrame()
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file; all mean "unreadable"
+        raise ReportError(f"{path}: unreadable parquet ({type(exc).__name__}: {exc})") from None
+
+
+def collect(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All groups' (summary, raw) rows concatenated; empty frames when nothing has been measured yet."""
+    summaries, raws = [], []
+    for folder in group_dirs(results_dir):
+        summaries.append(read_frame(folder / SUMMARY))
+        raws.append(read_frame(folder / RAW))
+    return _concat(summaries), _concat(raws)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+__all__ = ["EXECUTED", "MANIFEST", "RAW", "SUMMARY", "collect", "group_dirs", "load_manifest", "read_frame"]

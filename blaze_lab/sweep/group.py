@@ -1,0 +1,86 @@
+"""Measure one load-time group inside a notebook kernel: dispatch to the engine kind's ``benchmark_group``.
+
+Each benchmark notebook calls exactly this (see the notebook contract in DESIGN.md)::
+
+    from blaze_lab.sweep.group import run_group
+    summary, raw = run_group("llm", runs, reference=reference, measure=measure, sweep=sweep, group=group)
+
+The engine module is imported only when its kind is used, so a diffusion sweep never imports the LLM stack.
+
+Example:
+    >>> summary, raw = run_group("llm", [{"run_id": "r1", "config": {"model": "random:tiny-llama"}}])  # doctest: +SKIP
+    >>> summary[["run_id", "status"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from blaze_lab.errors import ConfigError, SweepError
+
+# kind -> "module:function" with signature (runs, *, reference, measure, sweep, group) -> (summary_df, raw_df).
+GROUP_FUNCTIONS: dict[str, str | Callable[..., tuple[pd.DataFrame, pd.DataFrame]]] = {
+    "llm": "blaze_lab.engines.llm:benchmark_group",
+    "diffusion": "blaze_lab.engines.diffusion:benchmark_group",
+    "router": "blaze_lab.router.bench:benchmark_group",
+    "serving": "blaze_lab.engines.batching:benchmark_group",
+}
+
+
+def group_function(kind: str) -> Callable[..., tuple[pd.DataFrame, pd.DataFrame]]:
+    """The ``benchmark_group`` registered for ``kind`` (imported on first use)."""
+    target = GROUP_FUNCTIONS.get(kind)
+    if target is None:
+        raise ConfigError("kind", kind, allowed=sorted(GROUP_FUNCTIONS))
+    if not isinstance(target, str):
+        return target
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise SweepError(f"engine kind {kind!r} is not available ({target}: {exc})") from None
+
+
+def run_group(
+    kind: str,
+    runs: Sequence[Mapping[str, Any]],
+    reference: Mapping[str, Any] | None = None,
+    measure: Mapping[str, Any] | None = None,
+    sweep: str = "adhoc",
+    group: str = "g0",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure ``runs`` (``[{"run_id": ..., "config": {...}}]``) of one load-time group; returns (summary, raw).
+
+    Adds the common columns ``sweep``, ``group`` and ``run_id`` where the engine left them out (``run_id`` only
+    when the summary has one row per run, in order; otherwise rows could not be matched to runs).
+    """
+    for i, run in enumerate(runs):
+        if not isinstance(run, Mapping) or "run_id" not in run or "config" not in run:
+            raise ConfigError(f"runs[{i}]", run, reason="must be a mapping with 'run_id' and 'config'")
+    benchmark = group_function(kind)
+    summary, raw = benchmark(list(runs), reference=reference, measure=dict(measure or {}), sweep=sweep, group=group)
+    return _with_common(summary, runs, sweep, group, "summary"), _with_common(raw, runs, sweep, group, "raw")
+
+
+def _with_common(
+    frame: pd.DataFrame, runs: Sequence[Mapping[str, Any]], sweep: str, group: str, which: str
+) -> pd.DataFrame:
+    frame = frame.copy()
+    if "run_id" not in frame.columns:
+        if which == "summary" and len(frame) == len(runs):
+            frame.insert(0, "run_id", [str(run["run_id"]) for run in runs])
+        elif len(frame):
+            raise SweepError(f"{which} frame has no run_id column and {len(frame)} rows for {len(runs)} runs")
+        else:
+            frame["run_id"] = pd.Series(dtype="str")
+    for name, value in (("sweep", sweep), ("group", group)):
+        if name not in frame.columns:
+            frame[name] = value
+    return frame
+
+
+__all__ = ["GROUP_FUNCTIONS", "group_function", "run_group"]

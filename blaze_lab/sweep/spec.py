@@ -1,0 +1,532 @@
+"""Experiment specs: a YAML file -> a validated, frozen :class:`ExperimentSpec` -> expanded runs and load-time groups.
+
+A spec names an engine kind, a base config, the sweep axes, a quality reference, the measurement settings and the
+notebook papermill runs. The simple case is one kind::
+
+    name: llm_quant                # results/<name>/ (default: the file name without .yaml)
+    kind: llm                      # llm | diffusion | router | serving
+    base: {model: smollm2-135m, new_tokens: 32}
+    grid: {batch_size: [1, 8]}     # cartesian product of every grid axis ...
+    zip:                           # ... times the zipped axes (all lists the same length, taken together)
+      dtype:        [fp32, bf16, fp32]
+      quantization: [none, none, bnb-8bit]
+    reference: {}                  # overrides of base for the quality reference config (null: no reference)
+    measure: {warmup: 1, min_iters: 3, max_duration_s: 10}
+    notebook: notebooks/llm_benchmark.ipynb   # default per kind
+
+One YAML can hold several kinds as ``parts`` (each part takes the keys above except ``name``; a top-level
+``measure`` is the default every part's ``measure`` overrides)::
+
+    name: quickstart
+    measure: {max_duration_s: 5}
+    parts:
+      - {kind: llm, base: {...}, grid: {...}}
+      - {name: sd, kind: diffusion, base: {...}}
+
+Validation is strict and complete before anything runs or is written: unknown keys, wrong types, empty axes,
+zipped lists of unequal length, values the config class refuses (every expanded config is built), notebooks whose
+``parameters`` cell does not declare exactly the sweep contract's parameters. Every error is one
+:class:`~blaze_lab.errors.ConfigError` line ``<file>:<path.to.field>: ...; allowed: ...``.
+
+**Run identity.** ``run_id = stable_hash(kind, config_hash, measure, reference config, code version)`` where the code
+version is ``blaze_lab.__version__`` plus a hash of the notebook's code cells. The git sha is deliberately *not*
+part of it: resume must skip completed runs when the same sweep is rerun after an unrelated commit (and ``+dirty``
+would make every edit look like new code while missing what changed); the sha is recorded in the manifest and the
+``env.git_sha`` column instead. Cell outputs and notebook metadata are excluded from the notebook hash so opening a
+notebook in JupyterLab or stripping outputs does not invalidate results. Measurement settings and the reference are
+included because they change the numbers a run produces.
+
+Example:
+    >>> spec = parse_spec({"kind": "router", "grid": {"strategy": ["round_robin", "random"]}}, "demo.yaml",
+    ...                   check_notebooks=False)
+    >>> [run.config.strategy for run in expand(spec)]
+    ['round_robin', 'random']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import blaze_lab
+from blaze_lab.config import BaseConfig, stable_hash
+from blaze_lab.errors import ConfigError
+
+# The notebook <-> sweep contract: exactly these names in each notebook's `parameters` cell.
+NOTEBOOK_PARAMETERS = ("sweep", "group", "runs", "reference", "measure", "summary_path", "raw_path")
+
+PROJECT_ROOT = Path(blaze_lab.__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class KindInfo:
+    """Where a kind's config class lives (``"module:Class"``, imported lazily, or the class) and its notebook."""
+
+    config: str | type[BaseConfig]
+    notebook: str
+
+
+# Small explicit registry; tests register a fake kind by adding an entry (monkeypatch.setitem).
+KINDS: dict[str, KindInfo] = {
+    "llm": KindInfo("blaze_lab.engines.llm:LLMConfig", "notebooks/llm_benchmark.ipynb"),
+    "diffusion": KindInfo("blaze_lab.engines.diffusion:DiffusionConfig", "notebooks/diffusion_benchmark.ipynb"),
+    "router": KindInfo("blaze_lab.router.config:RouterExperimentConfig", "notebooks/router_benchmark.ipynb"),
+    "serving": KindInfo("blaze_lab.engines.batching:ServingConfig", "notebooks/serving_benchmark.ipynb"),
+}
+
+_TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
+_PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class PartSpec:
+    """One engine kind's share of a spec (a single-kind spec has exactly one part, named after its kind)."""
+
+    name: str
+    kind: str
+    base: Mapping[str, Any]
+    grid: Mapping[str, tuple[Any, ...]]
+    zip: Mapping[str, tuple[Any, ...]]
+    reference: Mapping[str, Any] | None
+    measure: Mapping[str, Any]
+    notebook: Path
+    where: str  # "file" or "file:parts[1]": prefix of error messages
+
+    def config_class(self) -> type[BaseConfig]:
+        return config_class(self.kind)
+
+    def field_path(self, field: str) -> str:
+        """``file:field`` (single-kind spec) or ``file:parts[i].field``: the location used in error messages."""
+        return _path(self.where, field)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentSpec:
+    """A validated experiment: the sweep name, its parts, and the data it was read from (for the manifest)."""
+
+    name: str
+    parts: tuple[PartSpec, ...]
+    source: str
+    data: Mapping[str, Any]
+    description: str = ""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(part.kind for part in self.parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One config to measure: identified by ``run_id``, measured in load-time group ``group``."""
+
+    run_id: str
+    kind: str
+    part: str
+    config: BaseConfig
+    group: str
+    reference: BaseConfig | None
+    measure: Mapping[str, Any]
+    notebook: Path
+    origin: str  # "grid.batch_size[1], zip[2]": where in the spec this run came from
+
+    def params(self) -> dict[str, Any]:
+        """The ``runs`` entry the notebook receives."""
+        return {"run_id": self.run_id, "config": _plain_dict(self.config)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Runs sharing one model load (same part and ``config.load_hash()``): one papermill execution."""
+
+    group_id: str
+    kind: str
+    part: str
+    notebook: Path
+    runs: tuple[Run, ...]
+    reference: BaseConfig | None
+    measure: Mapping[str, Any]
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs]
+
+
+# -- registry -----------------------------------------------------------------------------------------------------
+
+
+def config_class(kind: str) -> type[BaseConfig]:
+    """The config class registered for ``kind`` (imported on first use)."""
+    info = KINDS.get(kind)
+    if info is None:
+        raise ConfigError("kind", kind, allowed=sorted(KINDS))
+    if not isinstance(info.config, str):
+        return info.config
+    module_name, _, attr = info.config.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("kind", kind, reason=f"engine kind not available ({info.config}: {exc})") from None
+
+
+# -- loading ------------------------------------------------------------------------------------------------------
+
+
+def load_spec(path: str | Path, check_notebooks: bool = True) -> ExperimentSpec:
+    """Read and fully validate a spec file.
+
+    Example:
+        >>> spec = load_spec("experiments/quickstart.yaml")  # doctest: +SKIP
+        >>> [g.group_id for g in groups(expand(spec))]  # doctest: +SKIP
+    """
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(where, reason=f"cannot read spec ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}{line}: invalid YAML ({problem})") from None
+    return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks)
+
+
+def parse_spec(
+    data: Any, where: str = "<spec>", default_name: str | None = None, check_notebooks: bool = True
+) -> ExperimentSpec:
+    """Validate already-loaded spec data (a mapping as ``yaml.safe_load`` returns it)."""
+    top = _mapping(data, where, "")
+    _known_keys(top, _TOP_KEYS, where, "")
+    name = top.get("name", default_name or "adhoc")
+    _check_name(name, where, "name")
+    description = top.get("description", "")
+    if not isinstance(description, str):
+        raise _err(where, "description", description, reason="must be a string")
+    default_measure = _mapping(top.get("measure", {}), where, "measure")
+
+    if "parts" in top:
+        clash = [k for k in ("kind", "base", "grid", "zip", "reference", "notebook") if k in top]
+        if clash:
+            raise _err(where, clash[0], top[clash[0]], reason="not allowed beside 'parts' (put it inside each part)")
+        raw_parts = top["parts"]
+        if not isinstance(raw_parts, list) or not raw_parts:
+            raise _err(where, "parts", raw_parts, reason="must be a non-empty list of parts")
+        parts = [
+            _parse_part(_mapping(raw, where, f"parts[{i}]"), f"{where}:parts[{i}]", default_measure)
+            for i, raw in enumerate(raw_parts)
+        ]
+    else:
+        parts = [_parse_part({k: v for k, v in top.items() if k in _PART_KEYS and k != "name"}, where, {})]
+    seen: dict[str, str] = {}
+    for part in parts:
+        if part.name in seen:
+            raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
+        seen[part.name] = part.where
+    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description)
+    expand(spec)  # builds every config: all value errors surface now, before anything runs
+    if check_notebooks:
+        for part in spec.parts:
+            check_notebook(part.notebook, part.field_path("notebook"))
+    return spec
+
+
+def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str, Any]) -> PartSpec:
+    # `where` is "file" (single-kind) or "file:parts[i]"; field paths join with ":" or "." accordingly.
+    _known_keys(raw, _PART_KEYS, where, "")
+    kind = raw.get("kind")
+    if kind is None:
+        raise _err(where, "kind", reason="required key missing", allowed=sorted(KINDS))
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise _err(where, "kind", kind, allowed=sorted(KINDS))
+    name = raw.get("name", kind)
+    _check_name(name, where, "name")
+    try:
+        cls = config_class(kind)
+    except ConfigError as exc:
+        raise _err(where, "kind", kind, reason=exc.reason) from None
+    fields = cls.field_names()
+
+    base = _mapping(raw.get("base", {}), where, "base")
+    _known_keys(base, fields, where, "base")
+    grid = _axes(raw.get("grid", {}), where, "grid", fields)
+    zipped = _axes(raw.get("zip", {}), where, "zip", fields)
+    both = sorted(set(grid) & set(zipped))
+    if both:
+        raise _err(where, f"zip.{both[0]}", reason="axis is also in grid (an axis is either gridded or zipped)")
+    lengths = {k: len(v) for k, v in zipped.items()}
+    if len(set(lengths.values())) > 1:
+        first = next(iter(lengths))
+        odd = next(k for k, n in lengths.items() if n != lengths[first])
+        raise _err(
+            where,
+            f"zip.{odd}",
+            reason=f"has {lengths[odd]} values but zip.{first} has {lengths[first]} (zipped lists need equal length)",
+        )
+    reference = raw.get("reference")
+    if reference is not None:
+        reference = _mapping(reference, where, "reference")
+        _known_keys(reference, fields, where, "reference")
+    measure_raw = {**default_measure, **_mapping(raw.get("measure", {}), where, "measure")}
+    measure = _check_measure(measure_raw, where)
+    notebook_value = raw.get("notebook", KINDS[kind].notebook)
+    if not isinstance(notebook_value, str):
+        raise _err(where, "notebook", notebook_value, reason="must be a path string")
+    return PartSpec(
+        name=name,
+        kind=kind,
+        base=dict(base),
+        grid=grid,
+        zip=zipped,
+        reference=dict(reference) if reference is not None else None,
+        measure=measure,
+        notebook=resolve_notebook(notebook_value),
+        where=where,
+    )
+
+
+def _check_measure(measure: Mapping[str, Any], where: str) -> dict[str, Any]:
+    from blaze_lab.metrics.timing import MeasureSettings
+
+    settings = MeasureSettings.from_dict(measure, where=_path(where, "measure"))
+    # Only the keys the user gave travel to the notebook (defaults stay with MeasureSettings), but validated.
+    return {k: getattr(settings, k) for k in measure}
+
+
+def _axes(value: Any, where: str, key: str, fields: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    axes = _mapping(value, where, key)
+    _known_keys(axes, fields, where, key)
+    out: dict[str, tuple[Any, ...]] = {}
+    for field, values in axes.items():
+        if not isinstance(values, list):
+            raise _err(where, f"{key}.{field}", values, reason="must be a list of values")
+        if not values:
+            raise _err(where, f"{key}.{field}", values, reason="empty list (give at least one value)")
+        out[field] = tuple(values)
+    return out
+
+
+# -- expansion ----------------------------------------------------------------------------------------------------
+
+
+def expand(spec: ExperimentSpec) -> list[Run]:
+    """Every run of the spec, in spec order (parts, then zip index, then grid in row-major order).
+
+    Builds each config through the config class, so a refused value raises ConfigError naming the spec entry that
+    supplied it (``q.yaml:grid.quantization[2]``); two entries expanding to the same run are refused too.
+    """
+    runs: list[Run] = []
+    seen: dict[str, str] = {}
+    for part in spec.parts:
+        for run in _expand_part(part):
+            if run.run_id in seen:
+                raise ConfigError(
+                    _path(part.where, run.origin),
+                    reason=f"expands to the same run as {seen[run.run_id]} (remove the duplicate)",
+                )
+            seen[run.run_id] = f"{part.name}: {run.origin}" if len(spec.parts) > 1 else run.origin
+            runs.append(run)
+    return runs
+
+
+def _expand_part(part: PartSpec) -> list[Run]:
+    cls = part.config_class()
+    code = code_version(part.notebook)
+    reference = None
+    if part.reference is not None:
+        sources = {k: f"reference.{k}" for k in part.reference}
+        reference = _build(cls, {**part.base, **part.reference}, part.where, sources, "reference")
+    zip_len = len(next(iter(part.zip.values()))) if part.zip else 1
+    grid_items = list(part.grid.items())
+    runs = []
+    for zi in range(zip_len):
+        for combo in itertools.product(*(range(len(values)) for _, values in grid_items)):
+            values = dict(part.base)
+            sources = {k: f"base.{k}" for k in part.base}
+            for field, zvalues in part.zip.items():
+                values[field] = zvalues[zi]
+                sources[field] = f"zip.{field}[{zi}]"
+            for (field, gvalues), gi in zip(grid_items, combo, strict=True):
+                values[field] = gvalues[gi]
+                sources[field] = f"grid.{field}[{gi}]"
+            origin = ", ".join(s for s in sources.values() if not s.startswith("base.")) or "base"
+            config = _build(cls, values, part.where, sources, origin)
+            run_id = stable_hash(
+                {
+                    "kind": part.kind,
+                    "config": config.config_hash(),
+                    "measure": dict(part.measure),
+                    "reference": reference.config_hash() if reference is not None else None,
+                    "code": code,
+                }
+            )
+            runs.append(
+                Run(
+                    run_id=run_id,
+                    kind=part.kind,
+                    part=part.name,
+                    config=config,
+                    group=f"{part.name}-{config.load_hash()}",
+                    reference=reference,
+                    measure=part.measure,
+                    notebook=part.notebook,
+                    origin=origin,
+                )
+            )
+    return runs
+
+
+def _build(
+    cls: type[BaseConfig], values: Mapping[str, Any], where: str, sources: Mapping[str, str], origin: str
+) -> BaseConfig:
+    try:
+        return cls.from_dict(values)
+    except ConfigError as exc:
+        field = exc.field.removeprefix(f"{cls.PREFIX}.")
+        # Point at the spec entry that supplied the refused value; a default (or cross-field rule) -> the run.
+        source = sources.get(field) or (f"{origin} ({cls.PREFIX}.{field})" if origin else field)
+        raise ConfigError(_path(where, source), exc.value, allowed=exc.allowed, reason=exc.reason) from None
+
+
+def groups(runs: Sequence[Run]) -> list[Group]:
+    """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``."""
+    by_id: dict[str, list[Run]] = {}
+    for run in runs:
+        by_id.setdefault(run.group, []).append(run)
+    out = []
+    for group_id, members in by_id.items():
+        first = members[0]
+        out.append(
+            Group(
+                group_id=group_id,
+                kind=first.kind,
+                part=first.part,
+                notebook=first.notebook,
+                runs=tuple(members),
+                reference=first.reference,
+                measure=first.measure,
+            )
+        )
+    return out
+
+
+# -- notebooks ----------------------------------------------------------------------------------------------------
+
+
+def resolve_notebook(value: str | Path) -> Path:
+    """A notebook path as given if absolute or present relative to the cwd, else relative to the project root."""
+    path = Path(value)
+    if path.is_absolute() or path.exists():
+        return path
+    return PROJECT_ROOT / path
+
+
+def check_notebook(path: Path, where: str) -> None:
+    """Refuse a notebook whose ``parameters`` cell does not declare exactly :data:`NOTEBOOK_PARAMETERS`."""
+    import papermill
+
+    if not path.is_file():
+        raise ConfigError(where, str(path), reason="notebook not found")
+    try:
+        declared = set(papermill.inspect_notebook(str(path)))
+    except Exception as exc:  # papermill raises assorted errors for unreadable notebooks; all mean "refuse"
+        raise ConfigError(where, str(path), reason=f"cannot inspect notebook ({type(exc).__name__}: {exc})") from None
+    expected = set(NOTEBOOK_PARAMETERS)
+    missing = sorted(expected - declared)
+    if missing:
+        raise ConfigError(
+            where,
+            str(path),
+            reason=f"parameters cell lacks parameter {missing[0]!r}",
+            allowed=NOTEBOOK_PARAMETERS,
+        )
+    unknown = sorted(declared - expected)
+    if unknown:
+        raise ConfigError(
+            where,
+            str(path),
+            reason=f"parameters cell declares unknown parameter {unknown[0]!r} (the sweep never sets it)",
+            allowed=NOTEBOOK_PARAMETERS,
+        )
+
+
+def code_version(notebook: Path) -> str:
+    """``blaze_lab.__version__`` + a hash of the notebook's code-cell sources (see the module docstring)."""
+    try:
+        cells = json.loads(notebook.read_text()).get("cells", [])
+        sources = ["".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code"]
+        digest = hashlib.sha256(json.dumps(sources).encode()).hexdigest()[:12]
+    except (OSError, ValueError):
+        digest = "missing"  # check_notebook refuses it; expansion alone (dry runs in tests) still works
+    return f"{blaze_lab.__version__}+nb.{digest}"
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _path(where: str, field: str) -> str:
+    """Join a location and a field: ``file`` + ``grid.x`` -> ``file:grid.x``; ``file:parts[0]`` -> ``...parts[0].x``."""
+    if not field:
+        return where
+    return f"{where}.{field}" if ":" in where else f"{where}:{field}"
+
+
+def _err(where: str, field: str, value: Any = ..., *, reason: str | None = None, allowed: Any = None) -> ConfigError:
+    return ConfigError(_path(where, field), value, reason=reason, allowed=allowed)
+
+
+def _mapping(value: Any, where: str, field: str) -> Mapping[str, Any]:
+    if value is None and field:
+        return {}
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise ConfigError(_path(where, field) if field else where, reason=f"must be a mapping, got {kind}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _err(where, field, key, reason="keys must be strings")
+    return value
+
+
+def _known_keys(data: Mapping[str, Any], allowed: Sequence[str], where: str, field: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _err(where, f"{field}.{key}" if field else key, reason="unknown key", allowed=allowed)
+
+
+def _check_name(name: Any, where: str, field: str) -> None:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise _err(where, field, name, reason="must be a string of letters, digits, '_', '-', '.' (a folder name)")
+
+
+def _plain_dict(config: BaseConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
+
+
+__all__ = [
+    "KINDS",
+    "NOTEBOOK_PARAMETERS",
+    "ExperimentSpec",
+    "Group",
+    "KindInfo",
+    "PartSpec",
+    "Run",
+    "check_notebook",
+    "code_version",
+    "config_class",
+    "expand",
+    "groups",
+    "load_spec",
+    "parse_spec",
+]
