@@ -1,0 +1,454 @@
+"""The sans-IO router core: every routing decision, with no I/O and no event loop.
+
+:class:`RouterCore` owns the replica views, the per-replica breakers and health trackers, the strategy, the
+bounded wait queue, the retry budget and the decision ledger. Drivers feed it events and start the attempts it
+emits:
+
+* ``submit(request)`` → a :class:`Ticket` (or :class:`~blaze_lab.errors.Overloaded` when the queue is full);
+* ``finish(attempt, ok, error)`` when an attempt answers (or fails, or is cancelled);
+* ``retry_due(ticket)`` / ``hedge(ticket)`` when a timer the core asked for fires;
+* ``tick()`` now and then (queue timeouts, breaker re-open times).
+
+New attempts to start appear in :attr:`RouterCore.outbox`; timers to arm in :attr:`RouterCore.timers` as
+``(time, kind, ticket)``. The live asyncio :class:`~blaze_lab.router.router.Router` and the discrete-event
+:mod:`~blaze_lab.router.simulate` both drive this same object, so strategies, breakers, health logic and the
+decision code are shared exactly.
+
+Example:
+    >>> from blaze_lab.clock import VirtualClock
+    >>> from blaze_lab.router.config import RouterConfig
+    >>> from blaze_lab.router.strategies import Request
+    >>> core = RouterCore(RouterConfig(strategy="round_robin"), ["a", "b"], VirtualClock(), seed=0)
+    >>> ticket = core.submit(Request(0))
+    >>> attempt = core.outbox.pop()
+    >>> attempt.replica.name
+    'a'
+    >>> core.finish(attempt, ok=True)
+    >>> ticket.outcome, core.ledger.frame()["replica"].tolist()
+    ('ok', ['a'])
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from blaze_lab.clock import Clock
+from blaze_lab.errors import CircuitOpenError, ConfigError, EngineUnavailable, Overloaded, RequestTimeout
+from blaze_lab.router.breaker import CLOSED, OPEN, REFUSED, CircuitBreaker
+from blaze_lab.router.config import RouterConfig
+from blaze_lab.router.health import HealthTracker
+from blaze_lab.router.strategies import ReplicaState, RequestLike, make_strategy
+
+ERROR_TYPES = {cls.__name__: cls for cls in (Overloaded, CircuitOpenError, EngineUnavailable, RequestTimeout)}
+
+
+class Ticket:
+    """Router-side state of one request."""
+
+    __slots__ = (
+        "arrival_s",
+        "attempts",
+        "breaker_state",
+        "dispatched_s",
+        "done",
+        "error",
+        "error_message",
+        "finish_s",
+        "hedged",
+        "in_flight",
+        "open_breakers",
+        "outcome",
+        "reason",
+        "replica",
+        "request",
+        "tried",
+        "waiter",
+    )
+
+    def __init__(self, request: RequestLike, arrival_s: float) -> None:
+        self.request = request
+        self.arrival_s = arrival_s
+        self.dispatched_s = math.nan
+        self.finish_s = math.nan
+        self.attempts = 0
+        self.in_flight = 0
+        self.hedged = False
+        self.done = False
+        self.outcome = ""
+        self.error = ""
+        self.error_message = ""
+        self.replica = ""
+        self.reason = ""
+        self.breaker_state = ""
+        self.open_breakers = 0
+        self.tried: list[int] = []
+        self.waiter: Any = None  # the driver's handle (an asyncio Future in live mode)
+
+
+class Attempt:
+    """One call of a request to one replica."""
+
+    __slots__ = ("finished", "handle", "hedge", "number", "replica", "start_s", "ticket", "token")
+
+    def __init__(
+        self, ticket: Ticket, replica: ReplicaState, token: int, start_s: float, number: int, hedge: bool
+    ) -> None:
+        self.ticket = ticket
+        self.replica = replica
+        self.token = token
+        self.start_s = start_s
+        self.number = number
+        self.hedge = hedge
+        self.finished = False
+        self.handle: Any = None  # the driver's handle (task or simulated job)
+
+
+LEDGER_COLUMNS = (
+    "request_id",
+    "arrival_s",
+    "finish_s",
+    "session",
+    "prompt_tokens",
+    "output_tokens",
+    "replica",
+    "reason",
+    "attempts",
+    "hedged",
+    "queue_wait_s",
+    "latency_s",
+    "outcome",
+    "error_type",
+    "breaker_state",
+    "open_breakers",
+)
+
+
+class Ledger:
+    """The decision ledger: one row per request, stored column-wise (cheap to append a million rows)."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
+        self._appenders = [self.columns[name].append for name in LEDGER_COLUMNS]
+
+    def add(self, t: Ticket) -> None:
+        req = t.request
+        values = (
+            req.id,
+            t.arrival_s,
+            t.finish_s,
+            req.session,
+            getattr(req, "prompt_tokens", 0),
+            getattr(req, "output_tokens", 0),
+            t.replica,
+            t.reason,
+            t.attempts,
+            t.hedged,
+            t.dispatched_s - t.arrival_s,
+            t.finish_s - t.arrival_s,
+            t.outcome,
+            t.error,
+            t.breaker_state,
+            t.open_breakers,
+        )
+        for append, value in zip(self._appenders, values, strict=True):
+            append(value)
+
+    def __len__(self) -> int:
+        return len(self.columns["request_id"])
+
+    def frame(self) -> pd.DataFrame:
+        """Rows sorted by request id (completion order depends on timing; the id order does not)."""
+        df = pd.DataFrame(self.columns)
+        return df.sort_values("request_id", kind="stable").reset_index(drop=True)
+
+
+class RouterCore:
+    """Routing decisions for a fixed replica set (see the module docstring for the driver protocol)."""
+
+    def __init__(self, config: RouterConfig, names: Sequence[str], clock: Clock, seed: int = 0) -> None:
+        config.check_replicas(len(names))
+        if len(set(names)) != len(names):
+            raise ConfigError("router.replicas", list(names), reason="replica names must be unique")
+        self.config = config
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.replicas = [ReplicaState(i, name, config.weight_of(i)) for i, name in enumerate(names)]
+        self.breakers = [
+            CircuitBreaker(config.breaker, clock, name, on_transition=self._on_breaker) for name in names
+        ]
+        self.health = [HealthTracker(config.health, clock, name, on_change=self._on_health) for name in names]
+        self.strategy = make_strategy(config, self.replicas)
+        self.waiting: deque[Ticket] = deque()
+        self.ledger = Ledger()
+        self.outbox: list[Attempt] = []
+        self.timers: list[tuple[float, str, Ticket]] = []
+        self.retry_tokens = config.retry_budget_min
+        self._token_cap = max(config.retry_budget_min, 10.0)
+        self._limit = config.max_inflight_per_replica or math.inf
+        self._alpha = config.ewma_alpha
+        self._candidates: list[ReplicaState] = list(self.replicas)
+        self._up = len(self.replicas)
+        self._dirty = False
+        self._wake_at = math.inf
+        self._not_closed = 0
+        self.max_waiting = 0
+        self.rejected = 0
+
+    # -- candidate set ---------------------------------------------------------------------------------------
+    def _on_breaker(self, breaker: CircuitBreaker, old: str, new: str) -> None:
+        self._dirty = True
+        self._not_closed += (old == CLOSED) - (new == CLOSED)
+
+    def _on_health(self, tracker: HealthTracker) -> None:
+        self._dirty = True
+
+    def candidates(self) -> list[ReplicaState]:
+        """Replicas that may take a call now (healthy, breaker admitting, below the concurrency limit)."""
+        if self._dirty or self.clock.now() >= self._wake_at:
+            self._rebuild()
+        return self._candidates
+
+    def _rebuild(self) -> None:
+        self._dirty = False
+        wake = math.inf
+        cands: list[ReplicaState] = []
+        up = 0
+        limit = self._limit
+        for r, b, h in zip(self.replicas, self.breakers, self.health, strict=True):
+            state = b.state if b.config.enabled else CLOSED
+            ok = h.available
+            back = h.returns_at()
+            if back is not None:
+                wake = min(wake, back)
+            if state == OPEN:
+                wake = min(wake, b.reopens_at() or math.inf)
+                ok = False
+            elif state != CLOSED and not b.trial_free():
+                ok = False
+            up += ok
+            r.eligible = ok and r.outstanding < limit
+            if r.eligible:
+                cands.append(r)
+        self._candidates = cands
+        self._up = up
+        self._wake_at = wake
+
+    def next_wake(self) -> float | None:
+        """When the candidate set may change by itself (a breaker re-opens for trials, an ejection ends)."""
+        self.candidates()
+        return None if self._wake_at == math.inf else self._wake_at
+
+    # -- events ----------------------------------------------------------------------------------------------
+    def submit(self, request: RequestLike) -> Ticket:
+        """Admit a request: dispatch it now, queue it, or raise Overloaded (queue full) / a no-replica error."""
+        now = self.clock.now()
+        ticket = Ticket(request, now)
+        if not self.waiting and self._dispatch(ticket, now, hedge=False):
+            return ticket
+        if self._up == 0:
+            self._fail(ticket, self._no_replica_error(), "no replica available", now)
+            return ticket
+        if len(self.waiting) >= self.config.queue_size:
+            self.rejected += 1
+            self._fail(ticket, "Overloaded", f"queue full ({self.config.queue_size} waiting)", now)
+            raise Overloaded(f"router queue full ({self.config.queue_size} waiting)")
+        self.waiting.append(ticket)
+        if len(self.waiting) > self.max_waiting:
+            self.max_waiting = len(self.waiting)
+        return ticket
+
+    def finish(self, attempt: Attempt, ok: bool, error: str = "", message: str = "", cancelled: bool = False) -> None:
+        """An attempt ended: success, failure with an error type name, or cancelled (e.g. hedge loser)."""
+        if attempt.finished:
+            return
+        attempt.finished = True
+        now = self.clock.now()
+        r = attempt.replica
+        r.outstanding -= 1
+        if r.outstanding + 1 >= self._limit:
+            self._dirty = True
+        ticket = attempt.ticket
+        ticket.in_flight -= 1
+        breaker = self.breakers[r.index]
+        if cancelled:
+            breaker.release(attempt.token)
+        else:
+            latency = now - attempt.start_s
+            breaker.record(attempt.token, ok, latency)
+            self.health[r.index].record_result(ok)
+            if ok:
+                r.completed += 1
+                r.observe(latency, self._alpha)
+            else:
+                r.failed += 1
+                # A failing replica must not look fast to latency-aware strategies (fast errors attract traffic).
+                r.observe(max(latency, 2.0 * r.ewma_s), self._alpha)
+        if not ticket.done and not cancelled:
+            if ok:
+                ticket.replica, ticket.outcome = r.name, "ok"
+                self._close(ticket, now)
+            elif ticket.in_flight == 0:
+                self._after_failure(ticket, error or "EngineError", message, now)
+        self.pump()
+
+    def retry_due(self, ticket: Ticket) -> None:
+        """A retry's backoff elapsed: dispatch it (ahead of new arrivals)."""
+        if ticket.done:
+            return
+        now = self.clock.now()
+        if not self._dispatch(ticket, now, hedge=False):
+            if self._up == 0:
+                self._fail(ticket, self._no_replica_error(), "no replica available for retry", now)
+            else:
+                self.waiting.appendleft(ticket)
+
+    def hedge(self, ticket: Ticket) -> None:
+        """The hedge delay elapsed with the first attempt still running: try a second replica."""
+        if ticket.done or ticket.in_flight != 1 or ticket.attempts >= self.config.max_attempts:
+            return
+        if self.retry_tokens < 1.0:
+            return
+        now = self.clock.now()
+        before = self.retry_tokens
+        self.retry_tokens -= 1.0
+        if self._dispatch(ticket, now, hedge=True):
+            ticket.hedged = True
+        else:
+            self.retry_tokens = before
+
+    def tick(self) -> None:
+        """Expire queued requests past ``queue_timeout_s`` and dispatch what became possible."""
+        timeout = self.config.queue_timeout_s
+        if timeout and self.waiting:
+            now = self.clock.now()
+            keep: deque[Ticket] = deque()
+            for t in self.waiting:
+                if now - t.arrival_s >= timeout:
+                    self._fail(t, "RequestTimeout", f"waited {now - t.arrival_s:.3f}s in queue", now)
+                else:
+                    keep.append(t)
+            self.waiting = keep
+        self.pump()
+
+    def pump(self) -> None:
+        """Dispatch waiting requests while a replica can take them."""
+        waiting = self.waiting
+        if not waiting:
+            return
+        now = self.clock.now()
+        while waiting:
+            if not self._dispatch(waiting[0], now, hedge=False):
+                break
+            waiting.popleft()
+        if waiting and self._up == 0:
+            error = self._no_replica_error()
+            while waiting:
+                self._fail(waiting.popleft(), error, "no replica available", now)
+
+    # -- internals -------------------------------------------------------------------------------------------
+    def _dispatch(self, ticket: Ticket, now: float, hedge: bool) -> bool:
+        cands = self.candidates()
+        if not cands:
+            return False
+        if ticket.tried:
+            fresh = [r for r in cands if r.index not in ticket.tried]
+            if fresh:
+                cands = fresh
+            elif hedge:
+                return False
+        for _ in range(len(cands) + 1):
+            replica, reason = self.strategy.choose(cands, ticket.request, self.rng)
+            breaker = self.breakers[replica.index]
+            token = breaker.acquire()
+            if token != REFUSED:
+                break
+            # A half-open breaker ran out of trial slots: drop it from the candidates and choose again.
+            self._dirty = True
+            cands = [r for r in cands if r is not replica]
+            if not cands:
+                return False
+        else:  # pragma: no cover - the loop always breaks or returns
+            return False
+        if not breaker.closed:
+            self._dirty = True  # a trial slot was used
+        replica.outstanding += 1
+        replica.dispatched += 1
+        if replica.outstanding >= self._limit:
+            self._dirty = True
+        if ticket.attempts == 0:
+            ticket.dispatched_s = now
+        ticket.attempts += 1
+        ticket.in_flight += 1
+        ticket.tried.append(replica.index)
+        ticket.replica = replica.name
+        if hedge:
+            reason = "hedge: " + reason
+        elif ticket.attempts > 1:
+            reason = f"retry {ticket.attempts}: {reason}"
+        ticket.reason = reason
+        ticket.breaker_state = CLOSED if breaker.closed else breaker.state
+        ticket.open_breakers = self._not_closed
+        if ticket.attempts == 1:
+            # Every new request earns a fraction of a retry token (retry budget, as in Finagle/Envoy).
+            self.retry_tokens = min(self._token_cap, self.retry_tokens + self.config.retry_budget_ratio)
+            if self.config.hedge_delay_s > 0:
+                self.timers.append((now + self.config.hedge_delay_s, "hedge", ticket))
+        self.outbox.append(Attempt(ticket, replica, token, now, ticket.attempts, hedge))
+        return True
+
+    def _after_failure(self, ticket: Ticket, error: str, message: str, now: float) -> None:
+        cfg = self.config
+        if ticket.attempts < cfg.max_attempts and self.retry_tokens >= 1.0:
+            self.retry_tokens -= 1.0
+            # Exponential backoff with full jitter (seeded, so simulations stay deterministic).
+            cap = min(cfg.retry_backoff_max_s, cfg.retry_backoff_s * 2 ** (ticket.attempts - 1))
+            delay = self.rng.random() * cap
+            if delay <= 0:
+                self.retry_due(ticket)
+            else:
+                self.timers.append((now + delay, "retry", ticket))
+            return
+        self._fail(ticket, error, message, now)
+
+    def _fail(self, ticket: Ticket, error: str, message: str, now: float) -> None:
+        ticket.outcome = "rejected" if error == "Overloaded" else "error"
+        ticket.error = error
+        ticket.error_message = message
+        if ticket.attempts == 0:
+            ticket.dispatched_s = now
+        self._close(ticket, now)
+
+    def _close(self, ticket: Ticket, now: float) -> None:
+        ticket.done = True
+        ticket.finish_s = now
+        self.ledger.add(ticket)
+
+    def _no_replica_error(self) -> str:
+        return "CircuitOpenError" if any(b.state != CLOSED for b in self.breakers) else "EngineUnavailable"
+
+    # -- reporting -------------------------------------------------------------------------------------------
+    def transitions(self) -> pd.DataFrame:
+        """Breaker and health transitions as one frame (``kind`` = breaker | health), ordered by time."""
+        rows = [{"kind": "breaker", **row} for b in self.breakers for row in b.transitions]
+        rows += [{"kind": "health", **row} for h in self.health for row in h.transitions]
+        cols = ["kind", "time_s", "replica", "from_state", "to_state", "reason"]
+        df = pd.DataFrame(rows, columns=cols)
+        return df.sort_values(["time_s", "kind", "replica"], kind="stable").reset_index(drop=True)
+
+    def replica_stats(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"replica": r.name, "dispatched": r.dispatched, "completed": r.completed, "failed": r.failed,
+                 "ewma_s": r.ewma_s}
+                for r in self.replicas
+            ]
+        )
+
+
+__all__ = ["ERROR_TYPES", "LEDGER_COLUMNS", "Attempt", "Ledger", "RouterCore", "Ticket"]

@@ -1,0 +1,383 @@
+"""Deterministic discrete-event simulation of routing: the live router core on a virtual clock.
+
+The simulator drives the *same* :class:`~blaze_lab.router.core.RouterCore` (strategies, breakers, health
+trackers, retries, hedging, queue) that the live asyncio router drives; only the clock (a
+:class:`~blaze_lab.clock.VirtualClock`) and the replicas (service-time models with faults) are swapped. A lean
+heap of events replaces asyncio because a million requests must simulate in under a minute.
+
+Replica model: a replica runs up to ``slots`` requests at once (further requests wait in its own FIFO). A
+request starting while ``k`` requests run (itself included) takes
+``(base_s + per_request_s·(k−1)) · speed · fault factor · lognormal noise + added latency`` — latency grows with
+concurrency as in a batching engine. :meth:`ServiceModel.fit` calibrates ``base_s``/``per_request_s`` from
+measured engine rows (latency vs batch size).
+
+Example:
+    >>> from blaze_lab.router.config import RouterExperimentConfig
+    >>> res = simulate(RouterExperimentConfig(n_requests=2000, replicas=4, seed=1))
+    >>> len(res.ledger), int((res.ledger["outcome"] == "ok").sum())
+    (2000, 2000)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from blaze_lab.clock import VirtualClock
+from blaze_lab.errors import ConfigError, Overloaded
+from blaze_lab.load.requests import Request, WorkloadConfig, workload_arrays
+from blaze_lab.router.config import RouterConfig, RouterExperimentConfig, replica_speeds
+from blaze_lab.router.core import Attempt, RouterCore, Ticket
+from blaze_lab.router.faults import FaultEvent, FaultState, schedule
+
+_DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceModel:
+    """Service time of one request as a function of how many run on the replica at once.
+
+    Attributes:
+        base_s: latency of a lone request on a speed-1 replica.
+        per_request_s: added latency per other concurrent request.
+        cv: coefficient of variation of the multiplicative lognormal noise.
+    """
+
+    base_s: float = 0.05
+    per_request_s: float = 0.01
+    cv: float = 0.2
+
+    def mean_s(self, active: int) -> float:
+        return self.base_s + self.per_request_s * (active - 1)
+
+    def capacity_rps(self, slots: int, speed: float = 1.0) -> float:
+        """Requests/s a replica sustains with every slot busy."""
+        return slots / (self.mean_s(slots) * speed)
+
+    @classmethod
+    def fit(cls, df: pd.DataFrame, latency_col: str = "latency_s", concurrency_col: str = "batch_size") -> ServiceModel:
+        """Least-squares ``latency = base + slope·(concurrency − 1)`` from measured rows.
+
+        Accepts raw rows (``latency_s``) or summary rows (``latency_s_mean`` / ``latency_s_p50``); the noise CV is
+        the mean of ``latency_s_cv`` when present, else the residual CV. Column names may be dotted
+        (``llm.batch_size``): the first column ending with ``concurrency_col`` is used.
+
+        >>> rows = pd.DataFrame({"batch_size": [1, 2, 4, 8], "latency_s": [0.10, 0.12, 0.16, 0.24]})
+        >>> m = ServiceModel.fit(rows)
+        >>> round(m.base_s, 3), round(m.per_request_s, 3)
+        (0.1, 0.02)
+        """
+        lat = next((c for c in (latency_col, f"{latency_col}_mean", f"{latency_col}_p50") if c in df.columns), None)
+        conc = next((c for c in df.columns if c == concurrency_col or c.endswith("." + concurrency_col)), None)
+        if lat is None or conc is None:
+            raise ConfigError("router.calibration", list(df.columns),
+                              reason=f"need a {latency_col!r} (or _mean/_p50) and a {concurrency_col!r} column")
+        data = df[[conc, lat]].dropna()
+        x = data[conc].to_numpy(dtype=float) - 1.0
+        y = data[lat].to_numpy(dtype=float)
+        if len(y) == 0:
+            raise ConfigError("router.calibration", len(y), reason="no rows with both columns")
+        if np.ptp(x) > 0:
+            slope, base = np.polyfit(x, y, 1)
+        else:
+            slope, base = 0.0, float(y.mean())
+        base = max(float(base), 1e-6)
+        slope = max(float(slope), 0.0)
+        cv_col = f"{latency_col}_cv"
+        if cv_col in df.columns and df[cv_col].notna().any():
+            cv = float(df[cv_col].mean())
+        else:
+            pred = base + slope * x
+            cv = float(np.std(y / pred)) if len(y) > 2 else 0.1
+        return cls(base_s=base, per_request_s=slope, cv=max(cv, 0.0))
+
+
+class SimReplica:
+    """A simulated replica: slots, a local FIFO, current faults."""
+
+    __slots__ = ("active", "epoch", "faults", "hung", "index", "queue", "running", "slots", "speed")
+
+    def __init__(self, index: int, speed: float, slots: int) -> None:
+        self.index = index
+        self.speed = speed
+        self.slots = slots
+        self.active = 0
+        self.queue: deque[Attempt] = deque()
+        self.running: set[Attempt] = set()
+        self.hung: list[Attempt] = []
+        self.faults = FaultState()
+        self.epoch = 0
+
+
+@dataclasses.dataclass
+class SimResult:
+    """What a simulation produced: the decision ledger, breaker/health transitions and per-replica load."""
+
+    ledger: pd.DataFrame
+    transitions: pd.DataFrame
+    replicas: pd.DataFrame
+    duration_s: float
+    events: int
+    max_waiting: int
+
+
+class Simulator:
+    """Drive a RouterCore over simulated replicas (see the module docstring).
+
+    Example:
+        >>> sim = Simulator(RouterConfig(), speeds=[1.0, 2.0], slots=4, model=ServiceModel(), seed=0)
+        >>> res = sim.run(workload_arrays(WorkloadConfig(n_requests=100, rate=50.0)))
+        >>> len(res.ledger)
+        100
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        speeds: Sequence[float],
+        slots: int,
+        model: ServiceModel,
+        faults: Sequence[FaultEvent] = (),
+        seed: int = 0,
+        drain_s: float = 600.0,
+    ) -> None:
+        self.clock = VirtualClock()
+        names = [f"r{i}" for i in range(len(speeds))]
+        self.core = RouterCore(config, names, self.clock, seed=seed)
+        self.reps = [SimReplica(i, s, slots) for i, s in enumerate(speeds)]
+        self.model = model
+        self.faults = list(faults)
+        self.rng = random.Random(seed * 7919 + 1)
+        self.drain_s = drain_s
+        sigma2 = math.log(1.0 + model.cv * model.cv)
+        self._mu, self._sigma = -sigma2 / 2.0, math.sqrt(sigma2)
+        self._timeout = config.attempt_timeout_s
+        self._heap: list[tuple[float, int, int, Any, Any]] = []
+        self._seq = 0
+        self._wake_at = math.inf
+        self.events = 0
+
+    # -- scheduling ------------------------------------------------------------------------------------------
+    def _push(self, t: float, kind: int, a: Any = None, b: Any = None) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, a, b))
+
+    def _flush(self, now: float) -> None:
+        """Start the attempts and arm the timers the core asked for; keep a wake-up while requests wait."""
+        core = self.core
+        while core.outbox:
+            outbox, core.outbox = core.outbox, []
+            for a in outbox:
+                self._dispatch(self.reps[a.replica.index], a, now)
+        if core.timers:
+            for t, kind, ticket in core.timers:
+                self._push(t, _RETRY if kind == "retry" else _HEDGE, ticket)
+            core.timers.clear()
+        if core.waiting:
+            wake = core.next_wake()
+            if core.config.queue_timeout_s:
+                wake = min(wake or math.inf, core.waiting[0].arrival_s + core.config.queue_timeout_s)
+            if wake is not None and wake != math.inf and wake < self._wake_at:
+                self._wake_at = wake
+                self._push(wake, _WAKE)
+
+    def _dispatch(self, rep: SimReplica, a: Attempt, now: float) -> None:
+        if rep.faults.crashed:
+            self._push(now, _FAIL, a, "EngineUnavailable")
+        elif rep.active < rep.slots:
+            self._begin(rep, a, now)
+        else:
+            rep.queue.append(a)
+            if self._timeout:
+                self._push(a.start_s + self._timeout, _TIMEOUT, a)
+
+    def _begin(self, rep: SimReplica, a: Attempt, now: float) -> None:
+        rep.active += 1
+        f = rep.faults
+        timeout = self._timeout
+        if f.hung:
+            rep.hung.append(a)
+            if timeout:
+                self._push(a.start_s + timeout, _TIMEOUT, a)
+            return
+        rep.running.add(a)
+        m = self.model
+        service = (m.base_s + m.per_request_s * (rep.active - 1)) * rep.speed * f.factor(now)
+        if self._sigma:
+            service *= self.rng.lognormvariate(self._mu, self._sigma)
+        end = now + service + f.added_s
+        if timeout and end - a.start_s > timeout:
+            self._push(a.start_s + timeout, _TIMEOUT, a)
+        ok = not (f.error_rate and self.rng.random() < f.error_rate)
+        self._push(end, _DONE, a, (rep.epoch, ok))
+
+    def _release(self, rep: SimReplica, now: float) -> None:
+        queue = rep.queue
+        while queue and rep.active < rep.slots:
+            nxt = queue.popleft()
+            if not nxt.finished:
+                self._begin(rep, nxt, now)
+
+    # -- main loop -------------------------------------------------------------------------------------------
+    def run(self, columns: dict[str, np.ndarray]) -> SimResult:
+        """Simulate the workload columns (see :func:`blaze_lab.load.requests.workload_arrays`)."""
+        core, clock, reps = self.core, self.clock, self.reps
+        heap = self._heap
+        pop = heapq.heappop
+        ids = columns["id"].tolist()
+        times = columns["arrival_s"].tolist()
+        prompts = columns["prompt_tokens"].tolist()
+        outputs = columns["output_tokens"].tolist()
+        sessions = columns["session"].tolist()
+        n = len(ids)
+        interval = core.config.health.interval_s
+        if interval > 0:
+            for i in range(len(reps)):
+                self._push(interval * (i + 1) / len(reps), _HEALTH, i)
+        for e in self.faults:
+            self._push(e.time_s, _FAULT, e)
+        ledger = core.ledger
+        horizon = (times[-1] if n else 0.0) + self.drain_s
+        i = 0
+        next_arrival = times[0] if n else math.inf
+        events = 0
+        now = 0.0
+        while len(ledger) < n:
+            if heap and heap[0][0] < next_arrival:
+                now, _, kind, a, b = pop(heap)
+                if now > horizon:
+                    break
+                clock.advance_to(now)
+                self._handle(kind, a, b, now)
+            else:
+                now = next_arrival
+                clock.advance_to(now)
+                req = Request(ids[i], now, prompts[i], outputs[i], sessions[i])
+                i += 1
+                next_arrival = times[i] if i < n else math.inf
+                try:  # noqa: SIM105 - try/except is cheaper than contextlib.suppress in this hot loop
+                    core.submit(req)
+                except Overloaded:
+                    pass  # already recorded in the ledger as "rejected"
+            events += 1
+            if core.outbox or core.timers or core.waiting:
+                self._flush(now)
+        self.events = events
+        self._fail_leftovers(now)
+        first = times[0] if n else 0.0
+        return SimResult(
+            ledger=core.ledger.frame(),
+            transitions=core.transitions(),
+            replicas=core.replica_stats().assign(speed=[r.speed for r in reps]),
+            duration_s=max(now - first, 0.0),
+            events=events,
+            max_waiting=core.max_waiting,
+        )
+
+    def _handle(self, kind: int, a: Any, b: Any, now: float) -> None:
+        core = self.core
+        if kind == _DONE:
+            rep = self.reps[a.replica.index]
+            epoch, ok = b
+            if epoch != rep.epoch:
+                return  # the replica crashed meanwhile; the attempt already failed
+            rep.active -= 1
+            rep.running.discard(a)
+            if not a.finished:
+                core.finish(a, ok, "" if ok else "EngineError", "" if ok else "injected error")
+            self._release(rep, now)
+        elif kind == _TIMEOUT:
+            if not a.finished:
+                core.finish(a, False, "RequestTimeout", f"attempt exceeded {self._timeout}s")
+        elif kind == _FAIL:
+            core.finish(a, False, b, "replica down")
+        elif kind == _RETRY:
+            core.retry_due(a)
+        elif kind == _HEDGE:
+            core.hedge(a)
+        elif kind == _HEALTH:
+            rep = self.reps[a]
+            core.health[a].record_check(rep.faults.health_ok(now))
+            core.pump()
+            # Always re-armed: the main loop ends once every request has a ledger row.
+            self._push(now + core.config.health.interval_s, _HEALTH, a)
+        elif kind == _FAULT:
+            self._apply_fault(a, now)
+            core.pump()
+        elif kind == _WAKE:
+            self._wake_at = math.inf
+            core.tick()
+
+    def _apply_fault(self, e: FaultEvent, now: float) -> None:
+        rep = self.reps[e.replica]
+        was_hung = rep.faults.hung
+        rep.faults.apply(e)
+        if e.kind == "crash" and e.on:
+            rep.epoch += 1
+            lost = [*rep.running, *rep.queue, *rep.hung]
+            rep.running.clear()
+            rep.queue.clear()
+            rep.hung.clear()
+            rep.active = 0
+            for a in lost:
+                if not a.finished:
+                    self.core.finish(a, False, "EngineUnavailable", "replica crashed")
+        elif e.kind == "hang" and was_hung and not e.on:
+            stuck, rep.hung = rep.hung, []
+            for a in stuck:
+                rep.active -= 1
+                if not a.finished:
+                    self.core.finish(a, False, "EngineError", "replica hung")
+            self._release(rep, now)
+
+    def _fail_leftovers(self, now: float) -> None:
+        """Requests still open past the drain horizon end as RequestTimeout (none is silently lost)."""
+        core = self.core
+        open_tickets: dict[int, Ticket] = {}
+        for rep in self.reps:
+            for a in (*rep.running, *rep.queue, *rep.hung):
+                if not a.ticket.done:
+                    open_tickets[a.ticket.request.id] = a.ticket
+        for t in core.waiting:
+            open_tickets[t.request.id] = t
+        for _, _, kind, a, _ in self._heap:
+            if kind in (_RETRY, _HEDGE) and not a.done:
+                open_tickets[a.request.id] = a
+            elif kind in (_TIMEOUT, _FAIL, _DONE) and not a.ticket.done:
+                open_tickets[a.ticket.request.id] = a.ticket
+        core.waiting.clear()
+        for rid in sorted(open_tickets):
+            core._fail(open_tickets[rid], "RequestTimeout", "unfinished when the simulation ended", now)
+
+
+def experiment_workload(cfg: RouterExperimentConfig) -> tuple[WorkloadConfig, float]:
+    """The workload of an experiment and its arrival rate (``load`` × aggregate replica capacity)."""
+    model = ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
+    speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
+    capacity = sum(model.capacity_rps(cfg.replica_slots, s) for s in speeds)
+    rate = cfg.load * capacity
+    w = WorkloadConfig(n_requests=cfg.n_requests, rate=rate, arrival=cfg.arrival, burstiness_cv=cfg.burstiness_cv,
+                       sessions=cfg.sessions, seed=cfg.seed)
+    return w, rate
+
+
+def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> SimResult:
+    """Run one experiment config in simulation (``model`` overrides the config's service model, e.g. fitted)."""
+    model = model or ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
+    workload, rate = experiment_workload(cfg)
+    speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
+    duration = cfg.n_requests / rate
+    sim = Simulator(cfg.router_config(), speeds, cfg.replica_slots, model,
+                    faults=schedule(cfg.fault, duration, cfg.replicas), seed=cfg.seed)
+    return sim.run(workload_arrays(workload))
+
+
+__all__ = ["ServiceModel", "SimReplica", "SimResult", "Simulator", "experiment_workload", "simulate"]
