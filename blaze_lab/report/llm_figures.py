@@ -1,0 +1,260 @@
+"""LLM figures and the ``llm`` report section: throughput, latency, memory, quality, distributions, best configs.
+
+Pure ``DataFrame -> Figure | DataFrame`` functions over the LLM summary frame (one row per config) and raw frame
+(one row per iteration/request). Each raises :class:`~blaze_lab.errors.ReportError` when its columns are absent;
+:func:`llm_sections` turns that into a note, so a sweep that measured less still gets a report.
+
+Example:
+    >>> from blaze_lab.report.llm_figures import llm_sections
+    >>> items = llm_sections(summary, raw)              # doctest: +SKIP
+    >>> [title for title, _ in items][:2]               # doctest: +SKIP
+    ['Throughput', 'Latency']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from blaze_lab.errors import ReportError
+from blaze_lab.report.figures import (
+    LABEL,
+    cdf_figure,
+    ci_bars,
+    ci_columns,
+    has_values,
+    invalid_mask,
+    labels_of,
+    multi_ci_bars,
+    numeric,
+    ok_rows,
+    require,
+    scatter_with_front,
+    table_figure,
+    with_labels,
+)
+from blaze_lab.report.sections import Item, figure_item
+
+MIB = 1024.0 * 1024.0
+DEFAULT_KL_THRESHOLD = 0.05  # nats; below this the next-token distributions are near-identical to the reference
+RAW_LATENCY_METRICS = (("latency_s", "Latency"), ("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("itl_s", "ITL"))
+
+
+def memory_column(df: pd.DataFrame) -> str:
+    """``peak_allocated_bytes`` when any ok row has it (accelerator), else ``peak_rss_bytes`` (CPU process)."""
+    rows = ok_rows(df)
+    for col in ("peak_allocated_bytes", "peak_rss_bytes"):
+        if has_values(rows, col):
+            return col
+    raise ReportError("memory: no values in peak_allocated_bytes or peak_rss_bytes")
+
+
+def latency_stat(df: pd.DataFrame) -> str:
+    """``p50`` when the frame has ``latency_s_p50``, else ``mean``."""
+    return "p50" if has_values(ok_rows(df), "latency_s_p50") else "mean"
+
+
+def throughput_bars(summary: pd.DataFrame) -> go.Figure:
+    """Mean output tokens/s per config with the bootstrap 95% CI of the mean as asymmetric error bars."""
+    return ci_bars(summary, "tokens_per_s", "mean", title="Throughput (mean tokens/s, 95% CI)", axis_title="tokens/s")
+
+
+def latency_bars(summary: pd.DataFrame, stat: str | None = None) -> go.Figure:
+    """Per-call latency per config: median with the CI of the median (or mean with its CI)."""
+    stat = stat or latency_stat(summary)
+    return ci_bars(summary, "latency_s", stat, title=f"Latency ({stat}, 95% CI)", axis_title=f"latency {stat} (s)")
+
+
+def ttft_tpot_bars(summary: pd.DataFrame, stat: str = "mean") -> go.Figure:
+    """TTFT, TPOT (and ITL when measured) per config in ms with CIs, one subplot each."""
+    metrics = [("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("itl_s", "ITL")]
+    return multi_ci_bars(
+        summary,
+        metrics,
+        stat,
+        title=f"Time to first token / per output token ({stat}, 95% CI)",
+        scale=1000.0,
+        unit="(ms)",
+    )
+
+
+def memory_latency_scatter(summary: pd.DataFrame) -> go.Figure:
+    """Peak memory (MiB) vs latency; the Pareto frontier (minimize both) is marked as a line + highlighted points."""
+    mem = memory_column(summary)
+    stat = latency_stat(summary)
+    value, low, high = ci_columns("latency_s", stat)
+    return scatter_with_front(
+        summary,
+        value,
+        mem,
+        minimize=(True, True),
+        title=f"Memory vs latency — Pareto frontier ({mem.removesuffix('_bytes')})",
+        x_title=f"latency {stat} (s)",
+        y_title=f"{mem.removesuffix('_bytes')} (MiB)",
+        y_scale=1.0 / MIB,
+        x_err=(low, high),
+    )
+
+
+def quality_vs_speed(summary: pd.DataFrame) -> go.Figure:
+    """Perplexity and mean KL divergence (vs the reference config) against mean tokens/s, one subplot each.
+
+    The Pareto front (max tokens/s, min quality loss) is highlighted in each subplot.
+    """
+    rows = ok_rows(summary)
+    require(rows, ["tokens_per_s_mean"], "quality vs speed")
+    panels = [
+        (c, t)
+        for c, t in (("perplexity", "perplexity"), ("kl_div_mean", "KL divergence vs reference"))
+        if has_values(rows, c)
+    ]
+    if not panels:
+        raise ReportError("quality vs speed: no values in column(s) perplexity, kl_div_mean")
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
+    for i, (col, sub_title) in enumerate(panels, start=1):
+        part = scatter_with_front(
+            rows,
+            "tokens_per_s_mean",
+            col,
+            minimize=(False, True),
+            title=sub_title,
+            x_title="tokens/s",
+            y_title=col,
+            x_err=("tokens_per_s_ci_low", "tokens_per_s_ci_high"),
+        )
+        for trace in part.data:
+            trace.showlegend = i == 1
+            fig.add_trace(trace, row=1, col=i)
+        fig.update_xaxes(title_text="mean tokens/s", row=1, col=i)
+        fig.update_yaxes(title_text=sub_title, row=1, col=i)
+    fig.update_layout(
+        title="Quality vs speed (lower is better; Pareto front highlighted)",
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.08, "x": 1.0, "xanchor": "right"},
+    )
+    return fig
+
+
+def latency_cdf(summary: pd.DataFrame, raw: pd.DataFrame, metric: str = "latency_s") -> go.Figure:
+    """Empirical CDF of a per-sample metric from the RAW frame, one line per ok config (labels from ``summary``)."""
+    rows = ok_rows(summary)
+    if "run_id" not in rows.columns:
+        raise ReportError("latency distribution: summary has no run_id column")
+    labels = pd.Series(labels_of(rows).to_numpy(), index=rows["run_id"].astype(str).to_numpy())
+    raw = raw.assign(run_id=raw["run_id"].astype(str)) if "run_id" in raw.columns else raw
+    title = dict(RAW_LATENCY_METRICS).get(metric, metric)
+    unit, scale = ("s", 1.0) if metric == "latency_s" else ("ms", 1000.0)
+    return cdf_figure(raw, metric, labels, title=f"{title} distribution (CDF per config)", scale=scale, unit=unit)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One row of the best-config table: pick the row optimizing ``column`` among rows passing ``where``."""
+
+    name: str
+    column: str
+    maximize: bool
+    unit: str = ""
+    scale: float = 1.0
+
+
+def best_configs(summary: pd.DataFrame, kl_threshold: float = DEFAULT_KL_THRESHOLD) -> pd.DataFrame:
+    """The best ok config per objective: max tokens/s, min latency p50, min peak memory, min perplexity, and
+    max tokens/s among configs with ``kl_div_mean <= kl_threshold``.
+
+    Columns: objective, config, value, unit, valid, run_id. An objective without data has an empty config and a
+    ``note`` saying why (never an exception: the table always has one row per objective).
+    """
+    rows = with_labels(ok_rows(summary))
+    objectives: list[tuple[Objective, pd.Series | None, str]] = []
+    objectives.append((Objective("max throughput", "tokens_per_s_mean", True, "tokens/s"), None, ""))
+    lat = "latency_s_p50" if has_values(rows, "latency_s_p50") else "latency_s_mean"
+    objectives.append((Objective(f"min latency {lat.rsplit('_', 1)[-1]}", lat, False, "s"), None, ""))
+    try:
+        mem = memory_column(rows)
+        objectives.append((Objective(f"min {mem.removesuffix('_bytes')}", mem, False, "MiB", 1.0 / MIB), None, ""))
+    except ReportError:
+        objectives.append((Objective("min peak memory", "peak_allocated_bytes", False, "MiB", 1.0 / MIB), None, ""))
+    objectives.append((Objective("min perplexity", "perplexity", False), None, ""))
+    kl = numeric(rows, "kl_div_mean")
+    objectives.append(
+        (
+            Objective(f"max throughput with KL ≤ {kl_threshold:g}", "tokens_per_s_mean", True, "tokens/s"),
+            kl <= kl_threshold,
+            "no config with kl_div_mean under the threshold"
+            if has_values(rows, "kl_div_mean")
+            else "kl_div_mean not measured",
+        )
+    )
+    out = []
+    for obj, where, why_empty in objectives:
+        cand = rows if where is None else rows[where.fillna(False).astype(bool)]
+        values = numeric(cand, obj.column)
+        record = {
+            "objective": obj.name,
+            "config": "",
+            "value": math.nan,
+            "unit": obj.unit,
+            "valid": None,
+            "run_id": "",
+            "note": "",
+        }
+        if values.notna().any():
+            idx = values.idxmax() if obj.maximize else values.idxmin()
+            record.update(
+                config=cand.at[idx, LABEL],
+                value=float(values[idx]) * obj.scale,
+                valid=not bool(invalid_mask(cand).at[idx]),
+                run_id=str(cand.at[idx, "run_id"]) if "run_id" in cand.columns else "",
+            )
+        else:
+            record["note"] = why_empty or f"{obj.column} not measured"
+        out.append(record)
+    return pd.DataFrame(out, columns=["objective", "config", "value", "unit", "valid", "run_id", "note"])
+
+
+def best_config_table(summary: pd.DataFrame, kl_threshold: float = DEFAULT_KL_THRESHOLD) -> go.Figure:
+    """Plotly Table of :func:`best_configs`."""
+    return table_figure(best_configs(summary, kl_threshold), title="Best config per objective")
+
+
+def llm_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, Item]]:
+    """The ``llm`` report section: every LLM figure that the frames support, a note for each that they don't.
+
+    ``summary``/``raw`` are the LLM rows of a sweep (all statuses; non-ok rows are dropped from metric figures).
+    """
+    summary = with_labels(summary)
+    items: list[tuple[str, Item]] = [
+        ("Best config per objective", best_configs(summary)),
+        figure_item("Throughput", throughput_bars, summary),
+        figure_item("Latency", latency_bars, summary),
+        figure_item("TTFT / TPOT", ttft_tpot_bars, summary),
+        figure_item("Memory vs latency (Pareto)", memory_latency_scatter, summary),
+        figure_item("Quality vs speed", quality_vs_speed, summary),
+    ]
+    present = [(m, t) for m, t in RAW_LATENCY_METRICS if m in raw.columns]
+    if not present:
+        items.append(figure_item("Latency distribution", latency_cdf, summary, raw))
+    for metric, title in present:
+        items.append(figure_item(f"{title} distribution", latency_cdf, summary, raw, metric))
+    return items
+
+
+__all__ = [
+    "DEFAULT_KL_THRESHOLD",
+    "Objective",
+    "best_config_table",
+    "best_configs",
+    "latency_bars",
+    "latency_cdf",
+    "llm_sections",
+    "memory_column",
+    "memory_latency_scatter",
+    "quality_vs_speed",
+    "throughput_bars",
+    "ttft_tpot_bars",
+]

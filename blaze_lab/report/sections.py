@@ -1,0 +1,123 @@
+"""The report's section registry: engine kind -> section function.
+
+A **section function** takes the summary and raw rows of one engine kind (all statuses) and returns a list of
+``(title, item)`` where an item is a plotly ``Figure``, a ``DataFrame`` (rendered as a table) or a ``str`` of
+trusted HTML (e.g. an image grid with base64 ``<img>``s, or a :func:`note`). The HTML report and the report
+notebook render the same items.
+
+To add a kind, add one line to :data:`SECTIONS` (``"module:function"`` strings import lazily, so the report does not
+import diffusion or router code until a sweep has such rows), or call :func:`register_section` at runtime::
+
+    # blaze_lab/report/diffusion_figures.py
+    def diffusion_sections(summary, raw):
+        return [figure_item("Per-step latency", step_latency_bars, summary),
+                ("Images", image_grid_html(summary))]
+
+    # here:
+    SECTIONS["diffusion"] = "blaze_lab.report.diffusion_figures:diffusion_sections"
+
+Use :func:`figure_item` around each figure function so a frame lacking a column yields a note, not a crash.
+
+Example:
+    >>> import pandas as pd
+    >>> register_section("demo", lambda s, r: [("Rows", s)])
+    >>> report_sections(pd.DataFrame({"engine": ["demo"], "x": [1]}), pd.DataFrame())["demo"][0][0]
+    'Rows'
+    >>> _ = SECTIONS.pop("demo")
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeAlias
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from blaze_lab.errors import ReportError
+
+Item: TypeAlias = go.Figure | pd.DataFrame | str
+SectionFn: TypeAlias = Callable[[pd.DataFrame, pd.DataFrame], list[tuple[str, Item]]]
+
+# kind -> section function or "module:function" (imported on first use). Other kinds register here.
+SECTIONS: dict[str, SectionFn | str] = {
+    "llm": "blaze_lab.report.llm_figures:llm_sections",
+}
+
+
+def register_section(kind: str, fn: SectionFn | str) -> None:
+    """Register (or replace) the section function for an engine kind."""
+    SECTIONS[kind] = fn
+
+
+def section_function(kind: str) -> SectionFn | None:
+    """The section function for ``kind`` (importing a ``"module:function"`` entry), or None when unregistered."""
+    entry = SECTIONS.get(kind)
+    if entry is None or callable(entry):
+        return entry
+    module, _, name = entry.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    SECTIONS[kind] = fn
+    return fn  # type: ignore[no-any-return]
+
+
+def note(text: str) -> str:
+    """An HTML note (escaped) shown where a figure could not be drawn."""
+    return f'<p class="note">{html.escape(text)}</p>'
+
+
+def figure_item(title: str, fn: Callable[..., Item], *args: Any, **kwargs: Any) -> tuple[str, Item]:
+    """``(title, fn(*args))``, or ``(title, note(reason))`` when ``fn`` raises ReportError (missing data)."""
+    try:
+        return title, fn(*args, **kwargs)
+    except ReportError as exc:
+        return title, note(f"Skipped: {exc}")
+
+
+def engine_kinds(summary: pd.DataFrame) -> list[str]:
+    """Engine kinds present in ``summary`` in order of appearance (``llm`` when there is no ``engine`` column)."""
+    if "engine" not in summary.columns:
+        return ["llm"] if any(str(c).startswith("llm.") for c in summary.columns) else []
+    return [str(k) for k in pd.unique(summary["engine"].dropna().astype(str))]
+
+
+def rows_of(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Rows of ``frame`` for one engine kind (the whole frame when it has no ``engine`` column)."""
+    if "engine" not in frame.columns:
+        return frame
+    return frame[frame["engine"].astype(str) == kind]
+
+
+def report_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> dict[str, list[tuple[str, Item]]]:
+    """Items per engine kind present in ``summary``; a kind with no registered section gets a note."""
+    out: dict[str, list[tuple[str, Item]]] = {}
+    for kind in engine_kinds(summary):
+        fn = section_function(kind)
+        if fn is None:
+            out[kind] = [
+                (
+                    "No figures",
+                    note(
+                        f"No report section is registered for engine kind {kind!r}; its rows are in the summary table."
+                    ),
+                )
+            ]
+            continue
+        out[kind] = fn(rows_of(summary, kind), rows_of(raw, kind))
+    return out
+
+
+__all__ = [
+    "SECTIONS",
+    "Item",
+    "SectionFn",
+    "engine_kinds",
+    "figure_item",
+    "note",
+    "register_section",
+    "report_sections",
+    "rows_of",
+    "section_function",
+]

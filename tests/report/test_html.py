@@ -1,0 +1,142 @@
+"""The HTML report: plotly.js once, every section, header facts, atomic write, ReportError, PNG fallback."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from blaze_lab.clock import VirtualClock
+from blaze_lab.errors import ReportError
+from blaze_lab.report import png
+from blaze_lab.report.html import build_report, frame_html, write_report
+from blaze_lab.report.llm_figures import llm_sections
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_sweep"
+MANIFEST = {
+    "sweep": "quickstart",
+    "started": "2026-11-26T04:00Z",
+    "git_sha": "abc123def456",
+    "env": {"env.device": "cpu", "env.cpu": "Test CPU", "env.transformers": "5.24.0"},
+}
+
+
+def _plotlyjs_copies(page: str) -> int:
+    return page.count(get_plotlyjs()[:500])
+
+
+def test_report_has_plotlyjs_once_and_every_section(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
+    page = build_report(summary, raw, MANIFEST, title="T", clock=VirtualClock())
+    assert _plotlyjs_copies(page) == 1
+    assert not re.search(r"<script[^>]+src=", page)  # nothing fetched: opens offline
+    for title, _ in llm_sections(summary, raw):
+        assert f"<h3>{title}</h3>" in page
+    for title in ("Summary", "Runs without measurements (status ≠ ok)", "Measurements flagged invalid"):
+        assert f"<h3>{title}</h3>" in page
+    assert page.count('class="plotly-graph-div"') == 8
+
+
+def test_report_header_and_status_rows(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
+    page = build_report(summary, raw, MANIFEST, clock=VirtualClock(epoch=1_700_000_000.0))
+    for fact in (
+        "quickstart",
+        "abc123def456",
+        "Test CPU",
+        "5.24.0",
+        "2.13.0",
+        "2023-11-14 22:13 UTC",
+        "3 ok, 1 unsupported",
+    ):
+        assert fact in page, fact
+    # the unsupported row is listed with its error, the invalid one with its reason
+    assert "torchao-int4-weight-only" in page and "torchao int4: no CPU packing format" in page
+    assert "cv=0.8 &gt; 0.5" in page
+
+
+def test_report_without_manifest_uses_frame_env(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
+    page = build_report(summary, raw, clock=VirtualClock())
+    assert "<dd>t</dd>" in page  # sweep name from the frame
+    assert "<dd>cpu</dd>" in page
+
+
+def test_report_copes_with_missing_columns(summary: pd.DataFrame) -> None:
+    slim = summary[["run_id", "engine", "status", "error", "llm.dtype", "tokens_per_s_mean"]]
+    page = build_report(slim, pd.DataFrame(), clock=VirtualClock())
+    assert "Skipped: " in page
+    assert page.count('class="plotly-graph-div"') == 1
+    # no engine column at all, no status column
+    page = build_report(summary.drop(columns=["engine", "status"]), pd.DataFrame(), clock=VirtualClock())
+    assert "<h2>LLM</h2>" in page
+
+
+def test_frame_html_escapes_and_formats() -> None:
+    out = frame_html(pd.DataFrame({"error": ["<boom>"], "peak_rss_bytes": [2.0 * 2**20], "x": [1.234567]}))
+    assert "&lt;boom&gt;" in out and "peak_rss (MiB)" in out and ">2<" in out and ">1.235<" in out
+
+
+# -- write_report ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fake_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit-test stand-in for blaze_lab.sweep.collect reading the runner's <group>/*.parquet layout."""
+
+    def collect(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+        parts = sorted(Path(results_dir).glob("*/summary.parquet"))
+        if not parts:
+            raise ReportError(f"no results in {results_dir}")
+        summary = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        raw = pd.concat([pd.read_parquet(p.with_name("raw.parquet")) for p in parts], ignore_index=True)
+        return summary, raw
+
+    def load_manifest(results_dir: Path) -> dict[str, object]:
+        path = Path(results_dir) / "manifest.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    module = types.ModuleType("blaze_lab.sweep.collect")
+    module.collect = collect  # type: ignore[attr-defined]
+    module.load_manifest = load_manifest  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "blaze_lab.sweep.collect", module)
+
+
+@pytest.fixture
+def no_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setattr(png, "_downloaded_browser", lambda: None)
+
+
+def test_write_report_html_only_with_notice(
+    tmp_path: Path, fake_collect: None, no_chromium: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "sample"
+    shutil.copytree(SAMPLE, results)
+    path = write_report(results)
+    assert path == results / "report.html"
+    page = path.read_text()
+    assert _plotlyjs_copies(page) == 1 and "torchao-int4-weight-only" in page and "SYNTHETIC" in page
+    assert capsys.readouterr().out == png.SKIP_NOTICE + "\n"
+    assert not (results / "figures").exists()
+    assert [p.name for p in results.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_write_report_replaces_existing_and_out(tmp_path: Path, fake_collect: None, no_chromium: None) -> None:
+    results = tmp_path / "sample"
+    shutil.copytree(SAMPLE, results)
+    (results / "report.html").write_text("old")
+    assert write_report(results, png=False).read_text().startswith("<!DOCTYPE html>")
+    other = write_report(results, out=tmp_path / "x" / "r.html", png=False)
+    assert other.exists()
+
+
+def test_write_report_empty_dir_names_it(tmp_path: Path, fake_collect: None) -> None:
+    with pytest.raises(ReportError, match=str(tmp_path)):
+        write_report(tmp_path, png=False)
+    with pytest.raises(ReportError, match="nowhere"):
+        write_report(tmp_path / "nowhere", png=False)
+    assert not (tmp_path / "report.html").exists()

@@ -1,0 +1,72 @@
+"""The section registry: kinds dispatch to their section functions; unknown kinds get a note."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from blaze_lab.errors import ReportError
+from blaze_lab.report import sections
+from blaze_lab.report.sections import (
+    SECTIONS,
+    engine_kinds,
+    figure_item,
+    register_section,
+    report_sections,
+    section_function,
+)
+
+
+@pytest.fixture
+def restore_registry() -> Iterator[None]:
+    saved = dict(SECTIONS)
+    yield
+    SECTIONS.clear()
+    SECTIONS.update(saved)
+
+
+def test_llm_is_registered_lazily() -> None:
+    from blaze_lab.report.llm_figures import llm_sections
+
+    assert section_function("llm") is llm_sections
+    assert section_function("nope") is None
+
+
+def test_register_section_receives_only_its_rows(restore_registry: None) -> None:
+    seen: list[list[str]] = []
+
+    def toy(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, sections.Item]]:
+        seen.append(summary["run_id"].tolist() + raw["run_id"].tolist())
+        return [("Toy", "<p>toy</p>")]
+
+    register_section("diffusion", toy)
+    summary = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "serving"], "status": ["ok", "ok"]})
+    raw = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "serving"]})
+    out = report_sections(summary, raw)
+    assert out["diffusion"] == [("Toy", "<p>toy</p>")]
+    assert seen == [["a", "a"]]
+    assert "No report section" in str(out["serving"][0][1])
+
+
+def test_string_entries_import_module_function(restore_registry: None) -> None:
+    register_section("copy", "blaze_lab.report.llm_figures:llm_sections")
+    from blaze_lab.report.llm_figures import llm_sections
+
+    assert section_function("copy") is llm_sections
+
+
+def test_figure_item_turns_report_error_into_note() -> None:
+    def broken() -> str:
+        raise ReportError("no values in column(s) <x>")
+
+    title, item = figure_item("Broken", broken)
+    assert title == "Broken"
+    assert item == '<p class="note">Skipped: no values in column(s) &lt;x&gt;</p>'
+
+
+def test_engine_kinds_without_engine_column() -> None:
+    assert engine_kinds(pd.DataFrame({"llm.dtype": ["fp32"]})) == ["llm"]
+    assert engine_kinds(pd.DataFrame({"x": [1]})) == []
+    assert engine_kinds(pd.DataFrame({"engine": ["router", "llm", "router"]})) == ["router", "llm"]
