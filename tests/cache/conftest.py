@@ -1,0 +1,93 @@
+"""A real redis-server per test, on 127.0.0.1 and a free port, persistence off, in a tmp dir.
+
+Tests that need it are marked ``redis``; without the binary they skip with the reason (CI installs it in
+``.ci/run``). Readiness is a bounded PING poll, not a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+START_TIMEOUT_S = 10.0
+
+
+@dataclasses.dataclass
+class RedisServer:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """Terminate the server and wait for it to be gone (the 'outage' in degradation tests)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(server: RedisServer, log: Path) -> None:
+    client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.2, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {server.process.returncode}: {log.read_text()[-2000:]}")
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not answer PING within {START_TIMEOUT_S} s")
+            time.sleep(0.02)  # poll interval, not a wait for a timeout
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server process; yields its handle (``.url``, ``.kill()``) and stops it afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server binary not found (apt-get install -y redis-server; .ci/run installs it)")
+    port = _free_port()
+    log = tmp_path / "redis.log"
+    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    args += ["--dir", str(tmp_path), "--logfile", str(log), "--protected-mode", "yes"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
+    server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, process=process)
+    try:
+        _wait_ready(server, log)
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """URL of a running test redis-server."""
+    return redis_server.url
+
+
+@pytest.fixture
+def dead_redis_url() -> str:
+    """A 127.0.0.1 URL where nothing listens (port taken from the OS, then released)."""
+    return f"redis://127.0.0.1:{_free_port()}/0"
