@@ -88,7 +88,9 @@ def test_parts_hold_several_sub_experiments(write_spec: WriteSpec) -> None:
 
 
 def test_reference_is_base_with_overrides(write_spec: WriteSpec) -> None:
-    spec = load_spec(write_spec({"kind": "fake", "base": {"x": 4}, "grid": {"flavor": ["a", "b"]}, "reference": {"flavor": "b"}}))
+    spec = load_spec(
+        write_spec({"kind": "fake", "base": {"x": 4}, "grid": {"flavor": ["a", "b"]}, "reference": {"flavor": "b"}})
+    )
     runs = expand(spec)
     assert runs[0].reference == FakeConfig(x=4, flavor="b")
     assert groups(runs)[0].reference == FakeConfig(x=4, flavor="b")
@@ -103,7 +105,11 @@ def test_reference_is_base_with_overrides(write_spec: WriteSpec) -> None:
         ({"kind": "fake", "grid": {"x": 3}}, "spec.yaml:grid.x", "must be a list"),
         ({"kind": "fake", "grid": {"x": []}}, "spec.yaml:grid.x", "empty list"),
         ({"kind": "fake", "grid": {"mode": ["ok", "ok", "turbo"]}}, "spec.yaml:grid.mode[2]", "allowed: ok, raise"),
-        ({"kind": "fake", "zip": {"x": [1, 2], "flavor": ["a"]}}, "spec.yaml:zip.flavor", "has 1 values but zip.x has 2"),
+        (
+            {"kind": "fake", "zip": {"x": [1, 2], "flavor": ["a"]}},
+            "spec.yaml:zip.flavor",
+            "has 1 values but zip.x has 2",
+        ),
         ({"kind": "fake", "zip": {"flavor": ["a", "c"]}}, "spec.yaml:zip.flavor[1]", "allowed: a, b"),
         ({"kind": "fake", "reference": {"x": -1}}, "spec.yaml:reference.x", "must be >= 0"),
         ({"kind": "fake", "measure": {"warmup": "1"}}, "spec.yaml:measure.warmup", "wrong type str"),
