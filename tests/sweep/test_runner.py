@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -98,10 +99,8 @@ def test_resume_after_kill_9_skips_completed_groups(
         os.killpg(proc.pid, signal.SIGKILL)
         kernel_pid = int(started.read_text() or 0)
         if kernel_pid:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(kernel_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
@@ -174,7 +173,7 @@ def test_executor_registry_and_failure_texts() -> None:
 
 def test_unknown_kernel_is_refused_before_anything_is_written(write_spec: WriteSpec, tmp_path: Path) -> None:
     path = write_spec({"name": "k", "kind": "fake"})
-    with pytest.raises(ConfigError, match="kernel_name: invalid value 'nope'; allowed: .*python3"):
+    with pytest.raises(ConfigError, match=r"kernel_name: invalid value 'nope'; allowed: .*python3"):
         run_sweep(path, results_root=tmp_path / "results", kernel_name="nope", progress=False)
     assert not (tmp_path / "results").exists()
     assert groups(expand(load_spec(path)))  # the spec itself was fine
