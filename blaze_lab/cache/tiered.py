@@ -250,7 +250,11 @@ class TieredCache:
         """
         rows = []
         for level, tier in enumerate(self.tiers, start=1):
-            row = dict(self._safe(tier, tier.stats) or {"tier": tier.name, **dict.fromkeys(COUNTERS, 0)})
+            try:
+                row = dict(tier.stats())
+            except Exception as exc:  # reading stats must not count as (or cause) a request failure
+                log.warning("cache tier %s: stats unavailable (%s)", tier.name, exc)
+                row = {"tier": tier.name, **dict.fromkeys(COUNTERS, 0)}
             extra = self._extra[tier.name]
             row.update(extra)
             row["errors"] = row.get("errors", 0) + extra["decode_errors"] + extra["tier_exceptions"]

@@ -24,11 +24,20 @@ START_TIMEOUT_S = 10.0
 class RedisServer:
     url: str
     port: int
-    process: subprocess.Popen[bytes]
+    args: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start (or restart, on the same port) and wait until it answers PING."""
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=self.log.parent
+        )
+        _wait_ready(self)
 
     def kill(self) -> None:
         """Terminate the server and wait for it to be gone (the 'outage' in degradation tests)."""
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)
@@ -43,13 +52,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(server: RedisServer, log: Path) -> None:
+def _wait_ready(server: RedisServer) -> None:
+    assert server.process is not None
     client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.2, socket_connect_timeout=0.2)
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while True:
             if server.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {server.process.returncode}: {log.read_text()[-2000:]}")
+                tail = server.log.read_text()[-2000:] if server.log.exists() else ""
+                raise RuntimeError(f"redis-server exited with {server.process.returncode}: {tail}")
             try:
                 if client.ping():
                     return
@@ -64,7 +75,7 @@ def _wait_ready(server: RedisServer, log: Path) -> None:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server process; yields its handle (``.url``, ``.kill()``) and stops it afterwards."""
+    """A fresh redis-server process; yields its handle (``.url``, ``.kill()``, ``.start()``) and stops it after."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server binary not found (apt-get install -y redis-server; .ci/run installs it)")
@@ -72,10 +83,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     log = tmp_path / "redis.log"
     args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     args += ["--dir", str(tmp_path), "--logfile", str(log), "--protected-mode", "yes"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path)
-    server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, process=process)
+    server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, args=args, log=log)
     try:
-        _wait_ready(server, log)
+        server.start()
         yield server
     finally:
         server.kill()
