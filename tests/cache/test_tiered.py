@@ -298,3 +298,18 @@ def test_redis_values_are_json(tmp_path: Path, clock: VirtualClock, redis_url: s
     raw.close()
     assert value is not None and json.loads(value)["data"]["token_ids"] == [42, 7]
     cache.close()
+
+
+def test_default_disk_path_lives_under_the_blaze_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BLAZE_LAB_CACHE", str(tmp_path / "bl"))
+    assert CacheConfig().resolved_disk_path() == tmp_path / "bl" / "results" / "results.sqlite"
+    assert CacheConfig(disk_path="~/x.sqlite").resolved_disk_path() == Path.home() / "x.sqlite"
+
+
+def test_package_exports_resolve_lazily() -> None:
+    import blaze_lab.cache as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError):
+        _ = package.NoSuchThing
