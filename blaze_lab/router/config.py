@@ -123,6 +123,7 @@ class RouterConfig(BaseConfig):
             0 = plain consistent hashing.
         ewma_alpha: smoothing of the per-replica latency EWMA (weight of the newest sample).
         adaptive_explore: probability that adaptive picks a random replica (keeps stale EWMAs fresh).
+        adaptive_choices: adaptive scores this many random candidates (0 = all of them).
         max_attempts: attempts per request including the first (1 = no retries).
         retry_budget_ratio: retry tokens earned per request (0.2 = retries add at most ~20% load).
         retry_budget_min: retry tokens available at start (and the floor of the bucket's cap).
@@ -143,6 +144,7 @@ class RouterConfig(BaseConfig):
     bounded_load_c: float = 0.0
     ewma_alpha: float = 0.3
     adaptive_explore: float = 0.01
+    adaptive_choices: int = 0
     max_attempts: int = 3
     retry_budget_ratio: float = 0.2
     retry_budget_min: float = 10.0
@@ -167,6 +169,7 @@ class RouterConfig(BaseConfig):
             check_number(self, "bounded_load_c", minimum=1.0)
         check_number(self, "ewma_alpha", minimum=0.0, maximum=1.0, strict_min=True)
         check_number(self, "adaptive_explore", minimum=0.0, maximum=1.0)
+        check_int(self, "adaptive_choices", minimum=0)
         check_int(self, "max_attempts", minimum=1)
         check_number(self, "retry_budget_ratio", minimum=0.0)
         check_number(self, "retry_budget_min", minimum=0.0)

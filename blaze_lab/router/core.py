@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -67,6 +67,7 @@ class Ticket:
         "reason",
         "replica",
         "request",
+        "result",
         "tried",
         "waiter",
     )
@@ -88,6 +89,7 @@ class Ticket:
         self.breaker_state = ""
         self.open_breakers = 0
         self.tried: list[int] = []
+        self.result: Any = None
         self.waiter: Any = None  # the driver's handle (an asyncio Future in live mode)
 
 
@@ -130,41 +132,43 @@ LEDGER_COLUMNS = (
 
 
 class Ledger:
-    """The decision ledger: one row per request, stored column-wise (cheap to append a million rows)."""
+    """The decision ledger: one row per request (tuples appended; columns built once in :meth:`frame`)."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in LEDGER_COLUMNS}
-        self._appenders = [self.columns[name].append for name in LEDGER_COLUMNS]
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(self, t: Ticket) -> None:
         req = t.request
-        values = (
-            req.id,
-            t.arrival_s,
-            t.finish_s,
-            req.session,
-            getattr(req, "prompt_tokens", 0),
-            getattr(req, "output_tokens", 0),
-            t.replica,
-            t.reason,
-            t.attempts,
-            t.hedged,
-            t.dispatched_s - t.arrival_s,
-            t.finish_s - t.arrival_s,
-            t.outcome,
-            t.error,
-            t.breaker_state,
-            t.open_breakers,
+        self.rows.append(
+            (
+                req.id,
+                t.arrival_s,
+                t.finish_s,
+                req.session,
+                getattr(req, "prompt_tokens", 0),
+                getattr(req, "output_tokens", 0),
+                t.replica,
+                t.reason,
+                t.attempts,
+                t.hedged,
+                t.dispatched_s - t.arrival_s,
+                t.finish_s - t.arrival_s,
+                t.outcome,
+                t.error,
+                t.breaker_state,
+                t.open_breakers,
+            )
         )
-        for append, value in zip(self._appenders, values, strict=True):
-            append(value)
 
     def __len__(self) -> int:
-        return len(self.columns["request_id"])
+        return len(self.rows)
 
     def frame(self) -> pd.DataFrame:
         """Rows sorted by request id (completion order depends on timing; the id order does not)."""
-        df = pd.DataFrame(self.columns)
+        if not self.rows:
+            return pd.DataFrame({name: [] for name in LEDGER_COLUMNS})
+        columns = dict(zip(LEDGER_COLUMNS, zip(*self.rows, strict=True), strict=True))
+        df = pd.DataFrame({k: list(v) for k, v in columns.items()})
         return df.sort_values("request_id", kind="stable").reset_index(drop=True)
 
 
@@ -199,6 +203,7 @@ class RouterCore:
         self._not_closed = 0
         self.max_waiting = 0
         self.rejected = 0
+        self.on_done: Callable[[Ticket], None] | None = None  # the live driver resolves its futures here
 
     # -- candidate set ---------------------------------------------------------------------------------------
     def _on_breaker(self, breaker: CircuitBreaker, old: str, new: str) -> None:
@@ -276,6 +281,8 @@ class RouterCore:
         ticket = attempt.ticket
         ticket.in_flight -= 1
         breaker = self.breakers[r.index]
+        if not breaker.closed:
+            self._dirty = True  # a half-open trial slot frees up
         if cancelled:
             breaker.release(attempt.token)
         else:
@@ -428,6 +435,8 @@ class RouterCore:
         ticket.done = True
         ticket.finish_s = now
         self.ledger.add(ticket)
+        if self.on_done is not None:
+            self.on_done(ticket)
 
     def _no_replica_error(self) -> str:
         return "CircuitOpenError" if any(b.state != CLOSED for b in self.breakers) else "EngineUnavailable"

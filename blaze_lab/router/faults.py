@@ -22,9 +22,13 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
+from collections.abc import Sequence
+from typing import Any
 
+from blaze_lab.clock import Clock
 from blaze_lab.errors import ConfigError
 
 KINDS = ("errors", "latency", "slowdown", "hang", "crash", "flapping")
@@ -143,4 +147,36 @@ class FaultState:
         return True
 
 
-__all__ = ["KINDS", "SCENARIOS", "Fault", "FaultEvent", "FaultState", "schedule"]
+def apply_to_engine(engine: Any, e: FaultEvent) -> None:
+    """Apply a fault event to a live :class:`~blaze_lab.engines.fake.FakeEngine` (duck-typed knobs).
+
+    A crash only kills the engine: bringing it back is the EngineManager's job (its restart and warm-up are
+    what live mode measures), so the ``crash`` off-event is ignored here.
+    """
+    kind = e.kind
+    if kind == "errors":
+        engine.error_rate = e.value if e.on else 0.0
+    elif kind == "latency":
+        engine.added_s = e.value if e.on else 0.0
+    elif kind == "slowdown":
+        engine.slowdown = e.value if e.on else 1.0
+    elif kind == "hang":
+        engine.hung = e.on
+    elif kind == "crash" and e.on:
+        engine.crash()
+    elif kind == "flapping":
+        engine.flapping = e.on
+
+
+async def inject(engines: Sequence[Any], events: Sequence[FaultEvent], clock: Clock, time_scale: float = 1.0) -> None:
+    """Apply ``events`` to live engines at their times (model seconds × ``time_scale`` from now)."""
+    start = clock.now()
+    for e in sorted(events, key=lambda e: e.time_s):
+        delay = start + e.time_s * time_scale - clock.now()
+        if delay > 0:
+            await clock.sleep(delay)
+        apply_to_engine(engines[e.replica], e)
+    await asyncio.sleep(0)
+
+
+__all__ = ["KINDS", "SCENARIOS", "Fault", "FaultEvent", "FaultState", "apply_to_engine", "inject", "schedule"]

@@ -144,15 +144,14 @@ class LeastConnections(Strategy):
     name = "least_connections"
 
     def choose(self, candidates, request, rng):  # type: ignore[no-untyped-def]
-        n = len(candidates)
-        start = int(rng.random() * n)
-        best = candidates[start]
-        best_out = best.outstanding
-        for k in range(1, n):
-            r = candidates[(start + k) % n]
-            if r.outstanding < best_out:
-                best, best_out = r, r.outstanding
-        return best, f"least_conn out={best_out}"
+        # Rotating by a random offset breaks ties randomly; min() keeps the scan in C.
+        start = int(rng.random() * len(candidates))
+        best = min(candidates[start:] + candidates[:start], key=_outstanding)
+        return best, f"least_conn out={best.outstanding}"
+
+
+def _outstanding(r: ReplicaState) -> int:
+    return r.outstanding
 
 
 class PowerOfTwoChoices(Strategy):
@@ -231,6 +230,7 @@ class Adaptive(Strategy):
     are not used: they would count a slow replica's slowness twice).
     Replicas without a measurement yet are scored with the mean EWMA of the measured ones (optimistic start);
     with probability ``adaptive_explore`` a random candidate is taken so a replica that recovered is re-measured.
+    ``adaptive_choices = k > 0`` scores only k random candidates (O(k) decisions for large replica sets).
     """
 
     name = "adaptive"
@@ -240,18 +240,23 @@ class Adaptive(Strategy):
         explore = self.config.adaptive_explore
         if explore and rng.random() < explore:
             return candidates[int(rng.random() * n)], "adaptive explore"
-        measured = [r.ewma_s for r in candidates if r.ewma_s > 0.0]
-        prior = sum(measured) / len(measured) if measured else 1.0
-        start = int(rng.random() * n)
-        best = candidates[start]
-        best_score = math.inf
-        for k in range(n):
-            r = candidates[(start + k) % n]
-            ewma = r.ewma_s or prior
-            score = ewma * (r.outstanding + 1)
-            if score < best_score:
-                best, best_score = r, score
-        return best, f"adaptive exp={best_score:.4f}s"
+        total = 0.0
+        count = 0
+        for r in candidates:  # prior for unmeasured replicas: mean EWMA of the measured ones
+            if r.ewma_s > 0.0:
+                total += r.ewma_s
+                count += 1
+        prior = total / count if count else 1.0
+        k = self.config.adaptive_choices
+        if k and k < n:
+            # Score k random candidates (k=2 is Linkerd's P2C + EWMA): O(k) instead of O(n) per decision.
+            pool = [candidates[int(rng.random() * n)] for _ in range(k)]
+        else:
+            start = int(rng.random() * n)
+            pool = candidates[start:] + candidates[:start]
+        best = min(pool, key=lambda r: (r.ewma_s or prior) * (r.outstanding + 1))
+        score = (best.ewma_s or prior) * (best.outstanding + 1)
+        return best, f"adaptive exp={score:.4f}s"
 
 
 STRATEGIES: dict[str, type[Strategy]] = {
