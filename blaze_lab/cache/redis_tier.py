@@ -88,7 +88,7 @@ class RedisTier:
         try:
             self._client.ping()
         except _FAILURES as exc:
-            message = f"cannot connect to Redis at {redact_url(url)}: {exc}"
+            message = f"cannot connect to Redis at {redact_url(url)} ({str(exc).rstrip('.')})"
             if required:
                 raise ConfigError(
                     "cache.redis_url",
