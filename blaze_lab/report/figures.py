@@ -247,7 +247,6 @@ def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
         "title": title,
         "template": "plotly_white",
         "margin": {"l": 60, "r": 20, "t": 70, "b": 80},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1.0},
     }
     fig.update_layout(**{**settings, **kwargs})
     return fig
@@ -407,10 +406,12 @@ def scatter_with_front(
             go.Scatter(
                 x=(numeric(part, x) * x_scale).tolist(),
                 y=(numeric(part, y) * y_scale).tolist(),
-                mode="markers+text",
+                # Only optimal points carry a text label (the rest in hover): 8+ labels overlap unreadably.
+                mode="markers+text" if on_front else "markers",
                 name=name,
-                text=labels[sel].tolist(),
+                text=labels[sel].tolist() if on_front else None,
                 textposition="top center",
+                cliponaxis=False,
                 hovertext=[h for h, s in zip(hover, sel, strict=True) if s],
                 hoverinfo="text+x+y",
                 marker={
@@ -469,12 +470,17 @@ def cdf_figure(
         )
     if not fig.data:
         raise ReportError(f"{title}: no raw samples of {column} for the ok configs")
+    xs = np.concatenate([np.asarray(t.x, dtype=float) for t in fig.data])
+    positive = xs[xs > 0]
+    spread = float(positive.max() / positive.min()) if positive.size else 1.0
     return _layout(
         fig,
         title,
         xaxis_title=f"{column.removesuffix('_s')} ({unit})",
         yaxis_title="fraction ≤ x",
         yaxis_range=[0, 1.02],
+        # A slow config can be 10x+ the fast ones; a log axis keeps the fast CDFs apart.
+        xaxis_type="log" if spread > 20 else "linear",
     )
 
 

@@ -70,7 +70,7 @@ table.data th,table.data td{border:1px solid #ddd;padding:3px 8px;text-align:lef
 table.data th{background:#E8EEF6} table.data td.num{text-align:right}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 16px;font-size:14px} dl.meta dt{font-weight:600}
 p.note{color:#8a5a00;background:#fff7e6;border-left:4px solid #f0a020;padding:6px 10px}
-.fixture{color:#b00;font-weight:600}
+.fixture{color:#b00;font-weight:600} div.scroll{overflow-x:auto;max-width:100%}
 """
 _MIB_COLUMNS = {"peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes"}
 
@@ -133,7 +133,8 @@ def frame_html(df: pd.DataFrame) -> str:
             klass = ' class="num"' if isinstance(value, int | float) and not isinstance(value, bool) else ""
             cells.append(f"<td{klass}>{html.escape(format_cell(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="data"><thead><tr>{heads}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    table = f'<table class="data"><thead><tr>{heads}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return f'<div class="scroll">{table}</div>'
 
 
 def summary_columns(summary: pd.DataFrame) -> list[str]:
@@ -234,6 +235,8 @@ def write_report(
 ) -> Path:
     """Collect a sweep's results and write ``results_dir/report.html`` (atomically); PNGs when Chromium exists.
 
+    ``out`` writes the page elsewhere; PNGs go to a ``figures/`` folder beside the page.
+
     Raises ReportError (naming the folder) when there are no results. Without Chromium, ``echo`` gets one line
     saying PNG export was skipped and the HTML report is complete.
 
@@ -266,7 +269,7 @@ def write_report(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)
     if png:
-        export_pngs(figures, results / "figures", echo=echo)
+        export_pngs(figures, target.parent / "figures", echo=echo)
     return target
 
 

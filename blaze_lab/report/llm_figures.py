@@ -134,7 +134,6 @@ def quality_vs_speed(summary: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="Quality vs speed (lower is better; Pareto front highlighted)",
         template="plotly_white",
-        legend={"orientation": "h", "y": 1.08, "x": 1.0, "xanchor": "right"},
     )
     return fig
 

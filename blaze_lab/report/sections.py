@@ -109,6 +109,34 @@ def report_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> dict[str, list[
     return out
 
 
+def show_items(
+    items: list[tuple[str, Item]] | dict[str, list[tuple[str, Item]]],
+    display: Callable[[Any], Any] | None = None,
+) -> int:
+    """Display report items in a notebook (titles as Markdown); a dict of kinds gets one heading per kind.
+
+    ``display`` defaults to ``IPython.display.display``. Returns how many items were shown.
+
+    >>> shown = []
+    >>> show_items([("T", "<p>x</p>")], display=shown.append)
+    1
+    """
+    from IPython.display import HTML, Markdown
+    from IPython.display import display as ipy_display
+
+    show = display or ipy_display
+    groups = items.items() if isinstance(items, dict) else [("", items)]
+    count = 0
+    for kind, group in groups:
+        if kind:
+            show(Markdown(f"## {kind}"))
+        for title, item in group:
+            show(Markdown(f"### {title}"))
+            show(HTML(item) if isinstance(item, str) else item)
+            count += 1
+    return count
+
+
 __all__ = [
     "SECTIONS",
     "Item",
@@ -120,4 +148,5 @@ __all__ = [
     "report_sections",
     "rows_of",
     "section_function",
+    "show_items",
 ]

@@ -99,11 +99,23 @@ def raw_rows(rng: np.random.Generator, dtype: str, quant: str, batch: int, group
     return rows
 
 
+def _group_entry(summary: pd.DataFrame) -> dict[str, object]:
+    # The runner's manifest lists each group; blaze_lab.sweep.collect reads only the groups listed here.
+    return {
+        "kind": "llm",
+        "part": "llm",
+        "notebook": "notebooks/llm_benchmark.ipynb",
+        "run_ids": summary["run_id"].tolist(),
+        "status": "done",
+    }
+
+
 def main() -> None:
     rng = np.random.default_rng(7)
     shutil.rmtree(OUT, ignore_errors=True)
     quality = ["perplexity", "kl_div_mean", "top1_agreement", "greedy_match", "random_weights"]
     counts = {"ok": 0, "unsupported": 0}
+    groups: dict[str, dict[str, object]] = {}
     for dtype, quant in SETTINGS:
         group = f"g-{dtype}-{quant}"
         raw = pd.DataFrame([r for b in (1, 8) for r in raw_rows(rng, dtype, quant, b, group)])
@@ -115,6 +127,7 @@ def main() -> None:
         )
         raw = raw.drop(columns=quality)  # quality is per config (summary), not per iteration
         counts["ok"] += len(summary)
+        groups[group] = _group_entry(summary)
         (OUT / group).mkdir(parents=True)
         summary.to_parquet(OUT / group / "summary.parquet", index=False)
         raw.to_parquet(OUT / group / "raw.parquet", index=False)
@@ -135,14 +148,17 @@ def main() -> None:
     order_columns(pd.DataFrame([row])).to_parquet(OUT / group / "summary.parquet", index=False)
     pd.DataFrame(columns=["run_id", "iteration"]).to_parquet(OUT / group / "raw.parquet", index=False)
     counts["unsupported"] += 1
+    groups[group] = _group_entry(pd.DataFrame([row]))
     manifest = {
         "sweep": SWEEP,
         "fixture": "SYNTHETIC test data written by tests/data/make_sample.py (not a measurement)",
+        "spec_path": "experiments/quickstart.yaml",
         "started": "2026-11-26T04:00:00+00:00",
         "ended": "2026-11-26T04:03:00+00:00",
         "git_sha": ENV["env.git_sha"],
         "env": ENV,
         "counts": counts,
+        "groups": groups,
     }
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {OUT}")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -83,28 +80,6 @@ def test_frame_html_escapes_and_formats() -> None:
 
 # -- write_report ---------------------------------------------------------------------------------------------------
 @pytest.fixture
-def fake_collect(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Unit-test stand-in for blaze_lab.sweep.collect reading the runner's <group>/*.parquet layout."""
-
-    def collect(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-        parts = sorted(Path(results_dir).glob("*/summary.parquet"))
-        if not parts:
-            raise ReportError(f"no results in {results_dir}")
-        summary = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-        raw = pd.concat([pd.read_parquet(p.with_name("raw.parquet")) for p in parts], ignore_index=True)
-        return summary, raw
-
-    def load_manifest(results_dir: Path) -> dict[str, object]:
-        path = Path(results_dir) / "manifest.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    module = types.ModuleType("blaze_lab.sweep.collect")
-    module.collect = collect  # type: ignore[attr-defined]
-    module.load_manifest = load_manifest  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "blaze_lab.sweep.collect", module)
-
-
-@pytest.fixture
 def no_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     monkeypatch.delenv("BROWSER_PATH", raising=False)
@@ -112,7 +87,7 @@ def no_chromium(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_write_report_html_only_with_notice(
-    tmp_path: Path, fake_collect: None, no_chromium: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, no_chromium: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     results = tmp_path / "sample"
     shutil.copytree(SAMPLE, results)
@@ -125,7 +100,7 @@ def test_write_report_html_only_with_notice(
     assert [p.name for p in results.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
-def test_write_report_replaces_existing_and_out(tmp_path: Path, fake_collect: None, no_chromium: None) -> None:
+def test_write_report_replaces_existing_and_out(tmp_path: Path, no_chromium: None) -> None:
     results = tmp_path / "sample"
     shutil.copytree(SAMPLE, results)
     (results / "report.html").write_text("old")
@@ -134,8 +109,22 @@ def test_write_report_replaces_existing_and_out(tmp_path: Path, fake_collect: No
     assert other.exists()
 
 
-def test_write_report_empty_dir_names_it(tmp_path: Path, fake_collect: None) -> None:
+def test_write_report_pngs_beside_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    written: dict[str, Path] = {}
+    monkeypatch.setattr(png, "find_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr("plotly.io.write_images", lambda figs, paths, **kw: written.update({p.name: p for p in paths}))
+    results = tmp_path / "sample"
+    shutil.copytree(SAMPLE, results)
+    write_report(results)
+    assert "llm_throughput.png" in written and "llm_memory_vs_latency_pareto.png" in written
+    assert {p.parent for p in written.values()} == {results / "figures"}
+
+
+def test_write_report_empty_dir_names_it(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match=str(tmp_path)):
+        write_report(tmp_path, png=False)
+    (tmp_path / "g0").mkdir()  # a group folder that never finished: still no results
+    with pytest.raises(ReportError, match="no results"):
         write_report(tmp_path, png=False)
     with pytest.raises(ReportError, match="nowhere"):
         write_report(tmp_path / "nowhere", png=False)

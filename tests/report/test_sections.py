@@ -70,3 +70,13 @@ def test_engine_kinds_without_engine_column() -> None:
     assert engine_kinds(pd.DataFrame({"llm.dtype": ["fp32"]})) == ["llm"]
     assert engine_kinds(pd.DataFrame({"x": [1]})) == []
     assert engine_kinds(pd.DataFrame({"engine": ["router", "llm", "router"]})) == ["router", "llm"]
+
+
+def test_show_items_displays_titles_and_items() -> None:
+    from IPython.display import HTML, Markdown
+
+    shown: list[object] = []
+    frame = pd.DataFrame({"a": [1]})
+    assert sections.show_items({"llm": [("T", frame), ("N", "<p>n</p>")]}, display=shown.append) == 2
+    assert [type(x) for x in shown] == [Markdown, Markdown, pd.DataFrame, Markdown, HTML]
+    assert shown[0].data == "## llm" and shown[4].data == "<p>n</p>"
