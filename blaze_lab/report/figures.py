@@ -18,7 +18,7 @@ Example:
     >>> list(config_labels(df))
     ['fp32', 'bf16']
     >>> fig = ci_bars(df, "tokens_per_s", title="Throughput")
-    >>> fig.data[0].y.tolist()
+    >>> list(fig.data[0].y)
     [90.0, 170.0]
 """
 
