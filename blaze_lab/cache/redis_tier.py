@@ -81,6 +81,9 @@ class RedisTier:
                 retry_on_timeout=False,
                 health_check_interval=0,
             )
+            # Values are checksummed bytes: a "?decode_responses=true" in the URL (URL options beat keyword
+            # arguments in from_url) would hand back str and make every entry look corrupt.
+            self._client.connection_pool.connection_kwargs["decode_responses"] = False
         except ValueError as exc:
             raise ConfigError(
                 "cache.redis_url", redact_url(url), reason=str(exc), allowed=["redis://", "rediss://", "unix://"]
@@ -134,6 +137,15 @@ class RedisTier:
         with self._stats.timed("get"):
             try:
                 fields: dict[bytes, bytes] = self._client.hgetall(self._key(key))  # type: ignore[assignment]
+            except redis.ResponseError as exc:
+                # The server answered (e.g. WRONGTYPE: someone stored a non-hash under our key): a bad entry,
+                # not an outage, so no backoff.
+                self._stats.add("corrupt")
+                self._stats.add("errors")
+                self._stats.add("misses")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._delete_quietly(key)
+                return None
             except _FAILURES as exc:
                 self._failed(exc)
                 return None

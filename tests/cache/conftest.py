@@ -79,13 +79,20 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server binary not found (apt-get install -y redis-server; .ci/run installs it)")
-    port = _free_port()
     log = tmp_path / "redis.log"
-    args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    args += ["--dir", str(tmp_path), "--logfile", str(log), "--protected-mode", "yes"]
-    server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, args=args, log=log)
+    for attempt in range(3):  # another process may grab the free port between probe and bind: take a new one
+        port = _free_port()
+        args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(tmp_path), "--logfile", str(log), "--protected-mode", "yes"]
+        server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, args=args, log=log)
+        try:
+            server.start()
+            break
+        except RuntimeError:
+            server.kill()
+            if attempt == 2:
+                raise
     try:
-        server.start()
         yield server
     finally:
         server.kill()

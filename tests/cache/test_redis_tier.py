@@ -104,6 +104,28 @@ def test_outage_mid_run_degrades_then_recovers(redis_server: RedisServer) -> Non
 
 
 @pytest.mark.redis
+def test_foreign_value_under_our_key_is_a_miss_without_backoff(redis_url: str) -> None:
+    tier = RedisTier(redis_url, clock=VirtualClock(), namespace="t")
+    raw = redis.Redis.from_url(redis_url)
+    raw.set("t:k", "a plain string, not our hash")  # WRONGTYPE for HGETALL
+    assert tier.get("k") is None
+    assert raw.exists("t:k") == 0
+    raw.close()
+    assert tier.stats()["corrupt"] == 1 and not tier.degraded
+    tier.set("k", b"v")
+    assert tier.get("k") is not None
+    tier.close()
+
+
+@pytest.mark.redis
+def test_decode_responses_in_the_url_is_ignored(redis_url: str) -> None:
+    tier = RedisTier(redis_url + "?decode_responses=True", clock=VirtualClock(), namespace="t")
+    tier.set("k", "é".encode())
+    assert tier.get("k") == (b"\xc3\xa9", None)
+    tier.close()
+
+
+@pytest.mark.redis
 def test_stored_bytes_are_json_not_pickle(redis_url: str) -> None:
     from blaze_lab.cache.codec import CachedResult, encode
 
