@@ -328,6 +328,14 @@ def run_sweep(
     return SweepResult(spec.name, root, dict(manifest["counts"]), tuple(executed), skipped, manifest)
 
 
+def completed_runs(
+    spec: ExperimentSpec, plan: Sequence[Group], results_root: str | os.PathLike[str], retry_errors: bool = True
+) -> set[str]:
+    """Run ids whose results already exist and are trusted (what a rerun skips); reads only, writes nothing."""
+    root = Path(results_root) / spec.name
+    return set().union(*(_complete_ids(root / g.group_id, g, retry_errors) for g in plan))
+
+
 def _task(sweep: str, group: Group, done: set[str], kernel_name: str, cell_timeout_s: float | None) -> GroupTask:
     todo = [r for r in group.runs if r.run_id not in done]
     return GroupTask(
@@ -527,6 +535,7 @@ __all__ = [
     "LocalExecutor",
     "SweepResult",
     "atomic_write",
+    "completed_runs",
     "describe_failure",
     "execute_group",
     "failure_rows",

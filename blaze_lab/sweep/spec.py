@@ -73,11 +73,18 @@ class KindInfo:
 
     config: str | type[BaseConfig]
     notebook: str
+    # Extra sub-mappings of `measure` the kind's benchmark_group reads (e.g. llm: measure.quality ->
+    # QualitySettings), name -> "module:Class" of a dataclass whose fields are the allowed keys.
+    measure_extras: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 # Small explicit registry; tests register a fake kind by adding an entry (monkeypatch.setitem).
 KINDS: dict[str, KindInfo] = {
-    "llm": KindInfo("blaze_lab.engines.llm:LLMConfig", "notebooks/llm_benchmark.ipynb"),
+    "llm": KindInfo(
+        "blaze_lab.engines.llm_config:LLMConfig",  # the config alone: validating a spec must not import torch
+        "notebooks/llm_benchmark.ipynb",
+        {"quality": "blaze_lab.engines.llm_quality:QualitySettings"},
+    ),
     "diffusion": KindInfo("blaze_lab.engines.diffusion:DiffusionConfig", "notebooks/diffusion_benchmark.ipynb"),
     "router": KindInfo("blaze_lab.router.config:RouterExperimentConfig", "notebooks/router_benchmark.ipynb"),
     "serving": KindInfo("blaze_lab.engines.batching:ServingConfig", "notebooks/serving_benchmark.ipynb"),
@@ -280,7 +287,7 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
         reference = _mapping(reference, where, "reference")
         _known_keys(reference, fields, where, "reference")
     measure_raw = {**default_measure, **_mapping(raw.get("measure", {}), where, "measure")}
-    measure = _check_measure(measure_raw, where)
+    measure = _check_measure(measure_raw, where, KINDS[kind].measure_extras)
     notebook_value = raw.get("notebook", KINDS[kind].notebook)
     if not isinstance(notebook_value, str):
         raise _err(where, "notebook", notebook_value, reason="must be a path string")
@@ -297,12 +304,40 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
     )
 
 
-def _check_measure(measure: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _check_measure(measure: Mapping[str, Any], where: str, extras: Mapping[str, str]) -> dict[str, Any]:
     from blaze_lab.metrics.timing import MeasureSettings
 
-    settings = MeasureSettings.from_dict(measure, where=_path(where, "measure"))
+    plain = {k: v for k, v in measure.items() if k not in extras}
+    # Checked here, not by MeasureSettings, so the message lists the extras too.
+    _known_keys(measure, [*MeasureSettings.field_names(), *extras], where, "measure")
+    settings = MeasureSettings.from_dict(plain, where=_path(where, "measure"))
     # Only the keys the user gave travel to the notebook (defaults stay with MeasureSettings), but validated.
-    return {k: getattr(settings, k) for k in measure}
+    out: dict[str, Any] = {k: getattr(settings, k) for k in plain}
+    for name, target in extras.items():
+        if name in measure:
+            out[name] = _check_extra(measure[name], _path(where, f"measure.{name}"), target)
+    return out
+
+
+def _check_extra(value: Any, where: str, target: str) -> dict[str, Any]:
+    """Validate a measure sub-mapping against a dataclass's fields and annotated types (built once to be sure)."""
+    module_name, _, attr = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    data = _mapping(value, where, "")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, item in data.items():
+        if key not in fields:
+            raise ConfigError(f"{where}.{key}", reason="unknown key", allowed=list(fields))
+        default = fields[key].default
+        if default is not dataclasses.MISSING and default is not None:
+            expected = (float, int) if isinstance(default, float) else type(default)
+            if not isinstance(item, expected) or (isinstance(item, bool) and not isinstance(default, bool)):
+                raise ConfigError(f"{where}.{key}", item, reason=f"wrong type, expected {type(default).__name__}")
+    try:
+        cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(where, data, reason=str(exc)) from None
+    return dict(data)
 
 
 def _axes(value: Any, where: str, key: str, fields: Sequence[str]) -> dict[str, tuple[Any, ...]]:

@@ -1,0 +1,186 @@
+"""``blaze-lab``: run sweeps, build reports, prepare models, show the environment.
+
+Every blaze_lab error ends the command with one red ``error: ...`` line on stderr and exit code 2 (no traceback);
+anything else is a bug and keeps its traceback.
+
+Example (shell)::
+
+    blaze-lab sweep experiments/quickstart.yaml --dry-run   # expanded runs and load-time groups; writes nothing
+    blaze-lab sweep experiments/quickstart.yaml             # ... runs them; the last line is the report.html path
+    blaze-lab report results/quickstart --out /tmp/q.html
+    blaze-lab models                                        # known model specs and whether they are prepared
+    blaze-lab models prepare smollm2-135m
+    blaze-lab env
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from blaze_lab.errors import BlazeLabError
+
+app = typer.Typer(
+    name="blaze-lab",
+    help="Benchmark ML inference settings with papermill sweeps and compare them in one report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Known model specs (no subcommand: list them).", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn a blaze_lab error into one red line and exit code 2."""
+    try:
+        yield
+    except BlazeLabError as exc:
+        message = " ".join(str(exc).split())
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="experiment spec (YAML)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the runs and load-time groups; write nothing")] = (
+        False
+    ),
+    results: Annotated[Path, typer.Option("--results", help="results root (the sweep goes to RESULTS/<name>)")] = Path(
+        "results"
+    ),
+    executor: Annotated[str, typer.Option("--executor", help="where groups run: local | ray")] = "local",
+    address: Annotated[str | None, typer.Option("--address", help="cluster address (ray executor)")] = None,
+    kernel: Annotated[str, typer.Option("--kernel", help="Jupyter kernel name for the notebooks")] = "python3",
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors/--no-retry-errors", help="rerun runs whose rows have status error")
+    ] = True,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html at the end")] = True,
+) -> None:
+    """Run (or resume) a sweep; the last line printed is the path of its report.html."""
+    with _errors():
+        from blaze_lab.sweep.spec import load_spec
+
+        loaded = load_spec(spec)
+        if dry_run:
+            _print_plan(loaded, results, retry_errors)
+            return
+        from blaze_lab.sweep.runner import run_sweep
+
+        result = run_sweep(
+            loaded, results_root=results, executor=executor, address=address, kernel_name=kernel,
+            retry_errors=retry_errors,
+        )  # fmt: skip
+        counts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
+        typer.echo(
+            f"{result.name}: {counts} ({len(result.executed)} groups run, {len(result.skipped)} already complete)"
+        )
+        if not report:
+            typer.echo(str(result.results_dir))
+            return
+        from blaze_lab.report.html import write_report
+
+        typer.echo(str(write_report(result.results_dir, echo=typer.echo)))
+
+
+def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
+    import pandas as pd
+
+    from blaze_lab.sweep.runner import completed_runs
+    from blaze_lab.sweep.spec import expand, groups
+
+    runs = expand(spec)
+    plan = groups(runs)
+    done = completed_runs(spec, plan, results, retry_errors)
+    varying = _varying_fields(runs)
+    table = pd.DataFrame(
+        [
+            {
+                "run_id": r.run_id,
+                "group": r.group,
+                **{f: str(getattr(r.config, f)) for f in varying},
+                "done": "yes" if r.run_id in done else "no",
+            }
+            for r in runs
+        ]
+    )
+    typer.echo(f"sweep {spec.name} ({spec.source}): {len(runs)} runs in {len(plan)} load-time groups")
+    typer.echo("")
+    typer.echo(table.to_string(index=False))
+    typer.echo("")
+    rows = []
+    keys = [dict(g.runs[0].config.load_key()) for g in plan]
+    # Only the load-time fields that tell the groups apart (all of them would not fit a terminal line).
+    shown = [k for k in keys[0] if len({repr(d.get(k)) for d in keys}) > 1] or list(keys[0])[:1]
+    for g, key in zip(plan, keys, strict=True):
+        pending = sum(1 for r in g.runs if r.run_id not in done)
+        load = ", ".join(f"{k}={key.get(k)}" for k in shown if k in key)
+        rows.append({"group": g.group_id, "kind": g.kind, "runs": len(g.runs), "to run": pending, "load-time": load})
+    typer.echo(pd.DataFrame(rows).to_string(index=False))
+    typer.echo("")
+    typer.echo(f"dry run: nothing executed or written (results would go to {results / spec.name})")
+
+
+def _varying_fields(runs: list[Any]) -> list[str]:
+    if not runs:
+        return []
+    names = list(runs[0].config.to_dict())
+    varying = [n for n in names if len({repr(getattr(r.config, n)) for r in runs}) > 1]
+    return varying or names[:1]
+
+
+@app.command("report")
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(help="a sweep's results folder, e.g. results/quickstart")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RESULTS_DIR/report.html)")] = None,
+) -> None:
+    """Write the self-contained HTML report of a sweep and print its path."""
+    with _errors():
+        from blaze_lab.report.html import write_report
+
+        typer.echo(str(write_report(results_dir, out=out, echo=typer.echo)))
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """List the known model specs and whether each is prepared in the cache."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _errors():
+        import pandas as pd
+
+        from blaze_lab.models import known_models
+
+        rows = known_models()
+        columns = ["spec", "kind", "source", "prepared", "size_bytes", "description"]
+        frame = pd.DataFrame(rows)
+        typer.echo(frame.reindex(columns=[c for c in columns if c in frame.columns]).to_string(index=False))
+
+
+@models_app.command("prepare")
+def models_prepare(spec: Annotated[str, typer.Argument(help="model spec, e.g. smollm2-135m")]) -> None:
+    """Fetch / build a model into the cache now (so the first sweep does not pay for it)."""
+    with _errors():
+        from blaze_lab.models import prepare
+
+        resolved = prepare(spec, progress=typer.echo)
+        typer.echo(str(getattr(resolved, "path", resolved)))
+
+
+@app.command()
+def env() -> None:
+    """Print the environment fingerprint recorded with every result row."""
+    with _errors():
+        from blaze_lab.env import fingerprint
+
+        for key, value in fingerprint().items():
+            typer.echo(f"{key}: {value}")
+
+
+__all__ = ["app"]
