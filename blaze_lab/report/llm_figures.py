@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -37,11 +38,24 @@ from blaze_lab.report.figures import (
     table_figure,
     with_labels,
 )
-from blaze_lab.report.sections import Item, figure_item
+from blaze_lab.report.sections import Item, figure_item, note
 
 MIB = 1024.0 * 1024.0
 DEFAULT_KL_THRESHOLD = 0.05  # nats; below this the next-token distributions are near-identical to the reference
 RAW_LATENCY_METRICS = (("latency_s", "Latency"), ("ttft_s", "TTFT"), ("tpot_s", "TPOT"), ("itl_s", "ITL"))
+
+
+RANDOM_WEIGHTS_NOTE = (
+    "Some configs ran with RANDOM weights: speed and memory are real for the architecture, but perplexity/KL "
+    "measure numeric drift only, not language-model quality."
+)
+
+
+def random_weights(summary: pd.DataFrame) -> bool:
+    """True when any row says ``random_weights`` (quality columns then mean numeric drift, not model quality)."""
+    if "random_weights" not in summary.columns:
+        return False
+    return bool(summary["random_weights"].map(lambda v: v is True or v is np.True_ or v == 1).any())
 
 
 def memory_column(df: pd.DataFrame) -> str:
@@ -227,7 +241,10 @@ def llm_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, It
     ``summary``/``raw`` are the LLM rows of a sweep (all statuses; non-ok rows are dropped from metric figures).
     """
     summary = with_labels(summary)
-    items: list[tuple[str, Item]] = [
+    items: list[tuple[str, Item]] = []
+    if random_weights(summary):
+        items.append(("Random weights", note(RANDOM_WEIGHTS_NOTE)))
+    items += [
         ("Best config per objective", best_configs(summary)),
         figure_item("Throughput", throughput_bars, summary),
         figure_item("Latency", latency_bars, summary),
@@ -254,6 +271,7 @@ __all__ = [
     "memory_column",
     "memory_latency_scatter",
     "quality_vs_speed",
+    "random_weights",
     "throughput_bars",
     "ttft_tpot_bars",
 ]
