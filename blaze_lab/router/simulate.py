@@ -111,7 +111,9 @@ class SimReplica:
         self.slots = slots
         self.active = 0
         self.queue: deque[Attempt] = deque()
-        self.running: set[Attempt] = set()
+        # A dict, not a set: iteration must follow insertion order (a set of objects iterates in address order,
+        # which would make a crash fail its requests in a different order on every run).
+        self.running: dict[Attempt, None] = {}
         self.hung: list[Attempt] = []
         self.faults = FaultState()
         self.epoch = 0
@@ -208,7 +210,7 @@ class Simulator:
             if timeout:
                 self._push(a.start_s + timeout, _TIMEOUT, a)
             return
-        rep.running.add(a)
+        rep.running[a] = None
         m = self.model
         service = (m.base_s + m.per_request_s * (rep.active - 1)) * rep.speed * f.factor(now)
         if self._sigma:
@@ -290,7 +292,7 @@ class Simulator:
             if epoch != rep.epoch:
                 return  # the replica crashed meanwhile; the attempt already failed
             rep.active -= 1
-            rep.running.discard(a)
+            rep.running.pop(a, None)
             if not a.finished:
                 core.finish(a, ok, "" if ok else "EngineError", "" if ok else "injected error")
             self._release(rep, now)
