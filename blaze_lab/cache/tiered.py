@@ -149,23 +149,27 @@ class TieredCache:
         """
         clock = clock or RealClock()
         tiers: list[CacheTier] = []
-        for name in TIER_ORDER:
-            if name not in config.tiers:
-                continue
-            if name == "memory":
-                tiers.append(MemoryTier(max_bytes=config.max_bytes, clock=clock))
-            elif name == "disk":
-                tiers.append(DiskTier(config.resolved_disk_path(), max_bytes=config.disk_max_bytes, clock=clock))
-            else:
-                tiers.append(
-                    RedisTier(
-                        config.redis_url,
-                        required=config.redis_required,
-                        clock=clock,
-                        timeout_s=config.redis_timeout_s,
-                        namespace=config.namespace,
+        try:
+            for name in TIER_ORDER:
+                if name not in config.tiers:
+                    continue
+                if name == "memory":
+                    tiers.append(MemoryTier(max_bytes=config.max_bytes, clock=clock))
+                elif name == "disk":
+                    tiers.append(DiskTier(config.resolved_disk_path(), max_bytes=config.disk_max_bytes, clock=clock))
+                else:
+                    tiers.append(
+                        RedisTier(
+                            config.redis_url,
+                            required=config.redis_required,
+                            clock=clock,
+                            timeout_s=config.redis_timeout_s,
+                            namespace=config.namespace,
+                        )
                     )
-                )
+        except BaseException:
+            cls(tiers or [MemoryTier(clock=clock)], clock=clock).close()  # do not leak an open SQLite file
+            raise
         return cls(tiers, ttl_s=config.ttl_s, clock=clock)
 
     # -- tier calls that never raise ---------------------------------------------------------------------------
