@@ -1,0 +1,112 @@
+"""Live router over fake engines: crash mid-run with restart, backpressure under 10,000 submissions."""
+
+from __future__ import annotations
+
+import asyncio
+import tracemalloc
+
+import pytest
+
+from blaze_lab.clock import RealClock, VirtualClock
+from blaze_lab.engines.fake import FakeEngine
+from blaze_lab.errors import BlazeLabError, EngineError, Overloaded
+from blaze_lab.router.config import HealthConfig, RouterConfig, RouterExperimentConfig
+from blaze_lab.router.live import run_live
+from blaze_lab.router.router import Router
+from blaze_lab.router.strategies import Request
+
+
+def test_live_crash_breaker_opens_manager_restarts_traffic_returns() -> None:
+    cfg = RouterExperimentConfig(mode="live", replicas=4, n_requests=1500, fault="crash", time_scale=0.1, seed=3)
+    res = run_live(cfg)
+    assert res.lost == 0 and res.answered + res.typed_errors == 1500
+    assert len(res.ledger) == 1500 and res.ledger["request_id"].is_unique
+    r0 = res.transitions[res.transitions["replica"] == "r0"]
+    assert list(r0.loc[r0["kind"] == "breaker", "to_state"])[:3] == ["open", "half_open", "closed"]
+    events = res.manager_events
+    recovered = events[(events["replica"] == "r0") & (events["event"] == "recovered")]
+    assert len(recovered) == 1 and recovered["recovery_s"].iloc[0] > 0
+    crash_t = events.loc[(events["replica"] == "r0") & (events["event"] == "failed"), "time_s"].iloc[0]
+    assert 0.4 * res.duration_s < crash_t < 0.6 * res.duration_s
+    closed_t = r0.loc[r0["to_state"] == "closed", "time_s"].iloc[0]
+    ledger = res.ledger
+    back = ledger[(ledger["arrival_s"] > closed_t) & (ledger["outcome"] == "ok")]
+    assert (back["replica"] == "r0").mean() > 0.1  # traffic returned to the restarted replica
+
+
+def test_ten_thousand_concurrent_submissions_bounded_queue() -> None:
+    async def scenario() -> tuple[int, int, int, int, int]:
+        engines = [FakeEngine(f"r{i}", base_s=0.002, slots=2) for i in range(4)]
+        for e in engines:
+            await e.start()
+        cfg = RouterConfig(strategy="least_connections", queue_size=200, max_inflight_per_replica=2,
+                           health=HealthConfig(interval_s=0.0))
+        router = Router(cfg, engines, RealClock())
+        await router.start()
+        tracemalloc.start()
+        ok = overloaded = other = 0
+
+        async def one(i: int) -> None:
+            nonlocal ok, overloaded, other
+            try:
+                await router.submit(Request(i))
+                ok += 1
+            except Overloaded:
+                overloaded += 1
+            except BlazeLabError:
+                other += 1
+
+        await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(10_000))), timeout=60)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        await router.stop()
+        return ok, overloaded, other, router.core.max_waiting, peak
+
+    ok, overloaded, other, max_waiting, peak = asyncio.run(scenario())
+    assert ok + overloaded + other == 10_000
+    assert overloaded > 9000 and ok >= 208 and other == 0
+    assert max_waiting == 200  # the queue never grew past its bound
+    assert peak < 200 * 1024 * 1024
+
+
+def test_errors_reach_caller_typed_and_retried() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        engines = [FakeEngine(f"r{i}", base_s=0.001) for i in range(2)]
+        for e in engines:
+            await e.start()
+        engines[0].error_rate = 1.0
+        engines[1].error_rate = 1.0
+        cfg = RouterConfig(strategy="round_robin", max_attempts=2, retry_backoff_s=0.0,
+                           health=HealthConfig(interval_s=0.0))
+        kinds = []
+        async with Router(cfg, engines, RealClock()) as router:
+            for i in range(3):
+                with pytest.raises(EngineError) as info:
+                    await router.submit(Request(i))
+                kinds.append(type(info.value).__name__)
+            attempts = int(router.ledger()["attempts"].sum())
+        return kinds, attempts
+
+    kinds, attempts = asyncio.run(scenario())
+    assert kinds == ["EngineError"] * 3 and attempts == 6
+
+
+def test_hedge_live_on_virtual_clock() -> None:
+    async def scenario() -> tuple[str, bool, float]:
+        clock = VirtualClock()
+        slow = FakeEngine("slow", clock=clock, base_s=1.0)
+        fast = FakeEngine("fast", clock=clock, base_s=0.1)
+        for e in (slow, fast):
+            await e.start()
+        cfg = RouterConfig(strategy="round_robin", hedge_delay_s=0.2, health=HealthConfig(interval_s=0.0))
+        router = Router(cfg, [slow, fast], clock)
+        task = asyncio.create_task(router.submit(Request(0)))
+        await clock.run_until_idle(limit=5.0)
+        answer = await task
+        row = router.ledger().iloc[0]
+        await router.stop()
+        return answer["replica"], bool(row["hedged"]), float(row["latency_s"])
+
+    replica, hedged, latency = asyncio.run(scenario())
+    assert (replica, hedged) == ("fast", True)
+    assert latency == pytest.approx(0.3)  # hedge sent at 0.2, fast replica answers 0.1 later
