@@ -1,1 +1,13 @@
-"""blaze_lab.report"""
+"""blaze_lab.report — comparative reports of sweep results.
+
+- :mod:`~blaze_lab.report.figures`: shared pure building blocks (labels, Pareto front, CI bars, CDFs, tables).
+- :mod:`~blaze_lab.report.llm_figures`: LLM figures and the ``llm`` section.
+- :mod:`~blaze_lab.report.sections`: the registry engine kind -> section function (other kinds plug in here).
+- :mod:`~blaze_lab.report.html`: ``build_report`` / ``write_report`` (self-contained, offline HTML).
+- :mod:`~blaze_lab.report.png`: PNG export through kaleido where a Chromium exists.
+
+Example:
+    >>> from blaze_lab.report.html import write_report
+    >>> write_report("results/quickstart")  # doctest: +SKIP
+    PosixPath('results/quickstart/report.html')
+"""
