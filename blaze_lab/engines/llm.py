@@ -313,17 +313,14 @@ class LLMEngine:
                 "load_s": self.model_cache.load_seconds(cfg.load_key()),
             }
             stage = "warmup"
-            batch = _benchmark_batch(loaded, cfg)
+            batch = benchmark_batch(loaded, cfg)
             timer = TokenTimer(loaded.device, self.clock)
 
             def step(iteration: int) -> dict[str, Any]:
                 nonlocal stage
-                with MemoryTracker(loaded.device) as mem:
-                    timer.start()
-                    self._generate(loaded, cfg, batch, cfg.new_tokens, timer, exact=True)
-                t = timer.timings()
+                row = self.instrumented_iteration(loaded, cfg, batch, timer)
                 stage = "measure"
-                return {"iteration": iteration, **_iteration_metrics(cfg, t), **mem.result(), "_itl": t.itl_s}
+                return {"iteration": iteration, **row}
 
             outcome = measure(step, settings, clock=self.clock, value=lambda r: r["tokens_per_s"])
             stage = "quality"
@@ -364,6 +361,16 @@ class LLMEngine:
         )
         return raw, summary
 
+    def instrumented_iteration(
+        self, loaded: LoadedLLM, cfg: LLMConfig, batch: Any, timer: TokenTimer
+    ) -> dict[str, Any]:
+        """One measured generate call with every metric on (what ``benchmarks/llm_overhead.py`` times)."""
+        with MemoryTracker(loaded.device) as mem:
+            timer.start()
+            self._generate(loaded, cfg, batch, cfg.new_tokens, timer, exact=True)
+        t = timer.timings()
+        return {**_iteration_metrics(cfg, t), **mem.result(), "_itl": t.itl_s}
+
     def _quality(
         self, cfg: LLMConfig, loaded: LoadedLLM, reference: LLMConfig | None, settings: QualitySettings
     ) -> dict[str, Any]:
@@ -403,7 +410,7 @@ def _check_models_resolve(configs: Sequence[LLMConfig]) -> None:
         resolve_model(spec, kind="llm")  # raises ModelLoadError with a one-line message
 
 
-def _benchmark_batch(loaded: LoadedLLM, cfg: LLMConfig) -> Any:
+def benchmark_batch(loaded: LoadedLLM, cfg: LLMConfig) -> Any:
     """``batch_size`` distinct prompts of exactly ``prompt_tokens`` tokens, cut from the bundled text."""
     import torch
 
