@@ -70,8 +70,10 @@ table.data th,table.data td{border:1px solid #ddd;padding:3px 8px;text-align:lef
 table.data th{background:#E8EEF6} table.data td.num{text-align:right}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 16px;font-size:14px} dl.meta dt{font-weight:600}
 p.note{color:#8a5a00;background:#fff7e6;border-left:4px solid #f0a020;padding:6px 10px}
-.fixture{color:#b00;font-weight:600} div.scroll{overflow-x:auto;max-width:100%}
+.fixture{color:#b00;font-weight:600} table.data td,table.data th{white-space:nowrap}
+table.data td.text{white-space:normal;min-width:240px} div.scroll{overflow-x:auto;max-width:100%}
 """
+_WRAP_COLUMNS = {"error", "validity_reason", "note"}
 _MIB_COLUMNS = {"peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes"}
 
 
@@ -130,7 +132,10 @@ def frame_html(df: pd.DataFrame) -> str:
             value = row[col]
             if col in _MIB_COLUMNS and isinstance(value, int | float) and not pd.isna(value):
                 value = value / 2**20
-            klass = ' class="num"' if isinstance(value, int | float) and not isinstance(value, bool) else ""
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                klass = ' class="num"'
+            else:  # long free text (errors, reasons) wraps; short labels stay on one line
+                klass = ' class="text"' if col in _WRAP_COLUMNS else ""
             cells.append(f"<td{klass}>{html.escape(format_cell(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     table = f'<table class="data"><thead><tr>{heads}</tr></thead><tbody>{"".join(body)}</tbody></table>'
