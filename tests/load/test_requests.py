@@ -38,9 +38,9 @@ def test_length_distributions(dist: str) -> None:
 
 
 def test_bad_workload() -> None:
-    with pytest.raises(ConfigError, match="load.prompt_dist"):
+    with pytest.raises(ConfigError, match=r"load\.prompt_dist"):
         WorkloadConfig(prompt_dist="zipf")
-    with pytest.raises(ConfigError, match="load.rate"):
+    with pytest.raises(ConfigError, match=r"load\.rate"):
         WorkloadConfig(rate=0.0)
 
 
@@ -64,5 +64,5 @@ def test_slo_goodput() -> None:
     g = goodput(df, slo, duration_s=0.5)
     assert g == {"goodput_rps": 2.0, "slo_attainment": 0.25, "slo_met": 1}
     assert not SLO(tpot_s=0.1).meets(df).any()  # the frame has no tpot column: cannot claim the SLO
-    with pytest.raises(ConfigError, match="slo.e2e_s"):
+    with pytest.raises(ConfigError, match=r"slo\.e2e_s"):
         SLO(e2e_s=0.0)

@@ -156,7 +156,7 @@ def test_health_unhealthy_replica_skipped() -> None:
 def test_empty_replica_set_and_bad_weights() -> None:
     with pytest.raises(ConfigError, match="empty replica set"):
         RouterCore(RouterConfig(), [], VirtualClock())
-    with pytest.raises(ConfigError, match="router.weights"):
+    with pytest.raises(ConfigError, match=r"router\.weights"):
         RouterCore(RouterConfig(weights=(1.0, 2.0)), ["a", "b", "c"], VirtualClock())
     with pytest.raises(ConfigError, match="unique"):
         RouterCore(RouterConfig(), ["a", "a"], VirtualClock())

@@ -90,5 +90,5 @@ def test_bad_experiment_config(kwargs: dict[str, object], field: str) -> None:
 
 
 def test_experiment_config_from_dict_unknown_key() -> None:
-    with pytest.raises(ConfigError, match="router.strategyy"):
+    with pytest.raises(ConfigError, match=r"router\.strategyy"):
         RouterExperimentConfig.from_dict({"strategyy": "random"})
