@@ -24,8 +24,12 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import html
 import math
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -507,6 +511,26 @@ def format_cell(value: Any) -> str:
     return str(value)
 
 
+def image_grid_html(images: Sequence[tuple[str, bytes | str | os.PathLike[str]]], *, width: int = 160) -> str:
+    """A self-contained HTML grid of PNG thumbnails (base64-embedded), one captioned cell per image.
+
+    For section functions that show images (e.g. one diffusion output per config, same seed). An image is PNG
+    bytes or a path to a PNG file; captions are escaped.
+
+    >>> image_grid_html([("fp32", b"\\x89PNG")]).count("<figure")
+    1
+    """
+    cells = []
+    for caption, image in images:
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        cells.append(
+            f'<figure style="margin:4px;width:{width}px"><img src="{src}" width="{width}" alt="{html.escape(caption)}">'
+            f'<figcaption style="font-size:12px">{html.escape(caption)}</figcaption></figure>'
+        )
+    return '<div class="image-grid" style="display:flex;flex-wrap:wrap">' + "".join(cells) + "</div>"
+
+
 # -- tables of rows that are not plain ok measurements -------------------------------------------------------------
 def status_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Rows whose ``status`` is not ok: engine, config label, status, error (empty frame when every row is ok)."""
@@ -557,6 +581,7 @@ __all__ = [
     "error_arrays",
     "format_cell",
     "has_values",
+    "image_grid_html",
     "invalid_mask",
     "invalid_rows",
     "labels_of",

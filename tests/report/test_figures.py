@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,3 +172,12 @@ def test_invalid_rows_lists_reason(summary: pd.DataFrame) -> None:
     rows = invalid_rows(summary)
     assert rows["validity_reason"].tolist() == ["cv=0.8 > 0.5"]  # the unsupported row is not a measurement
     assert not math.isnan(rows.loc[0, "n"])
+
+
+def test_image_grid_html_embeds_images(tmp_path: Path) -> None:
+    from blaze_lab.report.figures import image_grid_html
+
+    (tmp_path / "b.png").write_bytes(b"\x89PNG-b")
+    out = image_grid_html([("fp32 <ref>", b"\x89PNG-a"), ("bf16", tmp_path / "b.png")])
+    assert out.count("<img ") == 2 and "data:image/png;base64,iVBORy1h" in out
+    assert "fp32 &lt;ref&gt;" in out and 'src="http' not in out
