@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -13,11 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from blaze_lab.errors import ConfigError
-from blaze_lab.sweep.collect import collect, load_manifest
+from blaze_lab.sweep.collect import load_manifest
 from blaze_lab.sweep.runner import (
     GroupOutput,
     describe_failure,
@@ -146,18 +144,6 @@ def test_added_runs_are_merged_into_a_partly_done_group(
     path = write_spec({"name": "merge", "kind": "fake", "grid": {"x": [1, 3, 4]}})
     third = run_sweep(path, results, progress=False)
     assert sorted(third.frames()[0]["fake.x"]) == [1, 3, 4]
-
-
-def test_collect_reads_only_the_manifest_groups(tmp_path: Path) -> None:
-    root = tmp_path / "sweep"
-    for name, rows in (("g1", [{"run_id": "a", "status": "ok"}]), ("old", [{"run_id": "z", "status": "ok"}])):
-        (root / name).mkdir(parents=True)
-        pd.DataFrame(rows).to_parquet(root / name / "summary.parquet")
-    (root / "g1" / ".summary.parquet.tmp-1").write_bytes(b"half")
-    assert sorted(collect(root)[0]["run_id"]) == ["a", "z"]  # no manifest: every group folder with a summary
-    (root / "manifest.json").write_text(json.dumps({"groups": {"g1": {}, "g2": {}}}))
-    summary, raw = collect(root)
-    assert list(summary["run_id"]) == ["a"] and raw.empty  # g2 not run yet, "old" not in the sweep
 
 
 def test_executor_registry_and_failure_texts() -> None:
