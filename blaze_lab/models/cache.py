@@ -97,7 +97,7 @@ def _remove_leftovers(target: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def materialize(target: Path, build: Callable[[Path], None], meta: dict[str, Any]) -> Path:
+def materialize(target: Path, build: Callable[[Path], object], meta: dict[str, Any]) -> Path:
     """Build a model directory atomically and return ``target``.
 
     ``build(tmp)`` writes the model into an empty temporary directory beside ``target``; then ``meta`` is written

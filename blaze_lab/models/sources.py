@@ -168,7 +168,7 @@ def check_model_dir(path: Path, kind: str) -> None:
     required = REQUIRED_FILE[kind]
     if not (path / required).is_file():
         other = next((k for k, f in REQUIRED_FILE.items() if k != kind and (path / f).is_file()), None)
-        hint = f" (it holds {REQUIRED_FILE[other]}: a {other} model?)" if other else ""
+        hint = f" (it holds {REQUIRED_FILE[other]}: a {other!r} model?)" if other else ""
         raise ModelLoadError(f"model directory {path} has no {required}, needed for a {kind!r} model{hint}")
 
 
@@ -256,7 +256,7 @@ def prepared_path(spec: str) -> Path | None:
 
     Example:
         >>> prepared_path("smollm2-135m")                                  # doctest: +SKIP
-        PosixPath('/root/.cache/blaze_lab/models/bundled/smollm2-135m')
+        PosixPath('/root/.cache/blaze_lab/models/bundled/smollm2-135m-v2')
     """
     if spec in bundled.BUNDLED:
         path = bundled.bundled_path(spec)
