@@ -44,6 +44,7 @@ SectionFn: TypeAlias = Callable[[pd.DataFrame, pd.DataFrame], list[tuple[str, It
 # kind -> section function or "module:function" (imported on first use). Other kinds register here.
 SECTIONS: dict[str, SectionFn | str] = {
     "llm": "blaze_lab.report.llm_figures:llm_sections",
+    "router": "blaze_lab.report.router_figures:router_sections",
 }
 
 

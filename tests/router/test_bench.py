@@ -1,0 +1,45 @@
+"""Router benchmark_group (notebook contract) and report figures."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from blaze_lab.report.router_figures import across_seeds, router_sections
+from blaze_lab.report.sections import section_function
+from blaze_lab.router.bench import ERROR_CAUSES, benchmark_group
+
+
+def test_benchmark_group_rows_and_status() -> None:
+    runs = [
+        {"run_id": "p2c", "config": {"n_requests": 800, "replicas": 3, "fault": "errors", "seed": 1}},
+        {"run_id": "live", "config": {"mode": "live", "n_requests": 100, "replicas": 2, "time_scale": 0.02}},
+        {"run_id": "bad", "config": {"strategy": "fastest"}},
+    ]
+    summary, raw = benchmark_group(runs, sweep="s", group="g")
+    assert summary["run_id"].tolist() == ["p2c", "live", "bad"]
+    assert summary["status"].tolist() == ["ok", "ok", "error"]
+    assert "router.strategy" in summary["error"].iloc[2]
+    ok = summary.iloc[0]
+    assert ok["engine"] == "router" and ok["sweep"] == "s" and ok["group"] == "g" and ok["router.fault"] == "errors"
+    assert ok["n"] + sum(ok[f"errors_{c}"] for c in ERROR_CAUSES) + ok["errors_other"] == 800
+    assert ok["latency_s_ci_low"] <= ok["latency_s_mean"] <= ok["latency_s_ci_high"]
+    assert summary.iloc[1]["lost"] == 0
+    requests = raw[raw["row_kind"] == "request"]
+    assert len(requests) == 900 and set(requests["run_id"]) == {"p2c", "live"}
+    assert (raw["row_kind"] == "transition").any()
+
+
+def test_router_section_registered_and_figures() -> None:
+    runs = [{"run_id": f"{s}-{k}", "config": {"strategy": s, "seed": k, "n_requests": 400, "replicas": 3,
+                                                "fault": "crash"}}
+            for s in ("random", "adaptive") for k in (0, 1, 2)]
+    summary, raw = benchmark_group(runs)
+    agg = across_seeds(summary, "latency_s_p99")
+    assert set(agg["strategy"]) == {"random", "adaptive"} and (agg["seeds"] == 3).all()
+    assert (agg["ci_low"] <= agg["mean"]).all() and (agg["mean"] <= agg["ci_high"]).all()
+    fn = section_function("router")
+    assert fn is not None
+    items = fn(summary, raw)
+    assert len(items) == 5 and all(isinstance(item, go.Figure) for _, item in items)
+    notes = router_sections(summary.drop(columns=["router.strategy"]), raw)
+    assert all(isinstance(item, str) and "Skipped" in item for _, item in notes[:2])
