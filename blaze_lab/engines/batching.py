@@ -1,0 +1,542 @@
+"""Dynamic batching in front of an LLM: a request queue, Triton-style batch formation, streaming through the batch.
+
+A :class:`DynamicBatcher` takes requests one at a time (``submit``) and runs them in batches: a batch is formed as
+soon as ``max_batch_size`` requests wait, or when the oldest waiting request has waited ``max_wait_ms`` (deadlines
+on the injected :class:`~blaze_lab.clock.Clock`, so tests drive them with a ``VirtualClock`` and never sleep).
+With ``bucket_tokens > 0`` a batch only holds prompts of one length bucket, which limits padding.
+
+Every request gets a :class:`RequestHandle`: its own token stream (``async for tok in handle.stream()``, each token
+with its time since submit) and its own result (``await handle.result()``). Streaming works *through* the batch: a
+per-batch streamer receives each decode step's tokens in the worker thread and hands each row's token to that
+request's asyncio queue. Cancelling one request ends its stream at once; the batch goes on for the others. The
+generate call runs in a worker thread (``run_in_executor``) so the event loop stays responsive while the model
+runs. The waiting queue is bounded: one request too many raises :class:`~blaze_lab.errors.Overloaded`.
+
+Metrics: per request (``RequestHandle.row()``): queue wait, TTFT, TPOT, ITL, E2E (docs/metrics.md definitions,
+measured from submit); per batch (``DynamicBatcher.batches``): size, padding waste, forward time.
+
+The same interface (``start``/``submit``/``close``, handles) is offered by
+:class:`blaze_lab.engines.continuous.ContinuousBatcher`, so ``batching: none | dynamic | continuous`` is a sweep axis
+(``none`` is a DynamicBatcher with ``max_batch_size=1``); :func:`benchmark_group` is the ``serving`` kind's entry
+point (implemented in :mod:`blaze_lab.engines.serving_bench`).
+
+Example:
+    >>> import asyncio
+    >>> from blaze_lab.engines.llm import LLMEngine, LLMConfig
+    >>> async def main():
+    ...     engine = LLMEngine(LLMConfig(model="random:tiny-llama", device="cpu"))
+    ...     async with DynamicBatcher(LLMBatchRunner(engine), max_batch_size=4, max_wait_ms=5) as batcher:
+    ...         handles = [batcher.submit(p, max_new_tokens=4) for p in ("Hello", "The cat sat")]
+    ...         async for tok in handles[0].stream():
+    ...             print(tok.index, round(tok.t_s, 3))       # tokens as they are decoded
+    ...         return [(await h.result()).text for h in handles]
+    >>> asyncio.run(main())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import itertools
+import math
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+from blaze_lab.clock import Clock, RealClock
+from blaze_lab.engines.serving_config import BATCHING_MODES, ServingConfig
+from blaze_lab.errors import ConfigError, EngineUnavailable, Overloaded
+
+if TYPE_CHECKING:
+    from blaze_lab.engines.llm import LLMEngine
+
+# Request outcomes (the ``outcome`` column; ``status`` is the row contract's ok/error).
+OK, CANCELLED, REJECTED, FAILED = "ok", "cancelled", "rejected", "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamToken:
+    """One generated token of a request: its id, position in the output, and seconds since submit."""
+
+    token_id: int
+    index: int
+    t_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestResult:
+    """What a request produced: ``outcome`` is ok | cancelled | error, ``error`` the message ("" when ok)."""
+
+    request_id: int
+    outcome: str
+    text: str
+    token_ids: list[int]
+    token_times_s: list[float]
+    error: str = ""
+
+
+class RequestHandle:
+    """One submitted request: its token stream, its result, its timestamps (on the batcher's clock)."""
+
+    def __init__(self, request_id: int, prompt: str, max_new_tokens: int, prompt_tokens: int, clock: Clock) -> None:
+        self.id = request_id
+        self.prompt = prompt
+        self.max_new_tokens = max_new_tokens
+        self.prompt_tokens = prompt_tokens
+        self.clock = clock
+        self.submit_t = clock.now()
+        self.start_t = math.nan  # when its batch (or the continuous manager) started working on it
+        self.batch_id: int | None = None
+        self.batch_size: int | None = None
+        self.cache_tier = ""  # result-cache tier that answered ("" = computed)
+        self.token_ids: list[int] = []
+        self.token_times_s: list[float] = []
+        self.outcome = ""
+        self.error = ""
+        self.text = ""
+        self._queue: asyncio.Queue[StreamToken | None] = asyncio.Queue()
+        self._done: asyncio.Future[RequestResult] = asyncio.get_running_loop().create_future()
+        self._cancel_hook: Callable[[RequestHandle], None] | None = None
+
+    # -- consumer side -----------------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.outcome == CANCELLED
+
+    async def stream(self) -> AsyncIterator[StreamToken]:
+        """This request's tokens in order, as they are decoded; ends when it finishes, fails or is cancelled."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    async def result(self) -> RequestResult:
+        """Wait for the request to end (ok, cancelled or error); never raises for the request's own failure."""
+        return await asyncio.shield(self._done)
+
+    def cancel(self) -> bool:
+        """Cancel this request only: its stream ends now; other requests (even in its batch) are not disturbed."""
+        if self.done:
+            return False
+        self._end(CANCELLED, "cancelled by the client")
+        if self._cancel_hook is not None:
+            self._cancel_hook(self)
+        return True
+
+    # -- producer side (event loop only) -----------------------------------------------------------------------
+    def _push(self, token_id: int, t_s: float) -> None:
+        if self.done:
+            return  # cancelled: late tokens of its batch row are dropped
+        tok = StreamToken(token_id=token_id, index=len(self.token_ids), t_s=t_s)
+        self.token_ids.append(token_id)
+        self.token_times_s.append(t_s)
+        self._queue.put_nowait(tok)
+
+    def _end(self, outcome: str, error: str = "", text: str = "") -> None:
+        if self.done:
+            return
+        self.outcome, self.error, self.text = outcome, error, text
+        self._queue.put_nowait(None)
+        self._done.set_result(
+            RequestResult(self.id, outcome, text, list(self.token_ids), list(self.token_times_s), error)
+        )
+
+    # -- metrics -----------------------------------------------------------------------------------------------
+    def itl_s(self) -> list[float]:
+        """Gaps between consecutive streamed tokens."""
+        return [b - a for a, b in itertools.pairwise(self.token_times_s)]
+
+    def row(self) -> dict[str, Any]:
+        """Per-request metrics (seconds from submit): queue wait, TTFT, TPOT, ITL stats, E2E, tokens, batch."""
+        times = self.token_times_s
+        n = len(times)
+        ttft = times[0] if n else math.nan
+        e2e = times[-1] if n else math.nan
+        itl = self.itl_s()
+        return {
+            "request": self.id,
+            "outcome": self.outcome or "pending",
+            "request_error": self.error,
+            "queue_wait_s": self.start_t - self.submit_t,
+            "ttft_s": ttft,
+            "tpot_s": (e2e - ttft) / (n - 1) if n > 1 else math.nan,
+            "latency_s": e2e,
+            "itl_s_mean": sum(itl) / len(itl) if itl else math.nan,
+            "itl_s_max": max(itl) if itl else math.nan,
+            "output_tokens": n,
+            "prompt_tokens": self.prompt_tokens,
+            "batch_id": self.batch_id if self.batch_id is not None else -1,
+            "batch_size": self.batch_size if self.batch_size is not None else 0,
+            "cache_tier": self.cache_tier,
+        }
+
+
+# -- what runs a batch ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchRun:
+    """What one batch's generate call reports: padded prompt length, each row's real length, forward time."""
+
+    padded_len: int
+    prompt_lens: list[int]
+    forward_s: float
+
+
+class BatchRunner(Protocol):
+    """Runs one padded batch (blocking, in the batcher's worker thread)."""
+
+    eos_token_ids: frozenset[int]
+
+    def prompt_length(self, prompt: str) -> int: ...
+
+    def run(self, prompts: Sequence[str], max_new_tokens: int, on_step: Callable[[list[int]], None]) -> BatchRun:
+        """Generate for ``prompts``; call ``on_step(tokens)`` once per decode step with one token per row."""
+        ...
+
+    def decode(self, token_ids: Sequence[int]) -> str: ...
+
+
+class _StepStreamer:
+    """transformers streamer protocol: the first ``put`` is the prompt; each later one is a step's tokens (B,)."""
+
+    def __init__(self, on_step: Callable[[list[int]], None]) -> None:
+        self.on_step = on_step
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self.on_step([int(t) for t in value.reshape(-1).tolist()])
+
+    def end(self) -> None:
+        """Nothing to flush: rows end on their own length or EOS."""
+
+
+class LLMBatchRunner:
+    """Runs batches on an :class:`~blaze_lab.engines.llm.LLMEngine` through its ``_generate`` (left padding, greedy).
+
+    Example:
+        >>> runner = LLMBatchRunner(LLMEngine(LLMConfig(model="random:tiny-llama", device="cpu")))  # doctest: +SKIP
+    """
+
+    def __init__(self, engine: LLMEngine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock = clock or RealClock()
+        self.loaded = engine.load()
+        tok = self.loaded.tokenizer
+        eos = getattr(self.loaded.model.generation_config, "eos_token_id", None)
+        if eos is None:
+            eos = tok.eos_token_id
+        ids = eos if isinstance(eos, list | tuple) else ([eos] if eos is not None else [])
+        self.eos_token_ids = frozenset(int(i) for i in ids)
+
+    def prompt_length(self, prompt: str) -> int:
+        return len(self.loaded.tokenizer(prompt)["input_ids"])
+
+    def run(self, prompts: Sequence[str], max_new_tokens: int, on_step: Callable[[list[int]], None]) -> BatchRun:
+        loaded = self.loaded
+        batch = loaded.tokenizer(list(prompts), return_tensors="pt", padding=True).to(loaded.device)
+        t0 = self.clock.now()
+        self.engine._generate(loaded, self.engine.config, batch, max_new_tokens, _StepStreamer(on_step), exact=False)
+        forward_s = self.clock.now() - t0
+        lens = batch["attention_mask"].sum(dim=1).tolist()
+        return BatchRun(padded_len=int(batch["input_ids"].shape[1]), prompt_lens=[int(x) for x in lens],
+                        forward_s=forward_s)
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return str(self.loaded.tokenizer.decode(list(token_ids), skip_special_tokens=True))
+
+
+# -- the batcher ----------------------------------------------------------------------------------------------------
+
+
+class DynamicBatcher:
+    """Triton-style dynamic batcher (see the module docstring).
+
+    Args:
+        runner: runs a batch (an :class:`LLMBatchRunner`, or a fake in unit tests).
+        max_batch_size: a batch is formed as soon as this many (same-bucket) requests wait.
+        max_wait_ms: ... or when the oldest waiting request has waited this long (0 = run what is there).
+        max_queue: requests allowed to wait; ``submit`` beyond it raises ``Overloaded``.
+        bucket_tokens: prompt-length bucket width (tokens); a batch holds one bucket only. 0 = no bucketing.
+        default_new_tokens: ``max_new_tokens`` when ``submit`` gives none.
+        clock: deadlines and timestamps (``VirtualClock`` in tests).
+    """
+
+    def __init__(
+        self,
+        runner: BatchRunner,
+        *,
+        max_batch_size: int = 8,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 1024,
+        bucket_tokens: int = 0,
+        default_new_tokens: int = 16,
+        clock: Clock | None = None,
+    ) -> None:
+        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ConfigError("serving.max_batch_size", max_batch_size, reason="must be an integer >= 1")
+        if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, int | float) or not max_wait_ms >= 0:
+            raise ConfigError("serving.max_wait_ms", max_wait_ms, reason="must be a number >= 0")
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise ConfigError("serving.max_queue", max_queue, reason="must be an integer >= 1")
+        if isinstance(bucket_tokens, bool) or not isinstance(bucket_tokens, int) or bucket_tokens < 0:
+            raise ConfigError("serving.bucket", bucket_tokens, reason="must be an integer >= 0")
+        self.runner = runner
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = float(max_wait_ms) / 1000.0
+        self.max_queue = max_queue
+        self.bucket_tokens = bucket_tokens
+        self.default_new_tokens = default_new_tokens
+        self.clock: Clock = clock or RealClock()
+        self.batches: list[dict[str, Any]] = []  # per-batch metrics, in run order
+        self._waiting: list[RequestHandle] = []
+        self._ids = itertools.count()
+        self._batch_ids = itertools.count()
+        self._arrived: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._closing = False
+        self.rejected = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> DynamicBatcher:
+        if self._task is None:
+            self._arrived = asyncio.Event()
+            # One worker thread: one model, one batch at a time; the event loop keeps accepting requests meanwhile.
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="blaze-batcher")
+            self._task = asyncio.create_task(self._loop(), name="dynamic-batcher")
+        return self
+
+    async def close(self, drain: bool = True) -> None:
+        """Stop accepting requests; ``drain`` runs what is queued, otherwise queued requests are cancelled."""
+        self._closing = True
+        if not drain:
+            for handle in list(self._waiting):
+                handle.cancel()
+        if self._arrived is not None:
+            self._arrived.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def __aenter__(self) -> DynamicBatcher:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiting)
+
+    # -- requests ----------------------------------------------------------------------------------------------
+    def submit(self, prompt: str, max_new_tokens: int | None = None) -> RequestHandle:
+        """Queue one request; returns its handle at once. Raises Overloaded when ``max_queue`` requests wait."""
+        if self._task is None or self._closing:
+            raise EngineUnavailable("the batcher is not running (call start() or use `async with`)")
+        if len(self._waiting) >= self.max_queue:
+            self.rejected += 1
+            raise Overloaded(f"batcher queue full: {len(self._waiting)} requests waiting (max_queue={self.max_queue})")
+        n = max_new_tokens if max_new_tokens is not None else self.default_new_tokens
+        length = self.runner.prompt_length(prompt)
+        handle = RequestHandle(next(self._ids), prompt, n, length, self.clock)
+        handle._cancel_hook = self._on_cancel
+        self._waiting.append(handle)
+        assert self._arrived is not None
+        self._arrived.set()
+        return handle
+
+    def _on_cancel(self, handle: RequestHandle) -> None:
+        if handle in self._waiting:
+            self._waiting.remove(handle)  # never reaches a batch
+        # A running request is only marked (handle.done): its row keeps decoding, its tokens are dropped.
+
+    # -- batch formation ---------------------------------------------------------------------------------------
+    def _bucket(self, handle: RequestHandle) -> int:
+        return handle.prompt_tokens // self.bucket_tokens if self.bucket_tokens else 0
+
+    def _candidates(self) -> list[RequestHandle]:
+        """The oldest request's bucket, oldest first, up to max_batch_size."""
+        bucket = self._bucket(self._waiting[0])
+        same = [h for h in self._waiting if self._bucket(h) == bucket]
+        return same[: self.max_batch_size]
+
+    async def _wait_for_arrival(self, timeout_s: float) -> None:
+        """Return when a request arrives (or close is called) or ``timeout_s`` passes on the clock."""
+        assert self._arrived is not None
+        self._arrived.clear()
+        sleeper = asyncio.ensure_future(self.clock.sleep(timeout_s))
+        arrival = asyncio.ensure_future(self._arrived.wait())
+        try:
+            await asyncio.wait({sleeper, arrival}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            arrival.cancel()
+
+    async def _next_batch(self) -> tuple[list[RequestHandle], str] | None:
+        assert self._arrived is not None
+        while True:
+            if not self._waiting:
+                if self._closing:
+                    return None
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            members = self._candidates()
+            if len(members) >= self.max_batch_size:
+                return members, "size"
+            if self._closing:
+                return members, "close"
+            remaining = self._waiting[0].submit_t + self.max_wait_s - self.clock.now()
+            if remaining <= 0:
+                return members, "timeout"
+            await self._wait_for_arrival(remaining)
+
+    async def _loop(self) -> None:
+        while True:
+            formed = await self._next_batch()
+            if formed is None:
+                return
+            await self._run_batch(*formed)
+
+    # -- running a batch ---------------------------------------------------------------------------------------
+    async def _run_batch(self, members: list[RequestHandle], formed_by: str) -> None:
+        loop = asyncio.get_running_loop()
+        batch_id = next(self._batch_ids)
+        start = self.clock.now()
+        for h in members:
+            self._waiting.remove(h)
+            h.start_t, h.batch_id, h.batch_size = start, batch_id, len(members)
+        rows = list(members)
+        limits = [h.max_new_tokens for h in rows]
+        row_tokens: list[list[int]] = [[] for _ in rows]
+        row_open = [True] * len(rows)
+        eos = self.runner.eos_token_ids
+        lock = threading.Lock()
+
+        def on_step(tokens: list[int]) -> None:  # worker thread
+            t = self.clock.now()
+            events: list[tuple[RequestHandle, int, float, str | None]] = []
+            with lock:
+                for i, tok in enumerate(tokens[: len(rows)]):
+                    if not row_open[i]:
+                        continue
+                    row_tokens[i].append(tok)
+                    last = len(row_tokens[i]) >= limits[i] or tok in eos
+                    text = None
+                    if last:
+                        row_open[i] = False
+                        text = self.runner.decode(row_tokens[i])
+                    events.append((rows[i], tok, t, text))
+            loop.call_soon_threadsafe(_deliver, events)
+
+        def _deliver(events: list[tuple[RequestHandle, int, float, str | None]]) -> None:  # event loop
+            for handle, tok, t, text in events:
+                handle._push(tok, t - handle.submit_t)
+                if text is not None:
+                    handle._end(OK, text=text)
+
+        def work() -> BatchRun:
+            return self.runner.run([h.prompt for h in rows], max(limits), on_step)
+
+        assert self._executor is not None
+        error = ""
+        run: BatchRun | None = None
+        try:
+            run = await loop.run_in_executor(self._executor, work)
+        except Exception as exc:  # one failed batch fails its requests, never the batcher
+            error = f"{type(exc).__name__}: {exc}"
+        # Deliveries were queued with call_soon_threadsafe before the executor's result; let them run first.
+        await asyncio.sleep(0)
+        for h in rows:
+            if not h.done:
+                # A row that never reached its limit or EOS (generate ended early, or failed).
+                h._end(FAILED, error or "generation ended before the request's last token",
+                       text=self.runner.decode(h.token_ids) if not error else "")
+        padded = run.padded_len if run else max(h.prompt_tokens for h in rows)
+        lens = run.prompt_lens if run else [h.prompt_tokens for h in rows]
+        self.batches.append(
+            {
+                "batch_id": batch_id,
+                "batch_size": len(rows),
+                "formed_by": formed_by,
+                "start_s": start,
+                "padded_len": padded,
+                "prompt_tokens": sum(lens),
+                "padding_waste": 1.0 - sum(lens) / (padded * len(rows)) if padded else 0.0,
+                "forward_s": run.forward_s if run else math.nan,
+                "new_tokens": max(limits),
+                "error": error,
+            }
+        )
+
+    def batches_frame(self) -> pd.DataFrame:
+        """Per-batch metrics: size, formed_by (size | timeout | close), padding waste, forward time."""
+        return pd.DataFrame(self.batches)
+
+
+def make_server(config: ServingConfig, engine: LLMEngine, clock: Clock | None = None) -> Any:
+    """The batcher a :class:`ServingConfig` asks for (not started): DynamicBatcher or ContinuousBatcher."""
+    if config.batching not in BATCHING_MODES:
+        raise ConfigError("serving.batching", config.batching, allowed=BATCHING_MODES)
+    if config.batching == "continuous":
+        from blaze_lab.engines.continuous import ContinuousBatcher
+
+        return ContinuousBatcher(
+            engine, max_batch_size=config.max_batch_size, max_queue=config.max_queue,
+            default_new_tokens=config.new_tokens, clock=clock,
+        )
+    return DynamicBatcher(
+        LLMBatchRunner(engine, clock=clock),
+        max_batch_size=config.effective_batch_size(),
+        max_wait_ms=config.max_wait_ms if config.batching == "dynamic" else 0.0,
+        max_queue=config.max_queue,
+        bucket_tokens=config.bucket,
+        default_new_tokens=config.new_tokens,
+        clock=clock,
+    )
+
+
+def benchmark_group(
+    runs: Sequence[Mapping[str, Any]],
+    reference: Mapping[str, Any] | None = None,
+    measure: Mapping[str, Any] | None = None,
+    sweep: str = "adhoc",
+    group: str = "g0",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``serving`` kind's notebook entry point: see :func:`blaze_lab.engines.serving_bench.benchmark_group`."""
+    from blaze_lab.engines.serving_bench import benchmark_group as run
+
+    return run(runs, reference=reference, measure=measure, sweep=sweep, group=group)
+
+
+__all__ = [
+    "CANCELLED",
+    "FAILED",
+    "OK",
+    "REJECTED",
+    "BatchRun",
+    "BatchRunner",
+    "DynamicBatcher",
+    "LLMBatchRunner",
+    "RequestHandle",
+    "RequestResult",
+    "ServingConfig",
+    "StreamToken",
+    "benchmark_group",
+    "make_server",
+]

@@ -1,0 +1,377 @@
+"""The serving benchmark: open-loop load against a batcher, per-request rows, summaries with CIs, goodput, and the
+highest request rate that still meets the SLO.
+
+:func:`run_serving` measures one :class:`~blaze_lab.engines.serving_config.ServingConfig`: it draws arrival times
+(Poisson, gamma with burstiness, or constant; :mod:`blaze_lab.load.arrivals`), sends each request at its time —
+open loop: arrivals never wait for earlier answers — to the batcher the config names (``none`` | ``dynamic`` |
+``continuous``), optionally behind the tiered result cache, and returns one row per request. Rejected requests
+(``Overloaded``) are rows too. :func:`benchmark_group` is the ``serving`` kind's notebook entry point;
+:func:`max_rate_under_slo` bisects the arrival rate (a few short runs) for the highest rate whose SLO attainment
+stays at the target, like vLLM's SLA sweep.
+
+Example:
+    >>> cfg = ServingConfig(model="random:tiny-llama", batching="dynamic", rate_rps=20, n_requests=8, new_tokens=4)
+    >>> summary, raw = benchmark_group([{"run_id": "r1", "config": cfg.to_dict()}])   # doctest: +SKIP
+    >>> summary[["serving.batching", "ttft_s_p50", "tokens_per_s", "goodput_rps"]]      # doctest: +SKIP
+    >>> max_rate_under_slo(cfg.replace(slo_ttft_s=0.5), low=1, high=64)["max_rate_rps"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import math
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from blaze_lab.clock import Clock, RealClock
+from blaze_lab.engines.batching import FAILED, OK, REJECTED, RequestHandle, make_server
+from blaze_lab.engines.serving_config import ServingConfig
+from blaze_lab.errors import Overloaded
+from blaze_lab.load.arrivals import arrival_times
+from blaze_lab.load.slo import goodput
+from blaze_lab.metrics.recorder import order_columns
+from blaze_lab.metrics.stats import summarize, summarize_columns
+
+# Per-request metrics summarized with CIs; latency_s (E2E) is primary (it decides n / valid).
+REQUEST_METRICS = ("latency_s", "ttft_s", "tpot_s", "queue_wait_s")
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class ServingRun:
+    """One measured config: request rows, pooled ITL gaps, batch rows, the measured window, cache stats."""
+
+    rows: list[dict[str, Any]]
+    itl_s: list[float]
+    batches: list[dict[str, Any]]
+    duration_s: float
+    cache_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
+    """``n_requests`` prompts of about ``prompt_tokens`` tokens cut from the bundled text at seeded offsets.
+
+    With ``prompt_pool > 0`` they are drawn from a pool of that many with Zipf(``zipf_s``) popularity.
+    """
+    from blaze_lab.cache.workload import zipf_keys
+    from blaze_lab.models import eval_text
+
+    ids = tokenizer(eval_text(), add_special_tokens=False)["input_ids"]
+    while len(ids) < config.prompt_tokens + 1:
+        ids = ids + ids
+    distinct = config.prompt_pool or config.n_requests
+    rng = np.random.default_rng([config.seed, 1])
+    starts = rng.integers(0, len(ids) - config.prompt_tokens, distinct)
+    texts = [tokenizer.decode(ids[s : s + config.prompt_tokens]) for s in starts.tolist()]
+    if not config.prompt_pool:
+        return texts
+    ranks = zipf_keys(config.prompt_pool, config.n_requests, s=config.zipf_s, seed=config.seed, prefix="")
+    return [texts[int(r)] for r in ranks]
+
+
+async def drive_open_loop(
+    server: Any, prompts: Sequence[str], arrivals_s: Sequence[float], new_tokens: int, clock: Clock
+) -> tuple[list[dict[str, Any]], list[float], float]:
+    """Submit ``prompts[i]`` at ``arrivals_s[i]`` (seconds from now) whatever is still running; wait for all.
+
+    Returns request rows (``arrival_s`` added; rejected requests included), pooled ITL gaps and the window
+    (first arrival to last completion).
+    """
+    t0 = clock.now()
+    sent: list[tuple[int, float, RequestHandle]] = []
+    rows: list[dict[str, Any]] = []
+    for i, (prompt, at) in enumerate(zip(prompts, arrivals_s, strict=True)):
+        delay = t0 + float(at) - clock.now()
+        if delay > 0:
+            await clock.sleep(delay)
+        arrival = clock.now() - t0
+        try:
+            handle = server.submit(prompt, new_tokens)
+        except Overloaded as exc:
+            rows.append({"request": i, "arrival_s": arrival, "outcome": REJECTED, "request_error": str(exc),
+                         "output_tokens": 0, "batch_id": -1, "cache_tier": ""})
+            continue
+        sent.append((i, arrival, handle))
+    itl: list[float] = []
+    end = clock.now() - t0
+    for i, arrival, handle in sent:
+        await handle.result()
+        row = handle.row()
+        row["request"] = i
+        row["arrival_s"] = arrival
+        rows.append(row)
+        if row["outcome"] == OK:
+            itl.extend(handle.itl_s())
+            end = max(end, arrival + row["latency_s"])
+    first = float(arrivals_s[0]) if len(arrivals_s) else 0.0
+    rows.sort(key=lambda r: r["request"])
+    return rows, itl, max(end - first, 1e-9)
+
+
+async def _serve(config: ServingConfig, engine: Any, clock: Clock, warmup: bool, cache: Any) -> ServingRun:
+    loaded = engine.load()
+    prompts = serving_prompts(loaded.tokenizer, config)
+    arrivals = arrival_times(config.arrival, config.rate_rps, config.n_requests, cv=config.burstiness,
+                             seed=config.seed)
+    server = make_server(config, engine, clock=clock)
+    await server.start()
+    try:
+        if warmup:  # first-call overheads (allocator, kernels, the manager's first step) are not part of the run
+            await server.submit(prompts[0], config.new_tokens).result()
+            server.batches.clear()
+        front = server
+        if cache is not None:
+            from blaze_lab.engines.serving_cache import CachedServer
+
+            front = CachedServer(server, cache, config.model, {"device": config.device, "dtype": config.dtype})
+        rows, itl, duration = await drive_open_loop(front, prompts, arrivals.tolist(), config.new_tokens, clock)
+        if cache is not None:
+            await front.flush()
+    finally:
+        await server.close()
+    stats = cache.overall() if cache is not None else {}
+    return ServingRun(rows=rows, itl_s=itl, batches=list(server.batches), duration_s=duration, cache_stats=stats)
+
+
+def run_serving(
+    config: ServingConfig,
+    *,
+    engine: Any = None,
+    clock: Clock | None = None,
+    warmup: bool = True,
+    cache: Any = None,
+) -> ServingRun:
+    """Measure one config live (its own event loop); ``engine`` defaults to an LLMEngine for the config's model."""
+    if engine is None:
+        engine = llm_engine_for(config)
+    return run_async(lambda: _serve(config, engine, clock or RealClock(), warmup, cache))
+
+
+def run_async(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from sync code — also inside Jupyter, whose kernel already runs a loop in this
+    thread (``asyncio.run`` refuses that): then it gets its own loop in a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coro())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="blaze-serving") as pool:
+        return pool.submit(lambda: asyncio.run(make_coro())).result()
+
+
+def llm_engine_for(config: ServingConfig) -> Any:
+    """An LLMEngine for the config's load-time fields (models shared through the process-wide model cache)."""
+    from blaze_lab.engines.llm import LLMEngine
+    from blaze_lab.engines.llm_config import LLMConfig
+
+    return LLMEngine(LLMConfig(model=config.model, device=config.device, dtype=config.dtype,
+                               new_tokens=config.new_tokens, prompt_tokens=config.prompt_tokens))
+
+
+def summarize_run(config: ServingConfig, run: ServingRun) -> dict[str, Any]:
+    """One summary row's metrics: per-request stats with CIs, ITL, throughput, goodput, batches, cache."""
+    df = pd.DataFrame(run.rows)
+    ok = df[df["outcome"] == OK] if len(df) else df
+    values = {m: ok[m].dropna().tolist() for m in REQUEST_METRICS if m in ok.columns}
+    row: dict[str, Any] = summarize_columns(values, primary="latency_s")
+    itl = summarize(run.itl_s)
+    row.update({f"itl_s_{k}": itl[k] for k in ("mean", "p50", "p90", "p95", "p99", "ci_low", "ci_high")})
+    tokens = int(ok["output_tokens"].sum()) if len(ok) else 0
+    row.update(
+        {
+            "requests_sent": len(df),
+            "completed": len(ok),
+            "rejected": int((df["outcome"] == REJECTED).sum()) if len(df) else 0,
+            "failed": int((df["outcome"] == FAILED).sum()) if len(df) else 0,
+            "duration_s": run.duration_s,
+            "offered_rps": config.rate_rps,
+            "output_tokens": tokens,
+            "tokens_per_s": tokens / run.duration_s,
+            "requests_per_s": len(ok) / run.duration_s,
+            **goodput(df, config.slo(), run.duration_s),
+        }
+    )
+    batches = pd.DataFrame(run.batches)
+    if len(batches):
+        row.update(
+            n_batches=len(batches),
+            batch_size_mean=float(batches["batch_size"].mean()),
+            padding_waste_mean=float(batches["padding_waste"].mean()),
+            forward_s_mean=float(batches["forward_s"].mean()),
+        )
+    else:
+        row.update(n_batches=0, batch_size_mean=math.nan, padding_waste_mean=math.nan, forward_s_mean=math.nan)
+    if run.cache_stats:
+        row["cache_hit_rate"] = run.cache_stats.get("hit_rate", math.nan)
+        tiers = df["cache_tier"].fillna("") if "cache_tier" in df.columns else pd.Series(dtype=str)
+        for tier in ("memory", "disk", "redis"):
+            row[f"cache_share_{tier}"] = float((tiers == tier).mean()) if len(tiers) else math.nan
+    return row
+
+
+def benchmark_group(
+    runs: Sequence[Mapping[str, Any]],
+    reference: Mapping[str, Any] | None = None,
+    measure: Mapping[str, Any] | None = None,
+    sweep: str = "adhoc",
+    group: str = "g0",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook entry point of kind ``serving``: ``runs`` = [{"run_id", "config"}] of one load-time group.
+
+    ``reference`` is unused (serving has no quality reference); ``measure.warmup`` (default 1) > 0 runs one
+    request before each measured config. Bad configs raise ConfigError, an unresolvable model ModelLoadError, an
+    unreachable Redis (a config with the ``redis`` tier) ConfigError naming ``serving.redis_url`` — all before
+    anything runs. Failures while running become rows with their status; the group goes on.
+    """
+    from blaze_lab.engines.base import classify_failure
+    from blaze_lab.env import fingerprint
+    from blaze_lab.models import resolve_model
+
+    del reference
+    configs = [ServingConfig.from_dict(r["config"]) for r in runs]
+    warmup = int((measure or {}).get("warmup", 1)) > 0
+    for spec in dict.fromkeys(c.model for c in configs):
+        resolve_model(spec, kind="llm")
+    caches = [_cache_for(c) for c in configs]  # fail fast on an unreachable Redis
+    env = fingerprint()
+    raw_rows: list[dict[str, Any]] = []
+    summary_rows: list[dict[str, Any]] = []
+    try:
+        for run_spec, cfg, cache in zip(runs, configs, caches, strict=True):
+            base = {"run_id": str(run_spec["run_id"]), "sweep": sweep, "group": group,
+                    "config_hash": cfg.config_hash(), "engine": "serving", **cfg.flat()}
+            try:
+                engine = llm_engine_for(cfg)
+                loaded = engine.load()
+                base.update(random_weights=loaded.random_weights, device=loaded.device)
+                result = run_serving(cfg, engine=engine, warmup=warmup, cache=cache)
+            except Exception as exc:
+                status, reason = classify_failure(exc, capability_stage=cfg.batching == "continuous")
+                row = {**base, "status": status, "error": reason}
+                raw_rows.append({**row, **env})
+                summary_rows.append({**row, "n": 0, "valid": False, "validity_reason": f"status={status}", **env})
+                continue
+            for r in result.rows:
+                req_ok = r["outcome"] == OK
+                raw_rows.append({**base, "status": "ok" if req_ok else "error", "error": r.get("request_error", ""),
+                                 "iteration": r["request"], **r, **env})
+            summary_rows.append({**base, "status": "ok", "error": "", **summarize_run(cfg, result), **env})
+    finally:
+        for cache in caches:
+            if cache is not None:
+                cache.close()
+    raw = order_columns(pd.DataFrame(raw_rows))
+    summary = order_columns(pd.DataFrame(summary_rows))
+    if len(summary):
+        summary = summary.astype({"n": "int64", "valid": "bool"})
+    return summary, raw
+
+
+def _cache_for(config: ServingConfig) -> Any:
+    if not config.cache_tiers:
+        return None
+    from blaze_lab.engines.serving_cache import open_cache
+
+    return open_cache(config.cache_tiers, redis_url=config.redis_url)
+
+
+# -- highest rate under the SLO -----------------------------------------------------------------------------------
+
+
+def bisect_max_rate(
+    feasible: Callable[[float], bool], low: float, high: float, iterations: int = 4
+) -> tuple[float | None, list[tuple[float, bool]]]:
+    """Largest rate in ``[low, high]`` with ``feasible(rate)``, by bisection (assumes feasibility falls with rate).
+
+    Returns ``(rate or None when even low fails, probes)``; ``high`` is probed first (a config that holds the SLO
+    at ``high`` needs no search).
+
+    >>> bisect_max_rate(lambda r: r <= 10.0, 1.0, 33.0, iterations=5)[0]
+    9.0
+    """
+    probes: list[tuple[float, bool]] = []
+
+    def probe(rate: float) -> bool:
+        ok = bool(feasible(rate))
+        probes.append((rate, ok))
+        return ok
+
+    if probe(high):
+        return high, probes
+    if not probe(low):
+        return None, probes
+    lo, hi = low, high
+    for _ in range(iterations):
+        mid = (lo + hi) / 2.0
+        if probe(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo, probes
+
+
+def max_rate_under_slo(
+    config: ServingConfig,
+    *,
+    low: float = 0.5,
+    high: float = 64.0,
+    iterations: int = 4,
+    target_attainment: float = 0.9,
+    engine: Any = None,
+    measure: Callable[[ServingConfig], float] | None = None,
+) -> dict[str, Any]:
+    """Highest ``rate_rps`` whose SLO attainment (share of requests meeting every SLO) is >= ``target_attainment``.
+
+    Each probe is a short open-loop run of ``config`` (its ``n_requests``) at that rate; ``measure`` replaces the
+    run (returns the attainment; tests and simulations). Returns ``max_rate_rps`` (None when even ``low`` fails),
+    the probes as a frame (``rate_rps``, ``slo_attainment``, ``feasible``) and the config's SLO.
+    """
+    attainments: dict[float, float] = {}
+
+    def attain(rate: float) -> float:
+        cfg = config.replace(rate_rps=rate)
+        if measure is not None:
+            return float(measure(cfg))
+        run = run_serving(cfg, engine=engine if engine is not None else llm_engine_for(cfg))
+        return float(summarize_run(cfg, run)["slo_attainment"])
+
+    def feasible(rate: float) -> bool:
+        attainments[rate] = attain(rate)
+        return attainments[rate] >= target_attainment
+
+    best, probes = bisect_max_rate(feasible, low, high, iterations)
+    frame = pd.DataFrame(
+        [{"rate_rps": r, "slo_attainment": attainments[r], "feasible": ok} for r, ok in probes]
+    )
+    return {"max_rate_rps": best, "probes": frame, "target_attainment": target_attainment, **config.slo().flat()}
+
+
+def max_rate_table(configs: Sequence[ServingConfig], **kwargs: Any) -> pd.DataFrame:
+    """One row per config: its batching fields, the SLO and ``max_rate_rps`` (see :func:`max_rate_under_slo`)."""
+    rows = []
+    for cfg in configs:
+        found = max_rate_under_slo(cfg, **kwargs)
+        rows.append({**cfg.flat(), "max_rate_rps": found["max_rate_rps"], "probes": len(found["probes"]),
+                     "target_attainment": found["target_attainment"]})
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "REQUEST_METRICS",
+    "ServingRun",
+    "benchmark_group",
+    "bisect_max_rate",
+    "drive_open_loop",
+    "llm_engine_for",
+    "max_rate_table",
+    "max_rate_under_slo",
+    "run_async",
+    "run_serving",
+    "serving_prompts",
+    "summarize_run",
+]
