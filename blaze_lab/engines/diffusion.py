@@ -1,0 +1,521 @@
+"""The measured diffusion engine: ``generate`` with per-step timing, and ``benchmark(configs) -> DataFrame``.
+
+**How one call is timed (text-to-image).** The call is split into three regions timed separately, so each number is
+a direct measurement and the three add up to the call (no "total minus the rest" subtraction):
+
+1. *text encode*: ``pipe.encode_prompt`` (CLIP forward for the prompt and, with guidance, the empty prompt);
+2. *denoise*: the pipeline called with those ``prompt_embeds`` and ``output_type="latent"``, so it runs the
+   scheduler loop and stops before the VAE; every step is timestamped: a forward pre-hook on the UNet marks the
+   first step's start, ``callback_on_step_end`` marks each step's end (step time = gap between marks);
+3. *VAE decode*: ``vae.decode`` of the latents plus ``image_processor.postprocess`` to images, exactly what the
+   pipeline would have run itself.
+
+On CUDA every mark is a CUDA event (the GPU's own timeline; one synchronize after the call), so step times are
+real GPU times, not kernel-launch times; on CPU they come from the injected clock. Unconditional (DDPM-style)
+pipelines have no callback and no text/VAE stage: each UNet call's pre-hook marks a step start, the call's end
+closes the last step, ``text_encode_s``/``vae_decode_s`` are NaN. PNDM runs one UNet evaluation more than
+``steps`` (its first PLMS step is repeated); the rows record the steps actually run (``steps_run``).
+
+**Rows.** Raw: one row per measured pipeline call (``latency_s``, ``images_per_s``, the three regions, the call's
+step times as a list in ``step_latency_s`` plus their mean, peak memory). Summary: one row per config with the
+shared statistics for each sampled metric, ``step_latency_s_*`` pooled over every step of every call (with CIs),
+peak memory, ``psnr_db``/``ssim`` against the reference config's images (same seeds, same prompt),
+``random_weights`` + ``quality_note``, a PNG ``thumbnail_png`` (bytes, travels inside the parquet) and
+``image_path`` when an image directory is given. Nothing raises out of ``benchmark``: failures are rows.
+
+Example:
+    >>> from blaze_lab.engines.diffusion import DiffusionEngine, DiffusionConfig
+    >>> from blaze_lab.metrics import MeasureSettings
+    >>> configs = [DiffusionConfig(model="random:tiny-sd", steps=2, height=32, width=32, attention=a)
+    ...            for a in ("sdpa", "sliced")]
+    >>> summary = DiffusionEngine().benchmark(configs, measure=MeasureSettings(min_iters=3))  # doctest: +SKIP
+    >>> summary[["diffusion.attention", "step_latency_s_mean", "psnr_db", "status"]]          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from blaze_lab.cache.models import ModelCache
+from blaze_lab.clock import Clock, RealClock
+from blaze_lab.config import stable_hash
+from blaze_lab.engines.base import EngineStatus, classify_failure
+from blaze_lab.engines.diffusion_config import DiffusionConfig
+from blaze_lab.engines.diffusion_loading import LoadedPipeline, apply_runtime, load_pipeline
+from blaze_lab.engines.diffusion_quality import (
+    RANDOM_WEIGHTS_NOTE,
+    DiffusionQualitySettings,
+    ImageReferenceStore,
+    compare_images,
+    png_bytes,
+    save_png,
+    to_uint8,
+)
+from blaze_lab.env import fingerprint
+from blaze_lab.errors import EngineUnavailable, UnsupportedError
+from blaze_lab.metrics.memory import MemoryTracker
+from blaze_lab.metrics.recorder import order_columns, summarize_frame
+from blaze_lab.metrics.stats import STAT_SUFFIXES, summarize
+from blaze_lab.metrics.steps import DiffusionTimings, StepTimer
+from blaze_lab.metrics.timing import MeasureSettings, RegionTimer, measure, synchronize
+
+# Sampled once per call and summarized with CIs; latency_s is primary (it decides n / valid).
+SAMPLED_METRICS = ("latency_s", "images_per_s", "text_encode_s", "denoise_s", "vae_decode_s")
+PEAK_METRICS = ("peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes")
+IMAGE_DIR_ENV = "BLAZE_LAB_IMAGE_DIR"
+"""When set (e.g. ``results/{sweep}/{group}/images``), ``benchmark_group`` saves one PNG per config there."""
+
+# One process-wide model cache: a notebook kernel measures a whole load-time group with one load.
+DEFAULT_MODEL_CACHE = ModelCache(budget_bytes=None)
+
+
+class DiffusionResult(NamedTuple):
+    """Images (``uint8 [H, W, 3]`` each) and timings of one pipeline call; unpacks as ``images, timings``."""
+
+    images: list[np.ndarray]
+    timings: DiffusionTimings
+
+
+def _autocast(device: str, amp: str) -> contextlib.AbstractContextManager[Any]:
+    if amp == "off":
+        return contextlib.nullcontext()
+    import torch
+
+    from blaze_lab.engines.llm_loading import torch_dtype
+
+    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch_dtype(amp))
+
+
+def _generators(seeds: Sequence[int]) -> list[Any]:
+    import torch
+
+    # CPU generators everywhere: the same seed gives the same starting noise on every device, so a GPU config's
+    # images are comparable with a CPU reference, and image i does not depend on the batch it is in.
+    return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+
+
+class DiffusionEngine:
+    """An instrumented diffusers pipeline.
+
+    ``DiffusionEngine(config)`` binds a default config for ``generate``; ``benchmark`` takes its own configs.
+
+    >>> cfg = DiffusionConfig(model="random:tiny-sd", scheduler="ddim", steps=2, height=32, width=32)
+    >>> images, timings = DiffusionEngine(cfg).generate(["a red fox"])     # doctest: +SKIP
+    >>> len(timings.step_latency_s), images[0].shape                       # doctest: +SKIP
+    (2, (32, 32, 3))
+    """
+
+    def __init__(
+        self,
+        config: DiffusionConfig | None = None,
+        *,
+        model_cache: ModelCache | None = None,
+        clock: Clock | None = None,
+        references: ImageReferenceStore | None = None,
+    ) -> None:
+        self.config = config or DiffusionConfig()
+        self.model_cache = model_cache if model_cache is not None else DEFAULT_MODEL_CACHE
+        self.clock = clock or RealClock()
+        self.references = references or ImageReferenceStore()
+        self._status = EngineStatus.INITIALIZING
+        self._last_error = ""
+        self.last_raw: pd.DataFrame = pd.DataFrame()
+        self._failed_loads: dict[tuple[Any, ...], BaseException] = {}
+        self._applied: dict[int, str] = {}  # id(pipe) -> config_hash of the run-time settings applied last
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    def health(self) -> dict[str, Any]:
+        return {"status": self._status, "ok": self._status.accepts_requests, "error": self._last_error}
+
+    def load(self, config: DiffusionConfig | None = None) -> LoadedPipeline:
+        """Load (or fetch from the model cache) the pipeline for ``config``; raises on failure."""
+        cfg = config or self.config
+        key = cfg.load_key()
+        if key in self._failed_loads:
+            raise self._failed_loads[key]
+        try:
+            loaded = self.model_cache.get_or_load(key, lambda: _load_with_size(cfg))
+        except Exception as exc:
+            self._failed_loads[key] = exc
+            self._last_error = str(exc)
+            if not isinstance(exc, UnsupportedError):
+                self._status = EngineStatus.FAILED
+            raise
+        self._status = EngineStatus.READY
+        return loaded  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.model_cache.evict(self.config.load_key())
+        self._status = EngineStatus.STOPPED
+
+    def prepare(self, config: DiffusionConfig) -> LoadedPipeline:
+        """The loaded pipeline with ``config``'s run-time settings applied (skipped when already applied)."""
+        if self._status in (EngineStatus.STOPPED, EngineStatus.FAILED):
+            raise EngineUnavailable(f"engine is {self._status.value}")
+        loaded = self.load(config)
+        key = stable_hash(config.run_fields())
+        if self._applied.get(id(loaded.pipe)) != key:
+            self._applied.pop(id(loaded.pipe), None)
+            apply_runtime(loaded, config)
+            self._applied[id(loaded.pipe)] = key
+        return loaded
+
+    # -- generation ----------------------------------------------------------------------------------------------
+    def generate(
+        self,
+        prompts: str | Sequence[str] | DiffusionConfig | None = None,
+        *,
+        seeds: Sequence[int] | None = None,
+    ) -> DiffusionResult:
+        """One timed pipeline call: ``batch_size`` images per prompt (the bound config's prompt when None).
+
+        ``prompts`` may also be a :class:`DiffusionConfig` (it replaces the bound config). ``seeds`` gives one seed
+        per prompt (default: the config's seed); image ``k`` of a prompt uses ``seed + k``.
+        """
+        cfg = self.config
+        if isinstance(prompts, DiffusionConfig):
+            cfg, prompts = prompts, None
+        texts = [cfg.prompt] if prompts is None else [prompts] if isinstance(prompts, str) else list(prompts)
+        loaded = self.prepare(cfg)
+        return self.run_call(loaded, cfg, texts, list(seeds) if seeds is not None else [cfg.seed] * len(texts))
+
+    def run_call(
+        self, loaded: LoadedPipeline, cfg: DiffusionConfig, prompts: list[str], seeds: list[int]
+    ) -> DiffusionResult:
+        """Run one instrumented call on a prepared pipeline (what ``benchmark`` and the batcher call)."""
+        import torch
+
+        if len(seeds) != len(prompts):
+            raise ValueError(f"{len(seeds)} seeds for {len(prompts)} prompts")
+        image_seeds = [s + k for s in seeds for k in range(cfg.batch_size)]
+        steps = StepTimer(loaded.device, self.clock)
+        synchronize(loaded.device)
+        t0 = self.clock.now()
+        with torch.inference_mode(), _autocast(loaded.device, cfg.amp):
+            if loaded.kind == "text-to-image":
+                images, regions = self._text_to_image(loaded, cfg, prompts, image_seeds, steps)
+            else:
+                images, regions = self._unconditional(loaded, cfg, image_seeds, steps)
+        synchronize(loaded.device)
+        latency = self.clock.now() - t0
+        step_times = steps.step_times()
+        timings = DiffusionTimings(
+            latency_s=latency,
+            text_encode_s=regions[0],
+            denoise_s=regions[1],
+            vae_decode_s=regions[2],
+            step_latency_s=step_times,
+            images=len(images),
+            method=steps.method,
+        )
+        return DiffusionResult(to_uint8(images), timings)
+
+    def _text_to_image(
+        self, loaded: LoadedPipeline, cfg: DiffusionConfig, prompts: list[str], seeds: list[int], steps: StepTimer
+    ) -> tuple[Any, tuple[float, float, float]]:
+        pipe = loaded.pipe
+        guidance = cfg.guidance_scale > 1.0
+        with RegionTimer(loaded.device, self.clock) as encode:
+            embeds, negative = pipe.encode_prompt(
+                prompts, pipe._execution_device, cfg.batch_size, guidance, negative_prompt=None
+            )
+        side = loaded.default_size
+        with steps.attach(pipe.unet, first_only=True), RegionTimer(loaded.device, self.clock) as denoise:
+            latents = pipe(
+                prompt_embeds=embeds,
+                negative_prompt_embeds=negative,
+                num_images_per_prompt=1,  # encode_prompt already repeated the embeddings batch_size times
+                num_inference_steps=cfg.steps,
+                guidance_scale=cfg.guidance_scale,
+                height=cfg.height or side,
+                width=cfg.width or side,
+                generator=_generators(seeds),
+                output_type="latent",
+                callback_on_step_end=steps.callback,
+            ).images
+            steps.end()
+        with RegionTimer(loaded.device, self.clock) as decode:
+            vae = pipe.vae
+            decoded = vae.decode(latents / vae.config.scaling_factor, return_dict=False, generator=_generators(seeds))[
+                0
+            ]
+            images = pipe.image_processor.postprocess(
+                decoded, output_type="np", do_denormalize=[True] * decoded.shape[0]
+            )
+        return images, (encode.elapsed_s, denoise.elapsed_s, decode.elapsed_s)
+
+    def _unconditional(
+        self, loaded: LoadedPipeline, cfg: DiffusionConfig, seeds: list[int], steps: StepTimer
+    ) -> tuple[Any, tuple[float, float, float]]:
+        with steps.attach(loaded.pipe.unet, first_only=False), RegionTimer(loaded.device, self.clock) as denoise:
+            images = loaded.pipe(
+                batch_size=len(seeds),
+                generator=_generators(seeds),
+                num_inference_steps=cfg.steps,
+                output_type="np",
+            ).images
+            steps.end()
+        return images, (math.nan, denoise.elapsed_s, math.nan)
+
+    # -- benchmark -----------------------------------------------------------------------------------------------
+    def benchmark(
+        self,
+        configs: Sequence[DiffusionConfig],
+        *,
+        reference: DiffusionConfig | None = None,
+        measure: MeasureSettings | None = None,
+        quality: DiffusionQualitySettings | None = None,
+        image_dir: str | os.PathLike[str] | None = None,
+        run_ids: Sequence[str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Measure every config; one summary row each (raw per-call rows in ``self.last_raw``).
+
+        ``reference``: the quality reference (default: each config's :meth:`DiffusionConfig.default_reference`);
+        its batch size is aligned to each config's so every image has a same-seed twin. ``image_dir``: one PNG per
+        config (image 0, named ``<config_hash>.png``) and an ``image_path`` column. An unresolvable model spec
+        raises ModelLoadError before anything runs; everything failing while running becomes a row.
+        """
+        from tqdm.auto import tqdm
+
+        settings = measure or MeasureSettings()
+        quality = quality or DiffusionQualitySettings()
+        folder = Path(image_dir) if image_dir is not None else None
+        ids = list(run_ids) if run_ids is not None else [c.config_hash() for c in configs]
+        _check_models_resolve(configs)
+        env = fingerprint()
+        raw_rows: list[dict[str, Any]] = []
+        summary_rows: list[dict[str, Any]] = []
+        # One load per load-time group; configs that are their own reference first, so later ones reuse its images.
+        order = sorted(
+            range(len(configs)),
+            key=lambda i: (
+                configs[i].load_key() != _reference_for(configs[i], reference).load_key(),
+                stable_hash(list(configs[i].load_key())),
+            ),
+        )
+        bar = tqdm(total=len(configs), desc="diffusion configs", disable=not progress, leave=False)
+        for i in order:
+            cfg = configs[i]
+            bar.set_postfix_str(cfg.config_hash())
+            base = {"run_id": ids[i], "config_hash": cfg.config_hash(), "engine": "diffusion", **(extra or {})}
+            base.update(cfg.flat())
+            raw, summary = self._benchmark_one(cfg, base, reference, settings, quality, folder)
+            raw_rows.extend({**r, **env} for r in raw)
+            summary_rows.append({**summary, **env})
+            bar.update(1)
+        bar.close()
+        self.last_raw = order_columns(pd.DataFrame(raw_rows))
+        by_id = {row["run_id"]: row for row in summary_rows}
+        summary = order_columns(pd.DataFrame([by_id[i] for i in ids if i in by_id]))
+        return summary.astype({"n": "int64", "valid": "bool"})
+
+    def _benchmark_one(
+        self,
+        cfg: DiffusionConfig,
+        base: dict[str, Any],
+        reference: DiffusionConfig | None,
+        settings: MeasureSettings,
+        quality: DiffusionQualitySettings,
+        image_dir: Path | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        stage = "load"
+        try:
+            hit = cfg.load_key() in self.model_cache
+            loaded = self.load(cfg)
+            base = {
+                **base,
+                "device": loaded.device,
+                "random_weights": loaded.random_weights,
+                "quality_note": RANDOM_WEIGHTS_NOTE if loaded.random_weights else "",
+                "weight_bytes": loaded.weight_bytes,
+                "model_cache_hit": hit,
+                "load_s": self.model_cache.load_seconds(cfg.load_key()),
+            }
+            stage = "runtime"
+            self.prepare(cfg)
+            stage = "warmup"
+            last: list[DiffusionResult] = []
+
+            def step(iteration: int) -> dict[str, Any]:
+                nonlocal stage
+                with MemoryTracker(loaded.device) as mem:
+                    result = self.run_call(loaded, cfg, [cfg.prompt], [cfg.seed])
+                stage = "measure"
+                last[:] = [result]
+                return {"iteration": iteration, **result.timings.row(), **mem.result()}
+
+            outcome = measure(step, settings, clock=self.clock, value=lambda r: r["latency_s"])
+            stage = "quality"
+            images = last[0].images
+            cols = self._quality(cfg, images, reference) if quality.enabled else {}
+            stage = "images"
+            cols.update(_image_columns(cfg, images, image_dir, quality))
+        except Exception as exc:
+            status, reason = classify_failure(
+                exc, capability_stage=stage in ("load", "runtime", "warmup") and cfg.uses_capability()
+            )
+            if isinstance(exc, UnsupportedError):
+                status = "unsupported"
+            self._last_error = reason
+            self._applied.clear()  # a failed call may leave the pipeline half-configured: re-apply next time
+            if status == "oom":
+                _free_accelerator()
+            row = {**base, "status": status, "error": f"[{stage}] {reason}"}
+            return [row], {**row, "n": 0, "valid": False, "validity_reason": f"status={status}"}
+        raw = [{**base, "status": "ok", "error": "", **r} for r in outcome.samples]
+        frame = pd.DataFrame(raw).drop(columns=["step_latency_s"])
+        summary = (
+            summarize_frame(
+                frame, metrics=SAMPLED_METRICS, primary="latency_s", max_metrics=(*PEAK_METRICS, "energy_j")
+            )
+            .iloc[0]
+            .to_dict()
+        )
+        for key in ("iteration", "step_latency_s_call_mean"):
+            summary.pop(key, None)
+        pooled = summarize([t for r in outcome.samples for t in r["step_latency_s"]])
+        summary.update({f"step_latency_s_{k}": pooled[k] for k in STAT_SUFFIXES})
+        summary.update(
+            {
+                "n_steps": pooled["n"],
+                "duration_s": outcome.duration_s,
+                "stopped_by": outcome.stopped_by,
+                "timer": last[0].timings.method,
+                **cols,
+            }
+        )
+        return raw, summary
+
+    def _quality(
+        self, cfg: DiffusionConfig, images: list[np.ndarray], reference: DiffusionConfig | None
+    ) -> dict[str, Any]:
+        ref_cfg = _reference_for(cfg, reference)
+        key = self.references.key(ref_cfg.config_hash(), len(images))
+        ref_images = self.references.get(key, len(images))
+        if ref_images is None:
+            own = ref_cfg.config_hash() == cfg.config_hash()
+            ref_images = images if own else self.generate(ref_cfg).images
+            self.references.put(key, ref_images)
+        cols: dict[str, Any] = {"reference_config_hash": ref_cfg.config_hash()}
+        if ref_images[0].shape != images[0].shape:
+            shapes = f"{ref_images[0].shape} vs {images[0].shape}"
+            return {**cols, "psnr_db": math.nan, "ssim": math.nan, "quality_error": f"image sizes differ: {shapes}"}
+        return {**cols, **compare_images(ref_images, images), "quality_error": ""}
+
+
+def _reference_for(cfg: DiffusionConfig, reference: DiffusionConfig | None) -> DiffusionConfig:
+    # The batch size follows the config: image k has seed + k in both, so every image has a same-seed twin.
+    return (reference or cfg.default_reference()).replace(batch_size=cfg.batch_size)
+
+
+def _image_columns(
+    cfg: DiffusionConfig, images: list[np.ndarray], image_dir: Path | None, quality: DiffusionQualitySettings
+) -> dict[str, Any]:
+    cols: dict[str, Any] = {"thumbnail_png": png_bytes(images[0], max_side=quality.thumbnail_px)}
+    if image_dir is not None:
+        path = save_png(images[0], image_dir / f"{cfg.config_hash()}.png")
+        cols["image_path"] = image_path_value(path, image_dir)
+    return cols
+
+
+def image_path_value(path: Path, image_dir: Path) -> str:
+    """``<group>/images/<hash>.png`` (relative to the sweep's results folder) when ``image_dir`` is
+    ``.../<sweep>/<group>/images``; else the path as given."""
+    if image_dir.name == "images" and len(image_dir.parts) >= 2:
+        return str(path.relative_to(image_dir.parent.parent))
+    return str(path)
+
+
+def _free_accelerator() -> None:
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(Exception):
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _load_with_size(cfg: DiffusionConfig) -> tuple[LoadedPipeline, int]:
+    loaded = load_pipeline(cfg)
+    return loaded, loaded.nbytes
+
+
+def _check_models_resolve(configs: Sequence[DiffusionConfig]) -> None:
+    from blaze_lab.models import resolve_model
+
+    for spec in dict.fromkeys(c.model for c in configs):
+        resolve_model(spec, kind="diffusion")  # raises ModelLoadError with a one-line message
+
+
+def resolve_image_dir(template: str | None, sweep: str, group: str) -> Path | None:
+    """``template`` (or ``$BLAZE_LAB_IMAGE_DIR``) with ``{sweep}`` and ``{group}`` filled in; None when neither.
+
+    >>> resolve_image_dir("results/{sweep}/{group}/images", "s", "g1").as_posix()
+    'results/s/g1/images'
+    """
+    text = template or os.environ.get(IMAGE_DIR_ENV) or None
+    if not text:
+        return None
+    return Path(text.format(sweep=sweep, group=group))
+
+
+def benchmark_group(
+    runs: Sequence[Mapping[str, Any]],
+    reference: Mapping[str, Any] | None = None,
+    measure: Mapping[str, Any] | None = None,
+    sweep: str = "adhoc",
+    group: str = "g0",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook entry point: ``runs`` = [{"run_id", "config"}] of one load-time group → (summary, raw).
+
+    ``measure`` holds MeasureSettings fields plus an optional ``quality`` mapping
+    (:class:`~blaze_lab.engines.diffusion_quality.DiffusionQualitySettings`: ``enabled``, ``thumbnail_px``,
+    ``image_dir`` — a path template with ``{sweep}``/``{group}``; ``$BLAZE_LAB_IMAGE_DIR`` is the fallback).
+
+    >>> runs = [{"run_id": "r1", "config": {"steps": 2, "height": 32, "width": 32}}]
+    >>> summary, raw = benchmark_group(runs)  # doctest: +SKIP
+    """
+    configs = [DiffusionConfig.from_dict(r["config"]) for r in runs]
+    measure = dict(measure or {})
+    quality = DiffusionQualitySettings(**dict(measure.pop("quality", {})))
+    ref = DiffusionConfig.from_dict(reference) if reference else None
+    engine = DiffusionEngine()
+    summary = engine.benchmark(
+        configs,
+        reference=ref,
+        measure=MeasureSettings.from_dict(measure),
+        quality=quality,
+        image_dir=resolve_image_dir(quality.image_dir, sweep, group),
+        run_ids=[r["run_id"] for r in runs],
+        extra={"sweep": sweep, "group": group},
+        progress=False,
+    )
+    return summary, engine.last_raw
+
+
+__all__ = [
+    "DEFAULT_MODEL_CACHE",
+    "IMAGE_DIR_ENV",
+    "DiffusionConfig",
+    "DiffusionEngine",
+    "DiffusionResult",
+    "benchmark_group",
+    "image_path_value",
+    "resolve_image_dir",
+]
