@@ -45,6 +45,7 @@ SectionFn: TypeAlias = Callable[[pd.DataFrame, pd.DataFrame], list[tuple[str, It
 SECTIONS: dict[str, SectionFn | str] = {
     "llm": "blaze_lab.report.llm_figures:llm_sections",
     "router": "blaze_lab.report.router_figures:router_sections",
+    "diffusion": "blaze_lab.report.diffusion_figures:diffusion_sections",
 }
 
 

@@ -85,7 +85,11 @@ KINDS: dict[str, KindInfo] = {
         "notebooks/llm_benchmark.ipynb",
         {"quality": "blaze_lab.engines.llm_quality:QualitySettings"},
     ),
-    "diffusion": KindInfo("blaze_lab.engines.diffusion:DiffusionConfig", "notebooks/diffusion_benchmark.ipynb"),
+    "diffusion": KindInfo(
+        "blaze_lab.engines.diffusion_config:DiffusionConfig",
+        "notebooks/diffusion_benchmark.ipynb",
+        {"quality": "blaze_lab.engines.diffusion_quality:DiffusionQualitySettings"},
+    ),
     "router": KindInfo("blaze_lab.router.config:RouterExperimentConfig", "notebooks/router_benchmark.ipynb"),
     "serving": KindInfo("blaze_lab.engines.batching:ServingConfig", "notebooks/serving_benchmark.ipynb"),
 }
