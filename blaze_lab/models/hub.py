@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -47,16 +48,28 @@ def hub_offline() -> bool:
 
 
 def hub_reachable(timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the hub endpoint opens within ``timeout_s`` (no HTTP request is sent)."""
+    """Whether a TCP connection to the hub endpoint opens within ``timeout_s`` (no HTTP request is sent).
+
+    The probe runs in a daemon thread joined with the timeout, so a hanging DNS lookup (which the socket timeout
+    does not cover) cannot stall the caller either.
+    """
     from huggingface_hub import constants
 
     url = urlparse(constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
+    address = (url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(address, timeout=timeout_s):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, name="blaze-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    return bool(result) and result[0]
 
 
 def _offline_error(repo_id: str, why: str) -> ModelLoadError:
