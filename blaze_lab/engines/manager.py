@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -160,6 +161,16 @@ class EngineManager:
         return [e["recovery_s"] for e in self.events if e["event"] == "recovered"]
 
 
+# Model loads are serialized process-wide: concurrent first imports of transformers' lazy modules from several
+# threads can fail ("cannot import name AutoModelForCausalLM"), and the model cache is shared.
+_LOAD_LOCK = threading.Lock()
+
+
+def _locked_load(engine: Any) -> None:
+    with _LOAD_LOCK:
+        engine.load()
+
+
 class BlockingEngineReplica:
     """Adapter: a blocking engine (``LLMEngine``: ``load()``, ``generate(prompts, max_new_tokens)``, ``status``)
     as an async replica; calls run in a worker thread, one at a time (one model, one forward at a time).
@@ -181,7 +192,7 @@ class BlockingEngineReplica:
     async def start(self) -> None:
         if self.factory is not None and self.engine.status in (EngineStatus.FAILED, EngineStatus.STOPPED):
             self.engine = self.factory()
-        await asyncio.to_thread(self.engine.load)
+        await asyncio.to_thread(_locked_load, self.engine)
 
     async def stop(self) -> None:
         if self.engine.status is not EngineStatus.STOPPED:

@@ -110,3 +110,27 @@ def test_hedge_live_on_virtual_clock() -> None:
     replica, hedged, latency = asyncio.run(scenario())
     assert (replica, hedged) == ("fast", True)
     assert latency == pytest.approx(0.3)  # hedge sent at 0.2, fast replica answers 0.1 later
+
+
+def test_live_router_over_tiny_llm_engines() -> None:
+    from blaze_lab.engines.llm import LLMEngine
+    from blaze_lab.engines.llm_config import LLMConfig
+    from blaze_lab.engines.manager import BlockingEngineReplica, EngineManager
+    from blaze_lab.load.requests import Request as LoadRequest
+
+    async def scenario() -> tuple[list[int], list[str]]:
+        cfg = LLMConfig(model="random:tiny-llama", device="cpu", new_tokens=2)
+        replicas = [BlockingEngineReplica(f"llm{i}", LLMEngine(cfg)) for i in range(2)]
+        manager = EngineManager(replicas)
+        await manager.start()
+        router_cfg = RouterConfig(strategy="power_of_two_choices", health=HealthConfig(interval_s=0.05))
+        async with Router(router_cfg, replicas) as router:
+            results = await asyncio.gather(
+                *(router.submit(LoadRequest(i, prompt_tokens=4, output_tokens=2)) for i in range(6))
+            )
+            ledger = router.ledger()
+        await manager.stop()
+        return [len(r.token_ids[0]) for r in results], ledger["outcome"].tolist()
+
+    lengths, outcomes = asyncio.run(scenario())
+    assert lengths == [2] * 6 and outcomes == ["ok"] * 6
