@@ -46,6 +46,7 @@ SECTIONS: dict[str, SectionFn | str] = {
     "llm": "blaze_lab.report.llm_figures:llm_sections",
     "router": "blaze_lab.report.router_figures:router_sections",
     "diffusion": "blaze_lab.report.diffusion_figures:diffusion_sections",
+    "serving": "blaze_lab.report.serving_figures:serving_sections",
 }
 
 
