@@ -5,7 +5,8 @@ It follows the replica lifecycle the :class:`~blaze_lab.engines.manager.EngineMa
 requests run takes ``(base_s + per_request_s·(k−1)) · speed · slowdown · warm-up · noise + added_s`` model
 seconds, slept on the injected clock after multiplying by ``time_scale`` (0.1 → ten times faster than modelled).
 
-Faults are plain attributes (``error_rate``, ``added_s``, ``slowdown``, ``hung``) plus :meth:`FakeEngine.crash`:
+Faults are plain attributes (``error_rate``, ``added_s``, ``slowdown``, ``hung``, ``flap_period_s``) plus
+:meth:`FakeEngine.crash`:
 the engine goes FAILED and every in-flight request fails with EngineUnavailable until it is restarted.
 
 Example:
@@ -70,7 +71,8 @@ class FakeEngine:
         self.added_s = 0.0
         self.slowdown = 1.0
         self.hung = False
-        self.flapping = False
+        self.flap_period_s = 0.0  # > 0: health checks alternate fail/pass every this many (real) seconds
+        self.flap_since = 0.0
         self._status = EngineStatus.INITIALIZING
         self._active = 0
         self._slots: asyncio.Semaphore | None = None
@@ -110,10 +112,12 @@ class FakeEngine:
             self._down.set()
 
     async def health(self) -> bool:
-        """Passes when READY (or DEGRADED), not hung and not flapping down."""
+        """Passes when READY (or DEGRADED), not hung and not in a flapping "down" phase."""
         if self.hung:
             await asyncio.get_running_loop().create_future()  # never answers; the checker's timeout fails it
-        return self._status.accepts_requests and not self.flapping
+        if self.flap_period_s and int((self.clock.now() - self.flap_since) / self.flap_period_s) % 2 == 0:
+            return False
+        return self._status.accepts_requests
 
     async def submit(self, request: Any) -> dict[str, Any]:
         """Serve one request; raises EngineUnavailable when not READY or crashed meanwhile, EngineError on an

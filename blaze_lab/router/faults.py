@@ -165,7 +165,9 @@ def apply_to_engine(engine: Any, e: FaultEvent) -> None:
     elif kind == "crash" and e.on:
         engine.crash()
     elif kind == "flapping":
-        engine.flapping = e.on
+        # Same phase law as FaultState.health_ok: down first, then up, every value seconds (model time).
+        engine.flap_period_s = e.value * engine.time_scale if e.on else 0.0
+        engine.flap_since = engine.clock.now()
 
 
 async def inject(engines: Sequence[Any], events: Sequence[FaultEvent], clock: Clock, time_scale: float = 1.0) -> None:
