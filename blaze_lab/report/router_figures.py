@@ -18,11 +18,14 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.metrics.stats import bootstrap_ci
 from blaze_lab.report.sections import figure_item
 
+PALETTE = qualitative.Plotly
 ERROR_COLUMNS = ("errors_EngineError", "errors_EngineUnavailable", "errors_CircuitOpenError", "errors_RequestTimeout",
                  "errors_Overloaded", "errors_other")
 
@@ -71,9 +74,10 @@ def across_seeds(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def _bars(agg: pd.DataFrame, name_suffix: str = "") -> list[go.Bar]:
     bars = []
-    for scenario, g in agg.groupby("scenario", sort=True):
+    for i, (scenario, g) in enumerate(agg.groupby("scenario", sort=True)):
         bars.append(go.Bar(
-            x=g["strategy"], y=g["mean"], name=f"{scenario}{name_suffix}",
+            x=g["strategy"], y=g["mean"], name=f"{scenario}{name_suffix}", legendgroup=str(scenario),
+            marker_color=PALETTE[i % len(PALETTE)],
             error_y={"type": "data", "symmetric": False, "array": g["ci_high"] - g["mean"],
                      "arrayminus": g["mean"] - g["ci_low"]},
             customdata=g["seeds"], hovertemplate="%{x}: %{y:.4g} (%{customdata} seeds)<extra></extra>",
@@ -82,13 +86,16 @@ def _bars(agg: pd.DataFrame, name_suffix: str = "") -> list[go.Bar]:
 
 
 def latency_by_strategy(summary: pd.DataFrame) -> go.Figure:
-    """Grouped bars: p50 and p99 latency per strategy, mean over seeds with 95% CI."""
-    fig = go.Figure()
-    for metric, label in (("latency_s_p50", " p50"), ("latency_s_p99", " p99")):
-        for bar in _bars(across_seeds(summary, metric), label):
-            fig.add_trace(bar)
-    fig.update_layout(barmode="group", title="Latency per strategy (mean over seeds, 95% CI)",
-                      yaxis_title="latency (s)", xaxis_title="strategy")
+    """Two panels (p50 above, p99 below, log scale): bars per strategy and scenario, mean over seeds, 95% CI."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("p50 latency (s)", "p99 latency (s)"))
+    for row, metric in ((1, "latency_s_p50"), (2, "latency_s_p99")):
+        for bar in _bars(across_seeds(summary, metric)):
+            bar.showlegend = row == 1
+            fig.add_trace(bar, row=row, col=1)
+    fig.update_yaxes(type="log")
+    fig.update_layout(barmode="group", title="Latency per strategy (mean over seeds, 95% CI)", height=650,
+                      legend_title="scenario")
     return fig
 
 
@@ -118,8 +125,12 @@ def replica_load(summary: pd.DataFrame, raw: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def breaker_timeline(raw: pd.DataFrame, run_id: str | None = None) -> go.Figure:
-    """Breaker and health transitions over time for one run (default: the run with the most transitions)."""
+def breaker_timeline(raw: pd.DataFrame, run_id: str | None = None, summary: pd.DataFrame | None = None) -> go.Figure:
+    """Breaker, health and engine-lifecycle transitions over time for one run.
+
+    Default run: the one with the most transitions. ``summary`` (optional) labels the run with its strategy,
+    fault, load and seed.
+    """
     _need(raw, "row_kind", "run_id")
     tr = raw[raw["row_kind"].isin(["transition", "lifecycle"])]
     if tr.empty:
@@ -127,12 +138,21 @@ def breaker_timeline(raw: pd.DataFrame, run_id: str | None = None) -> go.Figure:
     if run_id is None:
         run_id = str(tr["run_id"].value_counts().idxmax())
     tr = tr[tr["run_id"] == run_id]
+    label = run_id
+    if summary is not None and "run_id" in summary.columns:
+        match = summary[summary["run_id"] == run_id]
+        cols = [c for c in ("router.strategy", "router.fault", "router.load", "router.mode", "router.seed")
+                if c in match.columns]
+        if len(match) and cols:
+            label = " | ".join(f"{c.removeprefix('router.')}={match.iloc[0][c]}" for c in cols)
+    replicas = sorted(tr["replica"].dropna().unique(), key=lambda r: (len(str(r)), str(r)))
     fig = go.Figure()
     for state, g in tr.groupby("to_state", sort=True):
         fig.add_trace(go.Scatter(x=g["time_s"], y=g["replica"], mode="markers", name=str(state),
                                  text=g["reason"], marker={"size": 10, "symbol": "diamond"},
                                  hovertemplate="%{y} → " + str(state) + " at %{x:.3f}s: %{text}<extra></extra>"))
-    fig.update_layout(title=f"Breaker / health / lifecycle timeline ({run_id})", xaxis_title="time (s)",
+    fig.update_yaxes(categoryorder="array", categoryarray=replicas)
+    fig.update_layout(title=f"Breaker / health / lifecycle timeline ({label})", xaxis_title="time (s)",
                       yaxis_title="replica")
     return fig
 
@@ -159,7 +179,7 @@ def router_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str,
         figure_item("Latency p50 / p99 per strategy (mean over seeds, 95% CI)", latency_by_strategy, summary),
         figure_item("Goodput per strategy (mean over seeds, 95% CI)", goodput_by_strategy, summary),
         figure_item("Per-replica load", replica_load, summary, raw),
-        figure_item("Breaker timeline", breaker_timeline, raw),
+        figure_item("Breaker timeline", breaker_timeline, raw, None, summary),
         figure_item("Errors by cause", errors_by_cause, summary),
     ]
 

@@ -40,7 +40,7 @@ import pandas as pd
 
 from blaze_lab.clock import Clock
 from blaze_lab.errors import CircuitOpenError, ConfigError, EngineUnavailable, Overloaded, RequestTimeout
-from blaze_lab.router.breaker import CLOSED, OPEN, REFUSED, CircuitBreaker
+from blaze_lab.router.breaker import CLOSED, HALF_OPEN, OPEN, REFUSED, CircuitBreaker
 from blaze_lab.router.config import RouterConfig
 from blaze_lab.router.health import HealthTracker
 from blaze_lab.router.strategies import ReplicaState, RequestLike, make_strategy
@@ -183,6 +183,7 @@ class RouterCore:
         self.clock = clock
         self.rng = random.Random(seed)
         self.replicas = [ReplicaState(i, name, config.weight_of(i)) for i, name in enumerate(names)]
+        self._by_name = {r.name: r for r in self.replicas}
         self.breakers = [
             CircuitBreaker(config.breaker, clock, name, on_transition=self._on_breaker) for name in names
         ]
@@ -209,9 +210,18 @@ class RouterCore:
     def _on_breaker(self, breaker: CircuitBreaker, old: str, new: str) -> None:
         self._dirty = True
         self._not_closed += (old == CLOSED) - (new == CLOSED)
+        if new == HALF_OPEN:
+            self._forget(breaker.replica)
 
     def _on_health(self, tracker: HealthTracker) -> None:
         self._dirty = True
+        if tracker.healthy and tracker.transitions and tracker.transitions[-1]["to_state"] == "healthy":
+            self._forget(tracker.replica)
+
+    def _forget(self, name: str) -> None:
+        """A replica coming back is unmeasured again: its latency EWMA (inflated by the failures that took it out)
+        would otherwise keep latency-aware strategies away from it forever, since only traffic refreshes it."""
+        self._by_name[name].ewma_s = 0.0
 
     def candidates(self) -> list[ReplicaState]:
         """Replicas that may take a call now (healthy, breaker admitting, below the concurrency limit)."""

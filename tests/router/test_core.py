@@ -160,3 +160,22 @@ def test_empty_replica_set_and_bad_weights() -> None:
         RouterCore(RouterConfig(weights=(1.0, 2.0)), ["a", "b", "c"], VirtualClock())
     with pytest.raises(ConfigError, match="unique"):
         RouterCore(RouterConfig(), ["a", "a"], VirtualClock())
+
+
+def test_replica_back_from_open_is_unmeasured_again() -> None:
+    c, clock = core(n=2, max_attempts=1, breaker=BreakerConfig(failure_threshold=1, open_s=1.0),
+                    health=HealthConfig(interval_s=0.0, unhealthy_threshold=1, healthy_threshold=1))
+    c.submit(Request(0))
+    a = take(c)
+    assert a.replica.name == "r0"
+    clock.advance(0.5)
+    c.finish(a, ok=False, error="EngineError")
+    assert c.breakers[0].state == "open" and c.replicas[0].ewma_s == 0.5
+    clock.advance(1.0)
+    c.candidates()
+    # Forgotten at half-open: latency-aware strategies would otherwise starve the trial calls.
+    assert c.breakers[0].state == "half_open" and c.replicas[0].ewma_s == 0.0
+    c.replicas[1].ewma_s = 0.3
+    c.health[1].record_check(False)
+    c.health[1].record_check(True)
+    assert c.replicas[1].ewma_s == 0.0
