@@ -68,12 +68,25 @@ def read_frame(path: Path) -> pd.DataFrame:
 
 
 def collect(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All groups' (summary, raw) rows concatenated; empty frames when nothing has been measured yet."""
+    """All groups' (summary, raw) rows concatenated; empty frames when nothing has been measured yet.
+
+    With a manifest, rows are limited to the run ids it lists per group: rows of an older spec or code version
+    that a group's folder still holds (until that group runs again) are not part of the sweep.
+    """
+    root = Path(results_dir)
+    listed = load_manifest(root).get("groups", {}) if (root / MANIFEST).exists() else {}
     summaries, raws = [], []
-    for folder in group_dirs(results_dir):
-        summaries.append(read_frame(folder / SUMMARY))
-        raws.append(read_frame(folder / RAW))
+    for folder in group_dirs(root):
+        run_ids = (listed.get(folder.name) or {}).get("run_ids")
+        summaries.append(_only(read_frame(folder / SUMMARY), run_ids))
+        raws.append(_only(read_frame(folder / RAW), run_ids))
     return _concat(summaries), _concat(raws)
+
+
+def _only(frame: pd.DataFrame, run_ids: list[str] | None) -> pd.DataFrame:
+    if run_ids is None or frame.empty or "run_id" not in frame.columns:
+        return frame
+    return frame[frame["run_id"].isin(set(run_ids))]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

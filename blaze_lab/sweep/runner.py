@@ -286,17 +286,19 @@ def run_sweep(
         "kernel_name": kernel_name,
         "started": _iso(clock.wall()),
         "ended": None,
-        "counts": {},
+        "counts": _counts(root, plan),
+        "executed": [],
         "groups": {
             g.group_id: {
                 "kind": g.kind,
                 "part": g.part,
                 "notebook": str(g.notebook),
                 "run_ids": g.run_ids,
-                "status": "done" if len(done[g.group_id]) == len(g.runs) else "pending",
+                **_group_state(root / g.group_id, g),
             }
             for g in plan
         },
+        "history": _history(root),
     }
     _write_manifest(root, manifest)
 
@@ -313,11 +315,12 @@ def run_sweep(
         for output in exe.run(tasks, on_start=lambda t: bar.set_postfix_str(t.group, refresh=True)):
             group = by_id[output.group]
             todo = [r for r in group.runs if r.run_id not in done[group.group_id]]
-            status = _store(root / group.group_id, spec.name, group, todo, output, env)
-            manifest["groups"][group.group_id].update(status)
-            manifest["counts"] = _counts(root, plan)
-            _write_manifest(root, manifest)
+            error = _store(root / group.group_id, spec.name, group, todo, output, env)
             executed.append(group.group_id)
+            manifest["groups"][group.group_id].update(_group_state(root / group.group_id, group, error))
+            manifest["counts"] = _counts(root, plan)
+            manifest["executed"] = list(executed)
+            _write_manifest(root, manifest)
             bar.update(len(todo))
     finally:
         bar.close()
@@ -373,8 +376,10 @@ def _complete_ids(folder: Path, group: Group, retry_errors: bool) -> set[str]:
 
 def _store(
     folder: Path, sweep: str, group: Group, todo: Sequence[Run], output: GroupOutput, env: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Merge one execution's rows into the group's files (raw, notebook, then summary: the completion mark)."""
+) -> str | None:
+    """Merge one execution's rows into the group's files (raw, notebook, then summary: the completion mark).
+
+    Returns the execution's error text (None when the notebook ran to its end)."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {r.run_id for r in group.runs}
     replaced = {r.run_id for r in todo}
@@ -400,13 +405,33 @@ def _store(
     if output.notebook is not None:
         atomic_write(folder / EXECUTED, output.notebook)
     atomic_write(folder / SUMMARY, _parquet_bytes(summary))
+    return error
 
-    statuses = summary["status"].value_counts().to_dict() if "status" in summary.columns else {}
-    return {
-        "status": "done" if all(s in COMPLETE_STATUSES for s in statuses) else "error",
-        "counts": {str(k): int(v) for k, v in statuses.items()},
-        "error": error,
-    }
+
+def _group_state(folder: Path, group: Group, error: str | None = None) -> dict[str, Any]:
+    """A group's manifest entry from its files: ``pending`` (runs without rows), ``error`` (error rows) or ``done``."""
+    frame = _read_or_empty(folder / SUMMARY)
+    counts: dict[str, int] = {}
+    if not frame.empty and "status" in frame.columns:
+        frame = frame[frame["run_id"].isin(set(group.run_ids))]
+        counts = {str(k): int(v) for k, v in frame["status"].value_counts().items()}
+    if sum(counts.values()) < len(group.runs):
+        status = "pending"
+    elif any(k not in COMPLETE_STATUSES for k in counts):
+        status = "error"
+    else:
+        status = "done"
+    return {"status": status, "counts": counts, "error": error}
+
+
+def _history(root: Path) -> list[dict[str, Any]]:
+    """Earlier invocations of this sweep (from the manifest being replaced): when, what ran, counts after."""
+    try:
+        old = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return []
+    entry = {k: old.get(k) for k in ("started", "ended", "git_sha", "executed", "counts")}
+    return [*old.get("history", []), entry]
 
 
 def failure_rows(runs: Sequence[Run], error: str, sweep: str, group: str, env: Mapping[str, Any]) -> pd.DataFrame:

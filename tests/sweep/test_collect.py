@@ -22,6 +22,8 @@ def test_collect_reads_only_the_manifest_groups(tmp_path: Path) -> None:
     (root / "manifest.json").write_text(json.dumps({"groups": {"g1": {}, "g2": {}}}))
     summary, raw = collect(root)
     assert list(summary["run_id"]) == ["a"] and raw.empty  # g2 not run yet, "old" not in the sweep
+    (root / "manifest.json").write_text(json.dumps({"groups": {"g1": {"run_ids": ["b"]}, "old": {}}}))
+    assert list(collect(root)[0]["run_id"]) == ["z"]  # run "a" is from an earlier spec/code version
 
 
 def test_missing_or_broken_results_raise_report_error(tmp_path: Path) -> None:

@@ -66,6 +66,9 @@ def test_failures_become_rows_and_the_sweep_goes_on(
     # Rerun without retrying errors: every group counts as complete, nothing executes.
     again = run_sweep(path, results_root=tmp_path / "results", progress=False, retry_errors=False)
     assert again.executed == () and len(again.skipped) == 5 and len(execution_log()) == 5
+    history = load_manifest(again.results_dir)["history"]
+    assert len(history) == 1 and len(history[0]["executed"]) == 5 and history[0]["counts"] == result.counts
+    assert again.manifest["groups"][rows["raise"]["group"]]["status"] == "error"  # kept, still reported
     assert len(again.frames()[0]) == 5
 
 
