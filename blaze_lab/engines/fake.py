@@ -83,6 +83,9 @@ class FakeEngine:
 
     @property
     def status(self) -> EngineStatus:
+        """READY, or DEGRADED while warming up after a restart or running a slowdown fault (still serving)."""
+        if self._status is EngineStatus.READY and (self.slowdown > 1.0 or self.clock.now() < self._warm_until):
+            return EngineStatus.DEGRADED
         return self._status
 
     async def start(self) -> None:

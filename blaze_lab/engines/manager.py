@@ -81,6 +81,7 @@ class EngineManager:
         self.restarts = {r.name: 0 for r in self.replicas}
         self._recovering: dict[str, asyncio.Task[None]] = {}
         self._monitor: asyncio.Task[None] | None = None
+        self._last_status: dict[str, EngineStatus] = {}
         self.on_event: Callable[[dict[str, Any]], None] | None = None
 
     def _event(self, replica: Replica, event: str, detail: str = "", recovery_s: float = math.nan) -> None:
@@ -121,8 +122,17 @@ class EngineManager:
             self._event(r, "stopped")
 
     def check(self) -> None:
-        """One monitoring pass: schedule recovery of every FAILED replica not already recovering."""
+        """One monitoring pass: record status changes; schedule recovery of every FAILED replica."""
         for r in self.replicas:
+            last = self._last_status.get(r.name)
+            # Failures and recoveries have their own events ("failed", "recovered"); this logs the rest
+            # (e.g. READY <-> DEGRADED during warm-up or a gray failure).
+            recovering = r.name in self._recovering
+            if last is not None and r.status is not last and EngineStatus.FAILED not in (last, r.status) \
+                    and not recovering:
+                self._event(r, "status", f"{last.value} -> {r.status.value}")
+            if not recovering:
+                self._last_status[r.name] = r.status
             if r.status is EngineStatus.FAILED and r.name not in self._recovering:
                 self._event(r, "failed", "detected by monitor")
                 self._recovering[r.name] = asyncio.create_task(self._recover(r))
@@ -146,6 +156,7 @@ class EngineManager:
                 except Exception as exc:  # a failed restart is an outcome to record and back off from
                     self._event(replica, "restart_failed", f"{type(exc).__name__}: {exc}")
                 if replica.status.accepts_requests:
+                    self._last_status[replica.name] = replica.status
                     self._event(replica, "recovered", f"attempt {attempt}", self.clock.now() - detected)
                     return
                 delay = min(self.max_backoff_s, delay * self.backoff_multiplier)

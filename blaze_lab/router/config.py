@@ -232,6 +232,9 @@ class RouterExperimentConfig(BaseConfig):
         health_interval_s: active health check period (0 = off).
         slo_latency_s: end-to-end latency SLO used for goodput.
         time_scale: live mode only: real seconds per model second (0.1 makes a 50 ms service take 5 ms).
+        calibration: path of a parquet of measured engine rows (e.g. an LLM sweep's summary with ``latency_s_mean``
+            and ``llm.batch_size``); when set, the service model is fitted from it (base latency + slope per
+            concurrent request + noise CV) instead of base_latency_s / per_request_s / service_cv.
     """
 
     PREFIX = "router"
@@ -262,6 +265,7 @@ class RouterExperimentConfig(BaseConfig):
     health_interval_s: float = 0.5
     slo_latency_s: float = 0.5
     time_scale: float = 0.1
+    calibration: str = ""
 
     def validate(self) -> None:
         from blaze_lab.router.faults import SCENARIOS  # local: faults imports this module's names

@@ -29,7 +29,7 @@ from blaze_lab.load.requests import iter_requests, workload_arrays
 from blaze_lab.router.config import RouterExperimentConfig, replica_speeds
 from blaze_lab.router.faults import inject, schedule
 from blaze_lab.router.router import Router
-from blaze_lab.router.simulate import experiment_workload
+from blaze_lab.router.simulate import experiment_model, experiment_workload
 
 
 @dataclasses.dataclass
@@ -54,11 +54,12 @@ def run_live(cfg: RouterExperimentConfig, clock: Clock | None = None) -> LiveRes
 
 async def run_live_async(cfg: RouterExperimentConfig, clock: Clock) -> LiveResult:
     scale = cfg.time_scale
-    workload, rate = experiment_workload(cfg)
+    model = experiment_model(cfg)
+    workload, rate = experiment_workload(cfg, model)
     speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
     engines = [
-        FakeEngine(f"r{i}", clock=clock, base_s=cfg.base_latency_s, per_request_s=cfg.per_request_s, speed=s,
-                   cv=cfg.service_cv, slots=cfg.replica_slots, time_scale=scale, start_s=0.1, warmup_s=0.5,
+        FakeEngine(f"r{i}", clock=clock, base_s=model.base_s, per_request_s=model.per_request_s, speed=s,
+                   cv=model.cv, slots=cfg.replica_slots, time_scale=scale, start_s=0.1, warmup_s=0.5,
                    warmup_factor=2.0, seed=cfg.seed * 1000 + i)
         for i, s in enumerate(speeds)
     ]

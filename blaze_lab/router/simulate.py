@@ -26,6 +26,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -360,9 +361,25 @@ class Simulator:
             core._fail(open_tickets[rid], "RequestTimeout", "unfinished when the simulation ended", now)
 
 
-def experiment_workload(cfg: RouterExperimentConfig) -> tuple[WorkloadConfig, float]:
+def experiment_model(cfg: RouterExperimentConfig) -> ServiceModel:
+    """The experiment's service model: fitted from ``cfg.calibration`` (a parquet of measured engine rows) when
+    set, else ``base_latency_s`` / ``per_request_s`` / ``service_cv``."""
+    if not cfg.calibration:
+        return ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
+    path = Path(cfg.calibration)
+    if not path.is_file():
+        raise ConfigError("router.calibration", cfg.calibration, reason="file not found")
+    df = pd.read_parquet(path)
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    return ServiceModel.fit(df)
+
+
+def experiment_workload(
+    cfg: RouterExperimentConfig, model: ServiceModel | None = None
+) -> tuple[WorkloadConfig, float]:
     """The workload of an experiment and its arrival rate (``load`` × aggregate replica capacity)."""
-    model = ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
+    model = model or experiment_model(cfg)
     speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
     capacity = sum(model.capacity_rps(cfg.replica_slots, s) for s in speeds)
     rate = cfg.load * capacity
@@ -372,9 +389,9 @@ def experiment_workload(cfg: RouterExperimentConfig) -> tuple[WorkloadConfig, fl
 
 
 def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> SimResult:
-    """Run one experiment config in simulation (``model`` overrides the config's service model, e.g. fitted)."""
-    model = model or ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
-    workload, rate = experiment_workload(cfg)
+    """Run one experiment config in simulation (``model`` overrides the config's service model)."""
+    model = model or experiment_model(cfg)
+    workload, rate = experiment_workload(cfg, model)
     speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
     duration = cfg.n_requests / rate
     sim = Simulator(cfg.router_config(), speeds, cfg.replica_slots, model,
@@ -382,4 +399,12 @@ def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> 
     return sim.run(workload_arrays(workload))
 
 
-__all__ = ["ServiceModel", "SimReplica", "SimResult", "Simulator", "experiment_workload", "simulate"]
+__all__ = [
+    "ServiceModel",
+    "SimReplica",
+    "SimResult",
+    "Simulator",
+    "experiment_model",
+    "experiment_workload",
+    "simulate",
+]

@@ -26,6 +26,8 @@ def test_live_crash_breaker_opens_manager_restarts_traffic_returns() -> None:
     events = res.manager_events
     recovered = events[(events["replica"] == "r0") & (events["event"] == "recovered")]
     assert len(recovered) == 1 and recovered["recovery_s"].iloc[0] > 0
+    warmed = events[(events["replica"] == "r0") & (events["event"] == "status")]
+    assert "degraded -> ready" in set(warmed["detail"])  # restarted engine warms up DEGRADED, then READY
     crash_t = events.loc[(events["replica"] == "r0") & (events["event"] == "failed"), "time_s"].iloc[0]
     assert 0.4 * res.duration_s < crash_t < 0.6 * res.duration_s
     closed_t = r0.loc[r0["to_state"] == "closed", "time_s"].iloc[0]

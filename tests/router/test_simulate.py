@@ -92,3 +92,15 @@ def test_bad_experiment_config(kwargs: dict[str, object], field: str) -> None:
 def test_experiment_config_from_dict_unknown_key() -> None:
     with pytest.raises(ConfigError, match=r"router\.strategyy"):
         RouterExperimentConfig.from_dict({"strategyy": "random"})
+
+
+def test_experiment_calibrated_from_measured_engine_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = pd.DataFrame({"status": ["ok", "ok", "ok", "error"], "llm.batch_size": [1, 4, 8, 16],
+                         "latency_s_mean": [0.3, 0.45, 0.65, float("nan")], "latency_s_cv": [0.0, 0.0, 0.0, None]})
+    path = tmp_path / "llm_summary.parquet"
+    rows.to_parquet(path)
+    cfg = RouterExperimentConfig(replicas=2, n_requests=40, load=0.01, calibration=str(path))
+    ledger = simulate(cfg).ledger
+    assert ledger["latency_s"].min() == pytest.approx(0.3)  # fitted base latency, no noise (cv 0)
+    with pytest.raises(ConfigError, match="file not found"):
+        simulate(cfg.replace(calibration=str(tmp_path / "missing.parquet")))
