@@ -110,7 +110,10 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
             for r in runs
         ]
     )
-    typer.echo(f"sweep {spec.name} ({spec.source}): {len(runs)} runs in {len(plan)} load-time groups")
+    typer.echo(
+        f"sweep {spec.name} ({spec.source}): {len(runs)} run{'s' * (len(runs) != 1)} in {len(plan)} load-time "
+        f"group{'s' * (len(plan) != 1)}"
+    )
     typer.echo("")
     typer.echo(table.to_string(index=False))
     typer.echo("")
