@@ -36,6 +36,11 @@ def _need(df: pd.DataFrame, *cols: str) -> None:
         raise ReportError(f"router rows lack {', '.join(missing)}")
 
 
+def _natural(name: object) -> tuple[int, str]:
+    """r2 before r10."""
+    return (len(str(name)), str(name))
+
+
 def _ok(summary: pd.DataFrame) -> pd.DataFrame:
     _need(summary, "router.strategy")
     rows = summary[summary["status"] == "ok"] if "status" in summary.columns else summary
@@ -118,7 +123,8 @@ def replica_load(summary: pd.DataFrame, raw: pd.DataFrame) -> go.Figure:
     counts = req.groupby(["router.strategy", "replica"]).size().rename("n").reset_index()
     counts["share"] = counts["n"] / counts.groupby("router.strategy")["n"].transform("sum")
     fig = go.Figure()
-    for replica, g in counts.groupby("replica", sort=True):
+    for replica in sorted(counts["replica"].unique(), key=_natural):
+        g = counts[counts["replica"] == replica]
         fig.add_trace(go.Bar(x=g["router.strategy"], y=g["share"], name=str(replica)))
     fig.update_layout(barmode="stack", title="Per-replica load (share of successful requests)",
                       yaxis_title="share", xaxis_title="strategy")
@@ -145,7 +151,7 @@ def breaker_timeline(raw: pd.DataFrame, run_id: str | None = None, summary: pd.D
                 if c in match.columns]
         if len(match) and cols:
             label = " | ".join(f"{c.removeprefix('router.')}={match.iloc[0][c]}" for c in cols)
-    replicas = sorted(tr["replica"].dropna().unique(), key=lambda r: (len(str(r)), str(r)))
+    replicas = sorted(tr["replica"].dropna().unique(), key=_natural)
     fig = go.Figure()
     for state, g in tr.groupby("to_state", sort=True):
         fig.add_trace(go.Scatter(x=g["time_s"], y=g["replica"], mode="markers", name=str(state),
