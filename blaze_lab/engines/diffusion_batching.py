@@ -40,6 +40,10 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import BaseConfig, check_int, check_number, stable_hash
 from blaze_lab.engines.diffusion_config import DiffusionConfig
 
+# A clock that slept "until the deadline" can land a few ulps short of it (t + (d - t) != d in floats): a group
+# that is due within this margin counts as due, so a driver loop never spins on a 1e-17 s remainder.
+_EPS_S = 1e-9
+
 # (config, prompts, seeds) -> one output per request, in order.
 BatchRunner = Callable[[DiffusionConfig, list[str], list[int]], Sequence[Any]]
 
@@ -158,9 +162,12 @@ class DiffusionBatcher:
         due = [
             (q[0][0].submitted_s, key)
             for key, q in self._queues.items()
-            if q and (flush or len(q) >= self.config.max_batch or now - q[0][0].submitted_s >= self.config.max_wait_s)
+            if q
+            and (
+                flush or len(q) >= self.config.max_batch or now + _EPS_S >= q[0][0].submitted_s + self.config.max_wait_s
+            )
         ]
-        return min(due)[1] if due else None
+        return min(due, key=lambda item: item[0])[1] if due else None  # oldest first; ties: first queued
 
     def _dispatch(self, key: str) -> list[RequestRecord]:
         queue = self._queues[key]
