@@ -14,7 +14,7 @@ Example (``notebooks/explore.ipynb``):
     >>> from blaze_lab.widgets import Explorer
     >>> ex = Explorer(model="random:tiny-llama")
     >>> ex.select(batch_size=4)
-    >>> ex.show()                      # doctest: +SKIP   (the panel)
+    >>> ex.show()  # the panel  # doctest: +SKIP
     >>> ex.run(vary={"dtype": ["fp32", "bf16"]})                   # doctest: +SKIP
     >>> ex.compare(["run-1", "run-2"])                              # doctest: +SKIP
     >>> ex.to_experiment("experiments/explored.yaml")               # doctest: +SKIP
@@ -31,7 +31,6 @@ from typing import Any
 
 import ipywidgets as w
 import pandas as pd
-import yaml
 
 from blaze_lab.engines.capabilities import Device
 from blaze_lab.errors import BlazeLabError, ConfigError
@@ -56,8 +55,21 @@ def parse_vary(text: str) -> dict[str, list[Any]]:
         field, sep, values = item.partition("=")
         if not sep or not field.strip() or not values.strip():
             raise ConfigError("vary", item, reason="write field=value1,value2 (several separated by ';')")
-        out[field.strip()] = [yaml.safe_load(v.strip()) for v in values.split(",") if v.strip()]
+        out[field.strip()] = [_scalar(v.strip()) for v in values.split(",") if v.strip()]
     return out
+
+
+def _scalar(text: str) -> Any:
+    """int, float, true/false, else the text itself (not YAML: YAML 1.1 reads ``off`` — an amp mode — as False)."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def plotly_bundle(fig: Any) -> dict[str, Any]:
@@ -271,8 +283,9 @@ class Explorer:
         self.settings_box.children = list(self.fields[self.session.kind].values())
         self._refresh_settings()
 
-    def _refresh_settings(self) -> None:
-        """Label unavailable values with their reason; show the current problem or caveats; gate the Run button."""
+    def _refresh_settings(self, status: bool = True) -> None:
+        """Label unavailable values with their reason; show the current problem or caveats (unless ``status`` is
+        False: a run's outcome stays visible); gate the Run button."""
         info = self.session.info
         lines = []
         self._syncing = True
@@ -301,6 +314,8 @@ class Explorer:
         )
         problem = self.session.problem()
         self.run_button.disabled = bool(problem)
+        if not status:
+            return
         if problem:
             self.status.value = _problem_html(problem)
         else:
@@ -338,7 +353,7 @@ class Explorer:
             return None
         finally:
             self.run_button.description = "Run"
-            self._refresh_settings()
+            self._refresh_settings(status=False)
             self._refresh_results()
         failed = rows[rows["status"] != "ok"]
         if len(failed):

@@ -282,7 +282,7 @@ class ExplorerSession:
         spec_name = name or path.stem
         data = self.experiment(spec_name, run_ids)
         path.parent.mkdir(parents=True, exist_ok=True)
-        header = "# Written by the blaze_lab explorer (Save as experiment); run: blaze-lab sweep " + path.name + "\n"
+        header = "# Written by the blaze_lab explorer (Save as experiment); run: blaze-lab sweep " + str(path) + "\n"
         path.write_text(header + yaml.safe_dump(data, sort_keys=False))
         load_spec(path)  # ConfigError if the explorer ever wrote something the sweep would refuse
         return path
