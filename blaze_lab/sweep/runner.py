@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import io
@@ -55,6 +56,7 @@ from blaze_lab.sweep.spec import ExperimentSpec, Group, Run, check_notebook, exp
 # substitutes sys.executable for "python"). The Makefile's "blaze-lab" kernelspec exists only after `make setup`.
 DEFAULT_KERNEL = "python3"
 COMPLETE_STATUSES = frozenset({"ok", "unsupported", "oom"})
+LOCK = ".lock"
 _ERROR_TEXT_MAX = 4000
 
 
@@ -254,8 +256,6 @@ def run_sweep(
         >>> result.results_dir  # doctest: +SKIP
         PosixPath('results/quickstart')
     """
-    from tqdm.auto import tqdm
-
     clock = clock or RealClock()
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(Path(spec))
@@ -271,10 +271,35 @@ def run_sweep(
     tasks = [t for t in tasks if t.run_ids]
     exe.check(tasks)
 
-    from blaze_lab.env import fingerprint, git_sha
+    from blaze_lab.env import fingerprint
 
     env = fingerprint()
     root.mkdir(parents=True, exist_ok=True)
+    with _exclusive(root):
+        # Recomputed under the lock: a sweep that held it until now may have completed runs meanwhile.
+        done = {g.group_id: _complete_ids(root / g.group_id, g, retry_errors) for g in plan}
+        tasks = [_task(spec.name, g, done[g.group_id], kernel_name, cell_timeout_s) for g in plan]
+        tasks = [t for t in tasks if t.run_ids]
+        return _run_locked(spec, root, runs, plan, done, tasks, exe, env, kernel_name, progress, clock)
+
+
+def _run_locked(
+    spec: ExperimentSpec,
+    root: Path,
+    runs: Sequence[Run],
+    plan: Sequence[Group],
+    done: Mapping[str, set[str]],
+    tasks: Sequence[GroupTask],
+    exe: Executor,
+    env: Mapping[str, Any],
+    kernel_name: str,
+    progress: bool,
+    clock: Clock,
+) -> SweepResult:
+    from tqdm.auto import tqdm
+
+    from blaze_lab.env import git_sha
+
     _remove_stale_temporaries(root, plan)
     manifest: dict[str, Any] = {
         "sweep": spec.name,
@@ -517,6 +542,28 @@ def atomic_write(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``root/.lock`` for the sweep: one writer per results folder.
+
+    ``flock`` locks die with their process, so a ``kill -9``'d sweep never leaves a stale lock behind.
+    """
+    import fcntl
+
+    with open(root / LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise SweepError(f"{root}: another sweep (pid {holder}) is writing this results folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
 
 
 def _remove_stale_temporaries(root: Path, plan: Sequence[Group]) -> None:

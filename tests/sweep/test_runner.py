@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from blaze_lab.errors import ConfigError
+from blaze_lab.errors import ConfigError, SweepError
 from blaze_lab.sweep.collect import load_manifest
 from blaze_lab.sweep.runner import (
     GroupOutput,
+    _exclusive,
     describe_failure,
     failure_status,
     make_executor,
@@ -167,3 +168,14 @@ def test_unknown_kernel_is_refused_before_anything_is_written(write_spec: WriteS
     assert not (tmp_path / "results").exists()
     assert groups(expand(load_spec(path)))  # the spec itself was fine
     assert GroupOutput("g", None, None, None).error is None
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused(
+    write_spec: WriteSpec, tmp_path: Path, execution_log: ReadLog
+) -> None:
+    path = write_spec({"name": "locked", "kind": "fake"})
+    root = tmp_path / "results" / "locked"
+    root.mkdir(parents=True)
+    with _exclusive(root), pytest.raises(SweepError, match=f"{root}: another sweep \\(pid {os.getpid()}\\)"):
+        run_sweep(path, results_root=tmp_path / "results", progress=False)
+    assert execution_log() == [] and not (root / "manifest.json").exists()
