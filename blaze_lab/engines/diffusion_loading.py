@@ -151,9 +151,28 @@ def _place(pipe: Any, cfg: DiffusionConfig, device: str) -> None:
 # -- run-time knobs --------------------------------------------------------------------------------------------------
 
 
+_PROCESS_THREADS: list[int] = []  # torch's thread count before the first cpu_threads change (restored by 0)
+
+
+def set_cpu_threads(threads: int) -> None:
+    """``torch.set_num_threads(threads)``; 0 restores the count the process had before the first change."""
+    import torch
+
+    if threads == 0:
+        if _PROCESS_THREADS and torch.get_num_threads() != _PROCESS_THREADS[0]:
+            torch.set_num_threads(_PROCESS_THREADS[0])
+        return
+    if not _PROCESS_THREADS:
+        _PROCESS_THREADS.append(torch.get_num_threads())
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def apply_runtime(loaded: LoadedPipeline, cfg: DiffusionConfig) -> None:
-    """Set every run-time knob of ``cfg`` on the loaded pipeline (scheduler, attention, VAE slicing/tiling)."""
+    """Set every run-time knob of ``cfg`` on the loaded pipeline (scheduler, attention, VAE slicing/tiling,
+    CPU threads)."""
     pipe = loaded.pipe
+    set_cpu_threads(cfg.cpu_threads)
     with capability(f"scheduler={cfg.scheduler}"):
         if cfg.scheduler == "default":
             pipe.scheduler = loaded.default_scheduler
@@ -204,4 +223,11 @@ def set_attention(loaded: LoadedPipeline, attention: str, slice_size: int | str 
     return count
 
 
-__all__ = ["SCHEDULER_BUILDERS", "LoadedPipeline", "apply_runtime", "load_pipeline", "set_attention"]
+__all__ = [
+    "SCHEDULER_BUILDERS",
+    "LoadedPipeline",
+    "apply_runtime",
+    "load_pipeline",
+    "set_attention",
+    "set_cpu_threads",
+]

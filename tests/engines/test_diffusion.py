@@ -202,3 +202,13 @@ def test_image_path_value_relative_to_the_sweep_folder(tmp_path) -> None:
     folder = tmp_path / "sweep" / "grp" / "images"
     assert image_path_value(folder / "h.png", folder) == "grp/images/h.png"
     assert image_path_value(tmp_path / "x" / "h.png", tmp_path / "x") == str(tmp_path / "x" / "h.png")
+
+
+def test_cpu_threads_is_applied_and_zero_restores_the_process_default(engine: DiffusionEngine) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    engine.prepare(TINY.replace(cpu_threads=2))
+    assert torch.get_num_threads() == 2
+    engine.prepare(TINY)  # cpu_threads=0: back to what the process had before the first change
+    assert torch.get_num_threads() == before
