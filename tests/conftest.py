@@ -89,3 +89,36 @@ def tiny_ddpm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ====================================================================================================================
 # end of blaze_lab.models block
 # ====================================================================================================================
+
+
+# ====================================================================================================================
+# blaze_lab.sweep.ray_executor / blaze_lab.router.ray_replicas — a real local Ray cluster (tests marked `ray`)
+#
+#   * ``ray_cluster``: session scope, started on first use: a head node (1 CPU) plus a second node process
+#     ("w1", 1 CPU, custom resource {"worker": 1}); yields the LocalRayCluster (``.address``, ``.add_node``,
+#     ``.kill_node``). Every node is stopped at the end, also on failure (by process group; never `ray stop`).
+# ====================================================================================================================
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    import shutil
+    import tempfile
+
+    from ray_cluster import LocalRayCluster
+
+    # A short root: Ray's unix socket paths under it must stay below the 107-character limit.
+    root = Path(tempfile.mkdtemp(prefix="bray", dir="/tmp"))
+    cluster = LocalRayCluster(root)
+    try:
+        cluster.start_head(num_cpus=1)
+        cluster.add_node("w1", num_cpus=1, resources={"worker": 1})
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# ====================================================================================================================
+# end of the ray block
+# ====================================================================================================================
