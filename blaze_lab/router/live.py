@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -48,30 +49,37 @@ class LiveResult:
     max_waiting: int
 
 
-def run_live(cfg: RouterExperimentConfig, clock: Clock | None = None) -> LiveResult:
-    """Run ``cfg`` live (blocking; starts its own event loop)."""
-    return asyncio.run(run_live_async(cfg, clock or RealClock()))
+def run_live(
+    cfg: RouterExperimentConfig, clock: Clock | None = None, replica_factory: Callable[..., Any] | None = None
+) -> LiveResult:
+    """Run ``cfg`` live (blocking; starts its own event loop).
+
+    ``replica_factory(name, **FakeEngine keyword arguments)`` builds each replica (default: an in-process
+    ``FakeEngine``; ``blaze_lab.router.ray_replicas.ray_fake_replica`` puts each one in a Ray actor)."""
+    return asyncio.run(run_live_async(cfg, clock or RealClock(), replica_factory))
 
 
-async def run_live_async(cfg: RouterExperimentConfig, clock: Clock) -> LiveResult:
+async def run_live_async(
+    cfg: RouterExperimentConfig, clock: Clock, replica_factory: Callable[..., Any] | None = None
+) -> LiveResult:
     # A full garbage collection walks every live object; in a kernel that imported torch that is a pause of a few
     # hundred ms, long enough to turn a run into a burst of overdue arrivals (a real overload, but one caused by
     # the harness). Freezing the objects that exist before the run keeps collections during the run short.
     gc.collect()
     gc.freeze()
     try:
-        return await _run_live(cfg, clock)
+        return await _run_live(cfg, clock, replica_factory or FakeEngine)
     finally:
         gc.unfreeze()
 
 
-async def _run_live(cfg: RouterExperimentConfig, clock: Clock) -> LiveResult:
+async def _run_live(cfg: RouterExperimentConfig, clock: Clock, make_replica: Callable[..., Any]) -> LiveResult:
     scale = cfg.time_scale
     model = experiment_model(cfg)
     workload, rate = experiment_workload(cfg, model)
     speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
     engines = [
-        FakeEngine(f"r{i}", clock=clock, base_s=model.base_s, per_request_s=model.per_request_s, speed=s,
+        make_replica(f"r{i}", clock=clock, base_s=model.base_s, per_request_s=model.per_request_s, speed=s,
                    cv=model.cv, slots=cfg.replica_slots, time_scale=scale, start_s=0.1, warmup_s=0.5,
                    warmup_factor=2.0, seed=cfg.seed * 1000 + i)
         for i, s in enumerate(speeds)
