@@ -174,6 +174,7 @@ class ExplorerSession:
             info = KINDS[str(kind)]
             view = pd.DataFrame({"run": rows["run"], "engine": kind, "config": _labels(rows, info)})
             view["status"] = rows["status"]
+            view["valid"] = rows.get("valid", math.nan)  # False: too few samples or too noisy (see the report)
             for column, label, _ in info.metrics:
                 view[label] = rows.get(column, math.nan)
             view["error"] = rows.get("error", "")
