@@ -170,7 +170,7 @@ class RayExecutor:
         resources: Mapping[str, float] | None = None,
         max_retries: int = 2,
         infeasible_timeout_s: float = 60.0,
-        connect_timeout_s: float = 10.0,
+        connect_timeout_s: float = 60.0,
         poll_s: float = 0.5,
         task_options: Mapping[str, Any] | Callable[[GroupTask], Mapping[str, Any]] | None = None,
         clock: Clock | None = None,

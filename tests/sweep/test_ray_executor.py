@@ -7,6 +7,8 @@ instead of the SmolLM2 quickstart, to keep CI time sane; the layout and columns 
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +79,15 @@ def test_unreachable_address_fails_fast_naming_it(write_spec: WriteSpec, tmp_pat
     assert time.monotonic() - started < 10
     assert not (tmp_path / "results" / "nocluster").exists()  # nothing written before the check
     assert type(make_executor("ray", address)).__name__ == "RayExecutor"
+
+    from typer.testing import CliRunner
+
+    from blaze_lab.cli import app
+
+    result = CliRunner().invoke(app, ["sweep", str(path), "--executor", "ray", "--address", address,
+                                      "--results", str(tmp_path / "results")])  # fmt: skip
+    assert result.exit_code == 2
+    assert f"error: no Ray cluster reachable at {address}" in result.output
 
 
 # -- on a real cluster --------------------------------------------------------------------------------------------
@@ -167,6 +178,35 @@ def test_node_killed_mid_sweep_retries_or_records_errors(
     assert executions.count(rows["soft"]["group"]) == 2  # ran twice: the lost attempt and the retry
     manifest = load_manifest(result.results_dir)
     assert manifest["counts"] == {"error": 1, "ok": 1} and manifest["ended"]
+
+
+@pytest.mark.ray
+def test_worker_process_killed_retries_exhausted_becomes_error_rows(
+    ray_cluster: Any, write_spec: WriteSpec, tmp_path: Path, execution_log: Callable[[], list[list[str]]]
+) -> None:
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    path = write_spec({"name": "crashed", "kind": "fake", "zip": {"model": ["lost", "fine"], "mode": ["hold", "ok"]}})
+    env = {"env_vars": {"BLAZE_TEST_LOG": str(tmp_path / "executions.log"), "BLAZE_TEST_HOLD": str(hold)}}
+    executor = RayExecutor(ray_cluster.address, max_retries=0, poll_s=0.2, task_options={"runtime_env": env})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(run_sweep, path, results_root=tmp_path / "results", executor=executor, progress=False)
+        deadline = time.monotonic() + 60
+        while not (hold / "started").exists() and time.monotonic() < deadline and not future.done():
+            time.sleep(0.1)
+        assert not future.done(), future.result().frames()[0].to_dict("records")
+        kernel_pid = int((hold / "started").read_text())
+        # The kernel's parent is the Ray worker process running the group: kill it like the OOM killer would.
+        worker_pid = int(Path(f"/proc/{kernel_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        os.kill(worker_pid, signal.SIGKILL)
+        result = future.result(timeout=120)
+
+    summary, _ = result.frames()
+    rows = {model: frame.iloc[0] for model, frame in summary.groupby("fake.model")}
+    assert rows["fine"]["status"] == "ok"
+    assert rows["lost"]["status"] == "error"
+    assert rows["lost"]["error"].startswith(f"worker lost after 1 attempt(s) on {ray_cluster.address}")
+    assert [line[0] for line in execution_log()].count(rows["lost"]["group"]) == 1  # max_retries=0: no retry
 
 
 def test_plan_has_two_groups_for_the_tiny_spec(tmp_path: Path) -> None:
