@@ -427,10 +427,12 @@ class DynamicBatcher:
         row_open = [True] * len(rows)
         eos = self.runner.eos_token_ids
         lock = threading.Lock()
+        pending: list[tuple[RequestHandle, int, float, str | None]] = []
+        drain_scheduled = False
 
         def on_step(tokens: list[int]) -> None:  # worker thread
+            nonlocal drain_scheduled
             t = self.clock.now()
-            events: list[tuple[RequestHandle, int, float, str | None]] = []
             with lock:
                 for i, tok in enumerate(tokens[: len(rows)]):
                     if not row_open[i]:
@@ -441,10 +443,19 @@ class DynamicBatcher:
                     if last:
                         row_open[i] = False
                         text = self.runner.decode(row_tokens[i])
-                    events.append((rows[i], tok, t, text))
-            loop.call_soon_threadsafe(_deliver, events)
+                    pending.append((rows[i], tok, t, text))
+                if drain_scheduled:
+                    return  # the loop has not drained the previous step yet: it will take these too
+                drain_scheduled = True
+            # One wake-up of the event loop per step at most (each wake-up competes with generate for the GIL).
+            loop.call_soon_threadsafe(_deliver)
 
-        def _deliver(events: list[tuple[RequestHandle, int, float, str | None]]) -> None:  # event loop
+        def _deliver() -> None:  # event loop
+            nonlocal drain_scheduled
+            with lock:
+                events = pending[:]
+                pending.clear()
+                drain_scheduled = False
             for handle, tok, t, text in events:
                 handle._push(tok, t - handle.submit_t)
                 if text is not None:
