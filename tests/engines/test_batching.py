@@ -245,3 +245,18 @@ def test_max_rate_under_slo_with_a_measured_attainment_curve() -> None:
     probes = found["probes"]
     assert list(probes.columns) == ["rate_rps", "slo_attainment", "feasible"]
     assert (probes["feasible"] == (probes["slo_attainment"] >= 0.9)).all()
+
+
+def test_batching_experiments_validate_and_cross_the_axes() -> None:
+    from pathlib import Path
+
+    from blaze_lab.sweep.spec import expand, groups, load_spec
+
+    root = Path(__file__).resolve().parents[2]
+    for name, model in (("llm_batching", "random:tiny-llama"), ("llm_batching_smollm2", "smollm2-135m")):
+        runs = expand(load_spec(root / "experiments" / f"{name}.yaml"))  # also checks the notebook's parameters
+        configs = [run.config for run in runs]
+        assert all(isinstance(c, ServingConfig) and c.model == model for c in configs)
+        assert {c.batching for c in configs} == {"none", "dynamic", "continuous"}
+        assert len({c.rate_rps for c in configs}) >= 3 and {c.arrival for c in configs} == {"gamma"}
+        assert len(groups(runs)) == 1  # one model load per sweep
