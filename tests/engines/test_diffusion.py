@@ -212,3 +212,14 @@ def test_cpu_threads_is_applied_and_zero_restores_the_process_default(engine: Di
     assert torch.get_num_threads() == 2
     engine.prepare(TINY)  # cpu_threads=0: back to what the process had before the first change
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(("name", "runs", "groups"), [("diffusion_memory", 20, 4), ("diffusion_gpu", 16, 5)])
+def test_experiment_specs_validate_and_expand(name: str, runs: int, groups: int) -> None:
+    from blaze_lab.sweep.spec import PROJECT_ROOT, expand, load_spec
+    from blaze_lab.sweep.spec import groups as load_groups
+
+    spec = load_spec(PROJECT_ROOT / "experiments" / f"{name}.yaml")  # also checks the notebook's parameters cell
+    expanded = expand(spec)
+    assert len(expanded) == runs and len(load_groups(expanded)) == groups
+    assert {r.config.offload for r in expanded} >= {"none", "model", "sequential"}
