@@ -36,8 +36,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check blaze_lab tests benchmarks
 	$(BIN)/mypy
 
+# JupyterLab on 127.0.0.1 only, opening the explorer; new notebooks and consoles get the blaze-lab kernel.
+# --allow-root only when run as root (containers, CI machines): JupyterLab refuses to start as root otherwise.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --notebook-dir=notebooks
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+		--LabApp.default_url=/lab/tree/explore.ipynb --MappingKernelManager.default_kernel_name=blaze-lab \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
