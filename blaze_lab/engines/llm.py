@@ -384,7 +384,12 @@ class LLMEngine:
             if ref_cfg.load_key() == cfg.load_key() and ref_cfg.amp == cfg.amp:
                 ref = outputs
             else:
+                held = ref_cfg.load_key() in self.model_cache
                 ref = self._outputs_for(ref_cfg, self.load(ref_cfg), settings)
+                if not held:
+                    # The reference model was loaded only for this: drop it, or the next configs' peak memory
+                    # would include a second model (seen on the H200: fp16 peaks +5 GB from the fp32 reference).
+                    self.model_cache.evict(ref_cfg.load_key())
             self.references.put(key, ref)
         cols: dict[str, Any] = dict(compare(ref, outputs))
         cols["reference_config_hash"] = ref_cfg.config_hash()
