@@ -12,7 +12,14 @@ import socket
 import pytest
 
 from blaze_lab.cache.models import ModelCache
-from blaze_lab.engines.batching import OK, DynamicBatcher, LLMBatchRunner, RequestHandle
+from blaze_lab.engines.batching import (
+    CANCELLED,
+    OK,
+    DynamicBatcher,
+    LLMBatchRunner,
+    RequestHandle,
+    RequestResult,
+)
 from blaze_lab.engines.continuous import ContinuousBatcher
 from blaze_lab.engines.llm import LLMEngine
 from blaze_lab.engines.llm_config import LLMConfig
@@ -77,6 +84,35 @@ def test_continuous_batching_matches_generate(engine: LLMEngine) -> None:
     assert asyncio.run(scenario()) == direct
     # the manager restored the model's attention implementation when it stopped
     assert engine.load().model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "continuous"])
+def test_cancelling_one_request_leaves_the_others_exact(engine: LLMEngine, mode: str) -> None:
+    runner = LLMBatchRunner(engine)
+    n = 12
+
+    async def scenario() -> list[RequestResult]:
+        batcher: DynamicBatcher | ContinuousBatcher = (
+            DynamicBatcher(runner, max_batch_size=3, max_wait_ms=10_000) if mode == "dynamic"
+            else ContinuousBatcher(engine, max_batch_size=3)
+        )
+        async with batcher:
+            handles = [batcher.submit(p, n) for p in PROMPTS]
+            stream = handles[1].stream()
+            await anext(stream)
+            assert handles[1].cancel()
+            assert [t async for t in stream] == []  # its stream ends at once
+            return list(await asyncio.gather(*(h.result() for h in handles)))
+
+    results = asyncio.run(scenario())
+    assert [r.outcome for r in results] == [OK, CANCELLED, OK]
+    assert len(results[1].token_ids) < n
+    if mode == "dynamic":  # the same padded batch as direct generate
+        direct = engine.generate(PROMPTS, n).token_ids
+    else:  # no padding: each request as generated alone
+        direct = [engine.generate([p], n).token_ids[0] for p in PROMPTS]
+    for i in (0, 2):
+        assert results[i].token_ids == _until_eos(direct[i], runner.eos_token_ids)
 
 
 def test_serving_benchmark_group_tiny_run() -> None:
