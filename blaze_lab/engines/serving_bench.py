@@ -292,7 +292,7 @@ def bisect_max_rate(
     at ``high`` needs no search).
 
     >>> bisect_max_rate(lambda r: r <= 10.0, 1.0, 33.0, iterations=5)[0]
-    9.0
+    10.0
     """
     probes: list[tuple[float, bool]] = []
 
