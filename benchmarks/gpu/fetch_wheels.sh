@@ -11,7 +11,7 @@ plat=(--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platfor
       --platform manylinux_2_24_x86_64 --platform manylinux_2_26_x86_64 --platform manylinux_2_27_x86_64
       --platform manylinux_2_28_x86_64 --platform manylinux_2_31_x86_64 --platform manylinux_2_34_x86_64)
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${plat[@]}" -d "$out" \
-  bitsandbytes==0.50.2 diffusers==0.42.1 plotly==7.1.0 \
+  bitsandbytes==0.50.2 diffusers==0.42.1 plotly==7.1.0 platformdirs \
   papermill==2.7.0 nbclient==0.11.0 nbformat==5.11.1 ipykernel==7.4.0 \
   entrypoints tenacity jupyter-client jupyter-core traitlets fastjsonschema jsonschema referencing rpds-py \
   jsonschema-specifications comm ipython decorator parso matplotlib-inline pexpect ptyprocess prompt_toolkit wcwidth \
