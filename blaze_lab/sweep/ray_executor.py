@@ -216,10 +216,15 @@ class RayExecutor:
             except BaseException as exc:  # reported to the caller's thread below
                 outcome["error"] = exc
 
-        # ray.init retries a GCS that accepts TCP but does not answer for a minute or more: bound it.
+        # ray.init retries a GCS that accepts TCP but does not answer for a minute or more: bound it by running it
+        # in a thread. Ray then warns that it cannot install its SIGTERM handler (only the main thread may); that
+        # handler only turns SIGTERM into sys.exit, so the warning is dropped rather than shown on every sweep.
+        ray_logger = logging.getLogger("ray._private.worker")
+        ray_logger.addFilter(_drop_sigterm_warning)
         thread = threading.Thread(target=init, name="blaze-ray-init", daemon=True)
         thread.start()
         thread.join(self.connect_timeout_s)
+        ray_logger.removeFilter(_drop_sigterm_warning)
         if thread.is_alive() or "error" not in outcome:
             raise ClusterUnavailable(
                 f"Ray cluster at {self.address} accepted a connection but ray.init did not finish within "
@@ -324,6 +329,10 @@ class RayExecutor:
             if lost:
                 reason += f"; node(s) lost during the sweep: {', '.join(n[:12] for n in lost)}"
             yield _failed(item.task, reason)
+
+
+def _drop_sigterm_warning(record: logging.LogRecord) -> bool:
+    return "SIGTERM handler is not set" not in record.getMessage()
 
 
 def _alive_nodes() -> dict[str, dict[str, float]]:
