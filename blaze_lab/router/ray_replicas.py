@@ -127,6 +127,7 @@ class RayReplica:
         self.actors_created = 0
         self._status = EngineStatus.INITIALIZING
         self._knobs: dict[str, Any] = {}
+        self._configuring: list[Any] = []
 
     # -- fault knobs (the live fault injector sets attributes on engines) ----------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -138,7 +139,9 @@ class RayReplica:
         if name in FAULT_KNOBS:
             self._knobs[name] = value
             if self.actor is not None:
-                self.actor.configure.remote({name: value})  # fire and forget: calls to one actor run in order
+                # Sent now, awaited before the next call: Ray does not promise that an async actor starts calls
+                # in submission order, and a request must not overtake the fault meant to hit it.
+                self._configuring.append(self.actor.configure.remote({name: value}))
             return
         super().__setattr__(name, value)
 
@@ -146,7 +149,7 @@ class RayReplica:
         """Crash the engine in the actor (a live fault); the replica is FAILED until the manager restarts it."""
         self._status = EngineStatus.FAILED
         if self.actor is not None:
-            self.actor.crash.remote()
+            self._configuring.append(self.actor.crash.remote())
 
     # -- Replica protocol ----------------------------------------------------------------------------------
     @property
@@ -159,6 +162,7 @@ class RayReplica:
 
         if self.actor is None:
             self._spawn()
+        await self._settle()
         try:
             self._status = EngineStatus(await self.actor.start.remote())
         except ray.exceptions.RayActorError:
@@ -172,19 +176,33 @@ class RayReplica:
 
         if self.actor is None:
             return
+        await self._settle()
         try:
             self._status = EngineStatus(await self.actor.stop.remote())
         except ray.exceptions.RayActorError:
             self.actor = None  # dead already; start() creates a new one
             self._status = EngineStatus.STOPPED
 
+    async def _settle(self) -> None:
+        """Wait until fault knobs set so far have reached the actor."""
+        pending, self._configuring = self._configuring, []
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
     async def health(self) -> bool:
         import ray
 
         if self.actor is None:
             return False
+        await self._settle()
+        ref = self.actor.health.remote()
         try:
-            ok, status = await self.actor.health.remote()
+            ok, status = await ref
+        except asyncio.CancelledError:
+            # The health checker timed out (a hung engine): cancel the check in the actor too, or every hung check
+            # would stay pending there until the actor's concurrency limit refuses all calls.
+            ray.cancel(ref)
+            raise
         except ray.exceptions.RayActorError:
             self._status = EngineStatus.FAILED
             return False
@@ -196,6 +214,8 @@ class RayReplica:
 
         if self.actor is None or not self._status.accepts_requests:
             raise EngineUnavailable(f"{self.name} is {self._status.value}")
+        if self._configuring:
+            await self._settle()
         ref = self.actor.submit.remote(request)
         try:
             kind, payload, status = await ref

@@ -89,3 +89,48 @@ def test_dead_actor_fails_typed_and_the_manager_replaces_it(ray_driver: Any) -> 
     assert "EngineUnavailable" in outcomes and "ok" in outcomes
     assert created == 2 and answered_by == "r0"
     assert "failed" in events and "recovered" in events
+
+
+def test_fault_knobs_reach_the_actor_and_errors_keep_their_type(ray_driver: Any) -> None:
+    async def scenario() -> tuple[str, str, bool, bool]:
+        replica = ray_fake_replica("r0", base_s=0.001)
+        try:
+            await replica.start()
+            replica.error_rate = 1.0  # what the live fault injector does to an in-process FakeEngine
+            with pytest.raises(EngineError) as info:
+                await replica.submit(Request(0))
+            replica.error_rate = 0.0
+            replica.hung = True
+            try:
+                healthy = await asyncio.wait_for(replica.health(), timeout=1.0)
+            except TimeoutError:
+                healthy = False  # a hung engine never answers its health check
+            replica.hung = False
+            recovered = await replica.health()
+            return type(info.value).__name__, str(info.value), healthy, recovered
+        finally:
+            replica.close()
+
+    name, message, healthy, recovered = asyncio.run(scenario())
+    assert (name, message) == ("EngineError", "r0: injected error")  # not wrapped in a RayTaskError
+    assert not healthy and recovered
+
+
+def test_live_crash_fault_over_actors_restarts_the_replica(ray_driver: Any) -> None:
+    cfg = RouterExperimentConfig(mode="live", replicas=2, n_requests=300, fault="crash", time_scale=0.2, seed=3)
+    made: list[RayReplica] = []
+
+    def factory(name: str, **kwargs: Any) -> RayReplica:
+        made.append(ray_fake_replica(name, **kwargs))
+        return made[-1]
+
+    try:
+        res = run_live(cfg, replica_factory=factory)
+    finally:
+        for r in made:
+            r.close()
+    assert res.lost == 0 and res.answered + res.typed_errors == 300
+    events = res.manager_events
+    r0 = events[events["replica"] == "r0"]
+    assert {"failed", "restarting", "recovered"} <= set(r0["event"])  # crashed in its actor, restarted there
+    assert r0.loc[r0["event"] == "recovered", "recovery_s"].iloc[0] > 0
