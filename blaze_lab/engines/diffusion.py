@@ -361,7 +361,7 @@ class DiffusionEngine:
             outcome = measure(step, settings, clock=self.clock, value=lambda r: r["latency_s"])
             stage = "quality"
             images = last[0].images
-            cols = self._quality(cfg, images, reference) if quality.enabled else {}
+            cols = self._quality_or_note(cfg, images, reference) if quality.enabled else {}
             stage = "images"
             cols.update(_image_columns(cfg, images, image_dir, quality))
         except Exception as exc:
@@ -399,6 +399,18 @@ class DiffusionEngine:
             }
         )
         return raw, summary
+
+    def _quality_or_note(
+        self, cfg: DiffusionConfig, images: list[np.ndarray], reference: DiffusionConfig | None
+    ) -> dict[str, Any]:
+        # The measurements stand even when the reference cannot be produced (its load fails or runs out of
+        # memory): the row stays ok, quality is NaN and quality_error says why.
+        try:
+            return self._quality(cfg, images, reference)
+        except Exception as exc:
+            _, reason = classify_failure(exc)
+            self._applied.clear()
+            return {"psnr_db": math.nan, "ssim": math.nan, "quality_error": f"reference failed: {reason}"}
 
     def _quality(
         self, cfg: DiffusionConfig, images: list[np.ndarray], reference: DiffusionConfig | None

@@ -223,3 +223,14 @@ def test_experiment_specs_validate_and_expand(name: str, runs: int, groups: int)
     expanded = expand(spec)
     assert len(expanded) == runs and len(load_groups(expanded)) == groups
     assert {r.config.offload for r in expanded} >= {"none", "model", "sequential"}
+
+
+def test_a_reference_that_cannot_run_leaves_the_row_ok(engine: DiffusionEngine) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("model offload loads fine where an accelerator exists")
+    bad_reference = TINY.replace(offload="model")  # cannot load without an accelerator
+    row = engine.benchmark([TINY], reference=bad_reference, measure=FAST, progress=False).iloc[0]
+    assert row["status"] == "ok" and row["n"] == 2 and math.isnan(row["psnr_db"])
+    assert "requires accelerator" in row["quality_error"]
