@@ -104,7 +104,7 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
             {
                 "run_id": r.run_id,
                 "group": r.group,
-                **{f: str(getattr(r.config, f)) for f in varying},
+                **{f: str(getattr(r.config, f, "")) for f in varying},
                 "done": "yes" if r.run_id in done else "no",
             }
             for r in runs
@@ -133,8 +133,9 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
 def _varying_fields(runs: list[Any]) -> list[str]:
     if not runs:
         return []
-    names = list(runs[0].config.to_dict())
-    varying = [n for n in names if len({repr(getattr(r.config, n)) for r in runs}) > 1]
+    # A spec with parts mixes config classes: a field one kind lacks counts as a differing value.
+    names = list(dict.fromkeys(n for r in runs for n in r.config.to_dict()))
+    varying = [n for n in names if len({repr(getattr(r.config, n, None)) for r in runs}) > 1]
     return varying or names[:1]
 
 

@@ -151,3 +151,14 @@ def test_save_as_experiment_passes_the_sweep_dry_run(explorer: Explorer, tmp_pat
     assert result.exit_code == 0, result.output
     assert "2 runs in 2 load-time group" in result.output  # fp32 and bf16: one model load each
     assert not (tmp_path / "results").exists()
+
+
+def test_mixed_engines_save_as_parts_the_dry_run_accepts(explorer: Explorer, tmp_path: Path) -> None:
+    explorer.run()
+    explorer.select(kind="diffusion", steps=2)
+    explorer.run()
+    path = explorer.to_experiment(tmp_path / "mixed.yaml")
+    assert path is not None
+    result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert "2 runs in 2 load-time groups" in result.output

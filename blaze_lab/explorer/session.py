@@ -145,7 +145,8 @@ class ExplorerSession:
                 run_id = f"run-{self._count}"
                 if progress:
                     progress(i, len(configs), f"{run_id}: measuring {self.kind} {cfg.config_hash()}")
-                row = runner([cfg], [run_id], self.measure).assign(sweep=SWEEP_NAME, run=run_id)
+                # copy(): the engines build wide frames column by column; assigning to one unconsolidated warns.
+                row = runner([cfg], [run_id], self.measure).copy().assign(sweep=SWEEP_NAME, run=run_id)
                 self.configs[run_id] = cfg
                 new.append(row)
                 self.results = pd.concat([self.results, row], ignore_index=True) if len(self.results) else row
