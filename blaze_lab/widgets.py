@@ -147,7 +147,7 @@ class Explorer:
             value=str(Path(experiment_path or PROJECT_ROOT / DEFAULT_EXPERIMENT)),
             description="file",
             layout=w.Layout(width="60%"),
-        )
+        ).add_class("blaze-save-path")
         self.save_button = w.Button(description="Save as experiment", icon="save").add_class("blaze-save")
         self.save_button.on_click(lambda _: self._click_save())
         self.save_status = w.HTML().add_class("blaze-save-status")

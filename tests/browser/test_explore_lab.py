@@ -2,7 +2,8 @@
 
 The whole user path of the explorer, by clicking: open the notebook (blaze-lab kernel), Run > Run All Cells, pick
 an impossible setting and read the reason in the panel, vary the batch size, click Run with the tiny model, wait
-for the results table and the plotly figure, select both runs, click Compare. Screenshots go to
+for the results table and the plotly figure, select both runs, click Compare, save them as an experiment that
+``blaze-lab sweep --dry-run`` accepts. Screenshots go to
 test-artifacts/browser/ (git-ignored).
 """
 
@@ -13,6 +14,9 @@ from typing import Any
 
 import pytest
 from browser_support import ARTIFACTS, KERNEL_NAME, BrowserPage, Lab, needs_chromium
+from typer.testing import CliRunner
+
+from blaze_lab.cli import app
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -103,6 +107,15 @@ def _explore(jupyterlab: Lab, chromium_page: BrowserPage) -> None:
     compare.wait_for(timeout=UI_TIMEOUT_MS)
     text = compare.inner_text()
     assert "run-2 / run-1" in text and "tokens/s" in text
+
+    # Save as experiment: the file the sweep's dry run accepts.
+    saved = jupyterlab.root / "explored.yaml"
+    explorer.locator(".blaze-save-path input").fill(str(saved))
+    explorer.locator("button.blaze-save").click()
+    explorer.locator(".blaze-save-status", has_text="wrote").wait_for(timeout=UI_TIMEOUT_MS)
+    result = CliRunner().invoke(app, ["sweep", str(saved), "--dry-run", "--results", str(jupyterlab.root / "r")])
+    assert result.exit_code == 0, result.output
+    assert "2 runs in 1 load-time group" in result.output  # batch size is run-time: one model load
 
     explorer.locator(".blaze-results").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "explore_lab.png"))
