@@ -303,6 +303,13 @@ class Explorer:
                     current = widget.value
                     widget.options = labelled
                     widget.value = current
+            for field, widget in self.fields[info.name].items():
+                if isinstance(widget, w.Checkbox):  # a switch this device cannot turn on is greyed out
+                    on = self.session.verdict(field, True)
+                    widget.disabled = not on.allowed and not widget.value
+                    widget.tooltip = on.reason or None
+                    if not on.allowed:
+                        lines.append(f"<li><code>{field}</code> disabled: {html.escape(on.reason)}</li>")
         finally:
             self._syncing = False
         device = html.escape(self.session.device.label)

@@ -162,3 +162,16 @@ def test_mixed_engines_save_as_parts_the_dry_run_accepts(explorer: Explorer, tmp
     result = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--results", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
     assert "2 runs in 2 load-time groups" in result.output
+
+
+def test_a_switch_the_device_cannot_turn_on_is_disabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from blaze_lab.engines import capabilities
+
+    monkeypatch.setitem(
+        capabilities.RULES, ("llm", "torch_compile", True), lambda device, target: capabilities.Verdict(False, "no")
+    )
+    ex = Explorer(device=Device.cpu(), runners={"llm": fake_runner})
+    box = ex.fields["llm"]["torch_compile"]
+    assert box.disabled and box.tooltip == "no"
+    assert "<code>torch_compile</code> disabled: no" in ex.capability.value
+    assert not ex.fields["llm"]["amp"].disabled

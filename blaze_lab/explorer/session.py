@@ -114,6 +114,11 @@ class ExplorerSession:
             return f"{type(exc).__name__}: {exc}"
         return ""
 
+    def verdict(self, field: str, value: Any) -> capabilities.Verdict:
+        """Whether ``field = value`` of the current kind can run on this device (with the reason)."""
+        requested = self.settings[self.kind].get("device", "auto")
+        return capabilities.verdict(self.kind, field, value, self.device, requested)
+
     def choices(self, field: str) -> list[tuple[Any, capabilities.Verdict]]:
         """Every value of a choice field of the current kind with its verdict on this device."""
         values = self.info.choices[field]
