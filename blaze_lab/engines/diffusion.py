@@ -420,7 +420,12 @@ class DiffusionEngine:
         ref_images = self.references.get(key, len(images))
         if ref_images is None:
             own = ref_cfg.config_hash() == cfg.config_hash()
+            extra_load = ref_cfg.load_key() not in self.model_cache
             ref_images = images if own else self.generate(ref_cfg).images
+            if extra_load and ref_cfg.load_key() != cfg.load_key():
+                # Loaded only for quality: free it now, or it would sit in (GPU) memory and inflate the peak memory
+                # of every later config in this group. Its images are stored, so it is loaded at most once more.
+                self.model_cache.evict(ref_cfg.load_key())
             self.references.put(key, ref_images)
         cols: dict[str, Any] = {"reference_config_hash": ref_cfg.config_hash()}
         if ref_images[0].shape != images[0].shape:
