@@ -20,6 +20,7 @@ from blaze_lab.cli import app
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
+
 # Generous, bounded waits: the machine is a loaded 2-core box; the first cell imports torch in a fresh kernel.
 PANEL_TIMEOUT_MS = 240_000
 RUN_TIMEOUT_MS = 300_000
@@ -37,6 +38,7 @@ def test_lab_lists_the_blaze_lab_kernel(jupyterlab: Lab) -> None:
     assert specs[KERNEL_NAME]["spec"]["language"] == "python"
 
 
+@pytest.mark.slow  # ~40-80 s: JupyterLab, a fresh kernel importing torch, two tiny-model runs
 def test_explore_notebook_end_to_end(jupyterlab: Lab, chromium_page: BrowserPage) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "explore_lab_failure.png").unlink(missing_ok=True)
