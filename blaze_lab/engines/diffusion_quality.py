@@ -148,7 +148,8 @@ def to_uint8(images: Any) -> list[np.ndarray]:
     """A float ``[N, H, W, 3]`` array in [0, 1] (diffusers ``output_type="np"``) → list of ``uint8`` images."""
     arr = np.asarray(images)
     if arr.dtype != np.uint8:
-        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+        # fp16 VAEs can overflow to NaN/inf; show those pixels as black instead of an undefined cast.
+        arr = (np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0) * 255.0).round().astype(np.uint8)
     return [arr[i] for i in range(arr.shape[0])]
 
 

@@ -99,3 +99,9 @@ def test_png_round_trip_is_lossless_and_store_persists(tmp_path) -> None:
     assert got is not None and all(np.array_equal(g, i) for g, i in zip(got, images, strict=True))
     (tmp_path / key / "1.png").write_bytes(b"not a png")
     assert ImageReferenceStore(tmp_path).get(key, 2) is None  # corrupt file: a miss, recomputed
+
+
+def test_to_uint8_maps_nan_and_inf_pixels_without_warnings() -> None:
+    arr = np.array([[[[np.nan, np.inf, -np.inf], [0.5, 1.2, -0.1]]]])
+    (img,) = to_uint8(arr)
+    assert img.tolist() == [[[0, 255, 0], [128, 255, 0]]]
