@@ -1,0 +1,357 @@
+"""Sweep vs optimum-benchmark: the same LLM configs measured by blaze_lab's sweep runner and by optimum-benchmark 0.6.
+
+Both tools get the same local model dir, the same dtypes and batch sizes, the same prompt length and the same fixed
+output length (``min_new_tokens == max_new_tokens``), and each keeps its OWN default measurement settings:
+
+* **ours**: ``python -m blaze_lab sweep SPEC --no-report`` (the real papermill runner, one kernel per load-time
+  group) on a spec written into a temp dir with no ``measure`` settings except ``quality: {enabled: false}``
+  (optimum-benchmark measures no quality), i.e. ``MeasureSettings()``: 1 warm-up, then 3 iterations (no CI stop
+  rule, 30 s cap). Reported latency: ``latency_s`` = E2E of one ``generate`` call (submit to last token).
+* **theirs**: ``benchmarks/ob_driver.py`` under ``.venv-ob/bin/python`` (optimum-benchmark's own venv with
+  transformers 4.57), a loop over ``Benchmark.launch`` with ``InlineConfig`` and the ``pytorch`` backend; its
+  defaults are 1 untimed + 1 ``first_generate`` + 10 two-token warm-up generates, then generate until >= 10
+  calls AND >= 10 s. Reported latency: ``report.generate.latency`` = perf_counter around each whole ``generate``
+  call, the same quantity as ours (not prefill + decode sums: its per-call ``values`` are used directly).
+
+For each config and tool the script prints the mean latency and the half-width of the 95% bootstrap CI of the mean,
+both computed here from each tool's raw per-call values with ``blaze_lab.metrics.stats.bootstrap_ci`` (same seed,
+same resamples), and each tool's total wall time measured from outside: process start, imports, kernel starts,
+model loads, warm-up, measurement. CPU seconds (user + sys of the tool's process tree) are printed beside it: on a
+loaded machine they drift less than wall time.
+
+    .venv/bin/python benchmarks/sweep_vs_optimum_benchmark.py            # fp32/bf16 x batch 1/8, 32 -> 32 tokens
+
+Needs ``.venv-ob`` (see docs/benchmarks.md, "Sweep vs optimum-benchmark", for the exact install command).
+Goal (issue 3): our wall <= 0.5x theirs, our CI half-width no wider than theirs, per-config latencies within 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from blaze_lab.metrics.stats import bootstrap_ci
+
+REPO = Path(__file__).resolve().parent.parent
+DRIVER = REPO / "benchmarks" / "ob_driver.py"
+RAW = REPO / "benchmarks" / "raw_generate.py"
+
+
+def prepare_model_dir(model: str, dest: Path) -> Path:
+    """A copy of the model dir both tools can load: weights symlinked, tokenizer_class patched for transformers 4.57.
+
+    Transformers 5 saves ``"tokenizer_class": "TokenizersBackend"``, which 4.57 cannot resolve; both name the same
+    fast tokenizer from ``tokenizer.json``, so ``PreTrainedTokenizerFast`` loads identically in both versions.
+    """
+    from blaze_lab.models import resolve_model
+
+    src = resolve_model(model, kind="llm").path
+    dest.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.name == "tokenizer_config.json":
+            data = json.loads(item.read_text())
+            data["tokenizer_class"] = "PreTrainedTokenizerFast"
+            (dest / item.name).write_text(json.dumps(data, indent=2))
+        elif not item.name.startswith("."):
+            (dest / item.name).symlink_to(item)
+    return dest
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
+
+
+def timed_subprocess(cmd: list[str], env: dict[str, str], log: Path) -> tuple[float, float, str, str, str]:
+    """Run ``cmd`` to completion: (wall s, CPU s of its whole process tree, stdout, load before, load after)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = loadavg()
+    t0 = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
+        raise SystemExit(f"{cmd[:4]} exited {proc.returncode}; log {log}:\n{tail}")
+    return wall, cpu, proc.stdout, load_before, loadavg()
+
+
+def run_ours(model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Our sweep on a generated spec (no measure overrides: library defaults) -> per-config raw latencies."""
+    from blaze_lab.sweep.collect import collect
+
+    first = configs[0]
+    spec = {
+        "name": "sweep_vs_ob",
+        "description": "benchmarks/sweep_vs_optimum_benchmark.py (generated)",
+        "kind": "llm",
+        "base": {
+            "model": str(model_dir),
+            "device": "cpu",
+            "prompt_tokens": first["prompt_tokens"],
+            "new_tokens": first["new_tokens"],
+        },
+        "grid": {
+            "dtype": sorted({c["dtype"] for c in configs}, key=[c["dtype"] for c in configs].index),
+            "batch_size": sorted({c["batch_size"] for c in configs}),
+        },
+        "reference": None,
+        # Quality off: optimum-benchmark has no quality metric, and it would add a perplexity pass per group.
+        # Nothing else: MeasureSettings() defaults are what a spec without `measure:` gets.
+        "measure": {"quality": {"enabled": False}},
+    }
+    spec_path = work / "sweep_vs_ob.yaml"
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    results = work / "results"
+    cmd = [sys.executable, "-m", "blaze_lab", "sweep", str(spec_path), "--results", str(results), "--no-report"]
+    wall, cpu, _, load_before, load_after = timed_subprocess(cmd, env, work / "ours.log")
+    summary, raw = collect(results / "sweep_vs_ob")
+    per_config = {}
+    for cfg in configs:
+        key = (cfg["dtype"], cfg["batch_size"])
+        rows = raw[(raw["llm.dtype"] == cfg["dtype"]) & (raw["llm.batch_size"] == cfg["batch_size"])]
+        srow = summary[(summary["llm.dtype"] == cfg["dtype"]) & (summary["llm.batch_size"] == cfg["batch_size"])]
+        status = str(srow["status"].iloc[0]) if len(srow) else "missing"
+        values = [float(v) for v in rows["latency_s"].dropna()] if status == "ok" else []
+        per_config[key] = {
+            "values": values,
+            "status": status,
+            "error": str(srow["error"].iloc[0]) if len(srow) else "no row",
+            "stopped_by": str(srow["stopped_by"].iloc[0]) if status == "ok" else "",
+            "load_s": float(srow["load_s"].iloc[0]) if status == "ok" else float("nan"),
+        }
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "load_before": load_before,
+        "load_after": load_after,
+        "per_config": per_config,
+        "command": " ".join(cmd),
+    }
+
+
+def run_theirs(
+    model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str], ob_python: Path
+) -> dict[str, Any]:
+    """optimum-benchmark in its own venv, as a subprocess of this script -> per-config raw ``generate`` latencies."""
+    cmd = [str(ob_python), str(DRIVER), "--model", str(model_dir), "--configs", json.dumps(configs)]
+    wall, cpu, stdout, load_before, load_after = timed_subprocess(cmd, env, work / "ob.log")
+    out = json.loads(stdout.strip().splitlines()[-1])
+    per_config = {}
+    for res in out["results"]:
+        cfg = res["config"]
+        per_config[(cfg["dtype"], cfg["batch_size"])] = {
+            "values": res.get("generate_values", []),
+            "status": "ok" if res["error"] is None else "error",
+            "error": res["error"] or "",
+            "launch_s": res["launch_s"],
+            "prefill_mean_s": _mean(res.get("prefill_values", [])),
+            "decode_mean_s": _mean(res.get("decode_values", [])),
+        }
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "load_before": load_before,
+        "load_after": load_after,
+        "per_config": per_config,
+        "versions": {k: out[k] for k in ("optimum_benchmark", "transformers", "torch", "torch_threads")},
+        "import_s": out["import_s"],
+    }
+
+
+def run_control(
+    model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str], ob_python: Path, iters: int
+) -> dict[str, Any]:
+    """Bare ``generate`` in each venv (benchmarks/raw_generate.py): the transformers 5 / 4.57 speed ratio per config."""
+    out: dict[str, Any] = {}
+    for name, python in (("tf5", Path(sys.executable)), ("tf457", ob_python)):
+        cmd = [
+            str(python),
+            str(RAW),
+            "--model",
+            str(model_dir),
+            "--configs",
+            json.dumps(configs),
+            "--iters",
+            str(iters),
+        ]
+        wall, _, stdout, _, load_after = timed_subprocess(cmd, env, work / f"raw-{name}.log")
+        data = json.loads(stdout.strip().splitlines()[-1])
+        out[name] = {
+            "transformers": data["transformers"],
+            "wall_s": wall,
+            "load_after": load_after,
+            "per_config": {(r["config"]["dtype"], r["config"]["batch_size"]): r["values"] for r in data["results"]},
+        }
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def stats(values: list[float]) -> tuple[float, float, int]:
+    """(mean, half-width of the 95% bootstrap CI of the mean, n) with the library's bootstrap (seed 0, 1000)."""
+    if not values:
+        return float("nan"), float("nan"), 0
+    low, high = bootstrap_ci(values, "mean")
+    return _mean(values), (high - low) / 2.0, len(values)
+
+
+def report(
+    configs: list[dict[str, Any]], ours: dict[str, Any], theirs: dict[str, Any], control: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The markdown tables and the goal verdicts."""
+    header = (
+        "| config | ours latency s (±CI95) | ours n | ours CI % | OB latency s (±CI95) | OB n | OB CI % "
+        "| ours/OB latency | CI ours ≤ OB |"
+    )
+    rule = "|---|---|---|---|---|---|---|---|---|"
+    if control:
+        header += " bare generate tf5/tf4.57 | ours/OB ÷ bare ratio |"
+        rule += "---|---|"
+    lines = [header, rule]
+    agree, narrower = [], []
+    for cfg in configs:
+        key = (cfg["dtype"], cfg["batch_size"])
+        o, t = ours["per_config"][key], theirs["per_config"][key]
+        om, oh, on = stats(o["values"])
+        tm, th, tn = stats(t["values"])
+        ratio = om / tm if tm == tm and tm else float("nan")
+        agree.append(abs(ratio - 1.0) <= 0.10)
+        narrower.append(oh <= th)
+        name = f"{cfg['dtype']} bs{cfg['batch_size']}"
+        if o["status"] != "ok" or t["status"] != "ok":
+            name += f" (ours {o['status']}: {o['error'][:60]}; OB {t['status']}: {t['error'][:60]})"
+        line = (
+            f"| {name} | {om:.3f} ± {oh:.3f} | {on} | {100 * oh / om:.1f} | {tm:.3f} ± {th:.3f} | {tn} "
+            f"| {100 * th / tm:.1f} | {ratio:.3f} | {'yes' if oh <= th else 'no'} |"
+        )
+        if control:
+            bare = _mean(control["tf5"]["per_config"][key]) / _mean(control["tf457"]["per_config"][key])
+            line += f" {bare:.3f} | {ratio / bare:.3f} |"
+        lines.append(line)
+    wall_ratio = ours["wall_s"] / theirs["wall_s"]
+    cpu_ratio = ours["cpu_s"] / theirs["cpu_s"] if theirs["cpu_s"] else float("nan")
+    lines += [
+        "",
+        "| tool | total wall s | CPU s (user+sys) | load 1/5/15 min before → after |",
+        "|---|---|---|---|",
+        f"| ours (sweep runner) | {ours['wall_s']:.1f} | {ours['cpu_s']:.1f} "
+        f"| {ours['load_before']} → {ours['load_after']} |",
+        f"| optimum-benchmark | {theirs['wall_s']:.1f} | {theirs['cpu_s']:.1f} "
+        f"| {theirs['load_before']} → {theirs['load_after']} |",
+        f"| ratio ours/OB | {wall_ratio:.3f} | {cpu_ratio:.3f} | |",
+    ]
+    verdict = {
+        "wall_ratio": wall_ratio,
+        "cpu_ratio": cpu_ratio,
+        "wall_goal_met": wall_ratio <= 0.5,
+        "ci_goal_met": all(narrower),
+        "ci_narrower_count": f"{sum(narrower)}/{len(narrower)}",
+        "latency_goal_met": all(agree),
+        "latency_agree_count": f"{sum(agree)}/{len(agree)}",
+    }
+    return "\n".join(lines), verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m", help="blaze_lab model spec (resolved to a local dir)")
+    parser.add_argument("--dtypes", default="fp32,bf16")
+    parser.add_argument("--batch-sizes", default="1,8")
+    parser.add_argument("--prompt-tokens", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OMP_NUM_THREADS for BOTH tools (0: leave unset). Default 1: on the shared 2-core machine a 2-thread "
+        "generate stalled ~6x whenever a sibling thread was descheduled (see docs/benchmarks.md)",
+    )
+    parser.add_argument("--order", choices=("ours-first", "ob-first"), default="ours-first")
+    parser.add_argument("--ob-python", type=Path, default=REPO / ".venv-ob" / "bin" / "python")
+    parser.add_argument(
+        "--control-iters",
+        type=int,
+        default=2,
+        help="bare-generate calls per config and venv for the transformers-version control (0: skip it)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write every raw value and timing here")
+    args = parser.parse_args()
+    if not args.ob_python.exists():
+        raise SystemExit(f"{args.ob_python} not found: create .venv-ob first (docs/benchmarks.md)")
+
+    configs = [
+        {"dtype": d, "batch_size": int(b), "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens}
+        for d, b in itertools.product(args.dtypes.split(","), args.batch_sizes.split(","))
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    work = Path(tempfile.mkdtemp(prefix="sweep-vs-ob-"))
+    try:
+        model_dir = prepare_model_dir(args.model, work / "model")
+        print(
+            f"model dir {model_dir}; configs {len(configs)}; threads {args.threads or 'default'}; "
+            f"order {args.order}; load {loadavg()}",
+            flush=True,
+        )
+        sides = {
+            "ours": lambda: run_ours(model_dir, configs, work, env),
+            "theirs": lambda: run_theirs(model_dir, configs, work, env, args.ob_python),
+        }
+        results: dict[str, Any] = {}
+        for side in ("ours", "theirs") if args.order == "ours-first" else ("theirs", "ours"):
+            results[side] = sides[side]()
+            print(f"{side}: {results[side]['wall_s']:.1f} s wall, load {results[side]['load_after']}", flush=True)
+        control = None
+        if args.control_iters:
+            control = run_control(model_dir, configs, work, env, args.ob_python, args.control_iters)
+            print(
+                f"control: {control['tf5']['wall_s'] + control['tf457']['wall_s']:.1f} s wall, "
+                f"load {control['tf457']['load_after']}",
+                flush=True,
+            )
+        table, verdict = report(configs, results["ours"], results["theirs"], control)
+        print()
+        print(table)
+        print()
+        ob = results["theirs"]
+        print(f"optimum-benchmark side: {ob['versions']}; its imports {ob['import_s']:.1f} s")
+        print(
+            f"goal: wall ours/OB <= 0.5: {verdict['wall_goal_met']} ({verdict['wall_ratio']:.3f}); "
+            f"CI ours <= OB: {verdict['ci_goal_met']} ({verdict['ci_narrower_count']}); "
+            f"latency within 10%: {verdict['latency_goal_met']} ({verdict['latency_agree_count']})"
+        )
+        if args.json is not None:
+            dump = {
+                side: {**r, "per_config": {f"{k[0]}-bs{k[1]}": v for k, v in r["per_config"].items()}}
+                for side, r in results.items()
+            }
+            if control:
+                dump["control"] = {
+                    name: {**c, "per_config": {f"{k[0]}-bs{k[1]}": v for k, v in c["per_config"].items()}}
+                    for name, c in control.items()
+                }
+            args.json.write_text(json.dumps({"configs": configs, "verdict": verdict, **dump}, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
