@@ -36,6 +36,7 @@ class LocalRayCluster:
         self.address = ""
         self.nodes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_IMPORT_WARNING": "1"}
+        self._args: dict[str, list[str]] = {}
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         ports = [
@@ -73,10 +74,33 @@ class LocalRayCluster:
         raise RuntimeError("ray head did not open its GCS port in time")
 
     def add_node(self, name: str, num_cpus: int = 1, resources: dict[str, float] | None = None) -> None:
+        """Start a node joining the head (in the background: see :meth:`wait_started`)."""
         args = [f"--address={self.address}", f"--num-cpus={num_cpus}"]
         if resources:
             args.append(f"--resources={json.dumps(resources)}")
+        self._args[name] = args
         self._start(name, args)
+
+    def wait_started(self, name: str, attempts: int = 3) -> None:
+        """Block until node ``name`` says "Ray runtime started"; restart it when it gave up.
+
+        `ray start` gives a node 30 s (hard-coded) to register with the GCS; on a loaded machine it can miss that
+        and exit, so the node is started again (up to ``attempts`` starts in all).
+        """
+        for attempt in range(attempts):
+            proc = self.nodes[name]
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if "Ray runtime started" in (self.root / f"{name}.log").read_text(errors="replace"):
+                    return
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+            else:
+                raise RuntimeError(f"ray node {name} did not start in {START_TIMEOUT_S}s")
+            if attempt + 1 < attempts:
+                self._start(name, self._args[name])
+        raise RuntimeError(f"ray node {name} failed to start: {(self.root / f'{name}.log').read_text()[-2000:]}")
 
     def wait_for(self, predicate: Any, what: str) -> Any:
         """Poll ``predicate(alive_nodes)`` (needs ray.init in this process) until it returns something truthy."""

@@ -20,8 +20,9 @@ from blaze_lab.router.strategies import Request
 pytestmark = pytest.mark.ray
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_driver(ray_cluster: Any) -> Iterator[Any]:
+    """One driver connection for the module (each ray.init costs seconds here); disconnected at its end."""
     import ray
 
     ray.init(address=ray_cluster.address, logging_level="WARNING", log_to_driver=False)

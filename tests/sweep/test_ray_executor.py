@@ -106,6 +106,7 @@ def test_ray_sweep_gives_the_same_rows_as_local(ray_cluster: Any, tmp_path: Path
     spec.write_text(yaml.safe_dump(TINY_LLM, sort_keys=False))
 
     local = run_sweep(spec, results_root=tmp_path / "local", progress=False)
+    ray_cluster.wait_started("w1")  # both nodes up (the second one started in the background meanwhile)
     # Spread the two groups over both nodes: one CPU each, so Ray runs them in parallel on head and w1.
     remote = run_sweep(spec, results_root=tmp_path / "ray", executor="ray", address=ray_cluster.address,
                        progress=False)  # fmt: skip
@@ -139,6 +140,7 @@ def test_node_killed_mid_sweep_retries_or_records_errors(
     hold = tmp_path / "hold"
     hold.mkdir()
     ray_cluster.add_node("doomed", num_cpus=2, resources={"doomed": 2})
+    ray_cluster.wait_started("doomed")
     ray.init(address=ray_cluster.address, logging_level="WARNING", log_to_driver=False)
     try:
         doomed = ray_cluster.wait_for(
