@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from blaze_lab.errors import BlazeLabError
+from blaze_lab.errors import BlazeLabError, ConfigError
 
 app = typer.Typer(
     name="blaze-lab",
@@ -57,6 +57,10 @@ def sweep(
     ),
     executor: Annotated[str, typer.Option("--executor", help="where groups run: local | ray")] = "local",
     address: Annotated[str | None, typer.Option("--address", help="cluster address (ray executor)")] = None,
+    ray_options: Annotated[
+        str | None,
+        typer.Option("--ray-options", help='ray executor settings as JSON, e.g. \'{"num_cpus": 2, "num_gpus": 1}\''),
+    ] = None,
     kernel: Annotated[str, typer.Option("--kernel", help="Jupyter kernel name for the notebooks")] = "python3",
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors/--no-retry-errors", help="rerun runs whose rows have status error")
@@ -71,10 +75,17 @@ def sweep(
         if dry_run:
             _print_plan(loaded, results, retry_errors)
             return
-        from blaze_lab.sweep.runner import run_sweep
+        from blaze_lab.sweep.runner import Executor, run_sweep
 
+        chosen: str | Executor = executor
+        if ray_options is not None:  # resources per group etc.: docs/scale-out.md
+            if executor != "ray":
+                raise ConfigError("--ray-options", ray_options, reason="only with --executor ray")
+            from blaze_lab.sweep.ray_executor import RayExecutor
+
+            chosen, address = RayExecutor.from_options(address, ray_options), None
         result = run_sweep(
-            loaded, results_root=results, executor=executor, address=address, kernel_name=kernel,
+            loaded, results_root=results, executor=chosen, address=address, kernel_name=kernel,
             retry_errors=retry_errors,
         )  # fmt: skip
         counts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"

@@ -186,7 +186,8 @@ class RayExecutor:
         if num_cpus < 0 or (num_gpus is not None and num_gpus < 0):
             raise ConfigError("num_cpus/num_gpus", (num_cpus, num_gpus), reason="must be >= 0")
         self.address = address
-        self.defaults = ResourceDefaults(num_cpus, num_gpus, memory_bytes, dict(resources or {}))
+        memory = int(memory_bytes) if memory_bytes else None
+        self.defaults = ResourceDefaults(num_cpus, num_gpus, memory, dict(resources or {}))
         self.max_retries = max_retries
         self.infeasible_timeout_s = infeasible_timeout_s
         self.connect_timeout_s = connect_timeout_s
@@ -194,6 +195,33 @@ class RayExecutor:
         self.task_options = task_options
         self.clock = clock or RealClock()
         self._owns_connection = False
+
+    @classmethod
+    def from_options(cls, address: str | None, options: Mapping[str, Any] | str | None) -> RayExecutor:
+        """Build from the CLI's ``--ray-options`` (a JSON object of this class's keyword arguments).
+
+        Example:
+            >>> RayExecutor.from_options("head:6379", '{"num_cpus": 2, "max_retries": 1}').defaults.num_cpus
+            2
+        """
+        import json
+
+        parsed: Any = options
+        if isinstance(options, str):
+            try:
+                parsed = json.loads(options)
+            except ValueError as exc:
+                raise ConfigError("--ray-options", options, reason=f"not JSON ({exc})") from None
+        if parsed is not None and not isinstance(parsed, Mapping):
+            raise ConfigError("--ray-options", options, reason="must be a JSON object")
+        options = dict(parsed or {})
+        allowed = sorted(_OPTION_TYPES)
+        for key, value in options.items():
+            if key not in _OPTION_TYPES:
+                raise ConfigError(f"--ray-options.{key}", value, allowed=allowed)
+            if value is not None and not isinstance(value, _OPTION_TYPES[key]):
+                raise ConfigError(f"--ray-options.{key}", value, reason=f"must be {_OPTION_TYPES[key]}")
+        return cls(address, **options)
 
     # -- connection -------------------------------------------------------------------------------------------
     def check(self, tasks: Sequence[GroupTask]) -> None:
@@ -329,6 +357,19 @@ class RayExecutor:
             if lost:
                 reason += f"; node(s) lost during the sweep: {', '.join(n[:12] for n in lost)}"
             yield _failed(item.task, reason)
+
+
+# The keyword arguments --ray-options may set (JSON types; ints are accepted where numbers are).
+_OPTION_TYPES: dict[str, Any] = {
+    "num_cpus": (int, float),
+    "num_gpus": (int, float),
+    "memory_bytes": (int, float),
+    "resources": dict,
+    "max_retries": int,
+    "infeasible_timeout_s": (int, float),
+    "connect_timeout_s": (int, float),
+    "poll_s": (int, float),
+}
 
 
 def _drop_sigterm_warning(record: logging.LogRecord) -> bool:

@@ -67,6 +67,13 @@ def test_address_and_resource_derivation(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not fits(options, {"CPU": 4, "GPU": 1, "memory": 2 << 30})  # no "big" resource on that node
     assert not fits({"num_cpus": 1, "num_gpus": 1}, {"CPU": 8})
 
+    executor = RayExecutor.from_options("head:6379", '{"num_gpus": 1, "memory_bytes": 2e9, "max_retries": 0}')
+    assert (executor.defaults.num_gpus, executor.defaults.memory_bytes, executor.max_retries) == (1, 2_000_000_000, 0)
+    with pytest.raises(ConfigError, match="max_retries"):
+        RayExecutor.from_options("head:6379", {"max_retries": "two"})
+    with pytest.raises(ConfigError, match="JSON"):
+        RayExecutor.from_options("head:6379", "{num_cpus: 2}")
+
 
 def test_unreachable_address_fails_fast_naming_it(write_spec: WriteSpec, tmp_path: Path) -> None:
     from ray_cluster import free_port
@@ -88,6 +95,11 @@ def test_unreachable_address_fails_fast_naming_it(write_spec: WriteSpec, tmp_pat
                                       "--results", str(tmp_path / "results")])  # fmt: skip
     assert result.exit_code == 2
     assert f"error: no Ray cluster reachable at {address}" in result.output
+    sweep = ["sweep", str(path), "--executor", "ray", "--address", address, "--results", str(tmp_path / "results")]
+    result = CliRunner().invoke(app, [*sweep, "--ray-options", '{"num_cpus": 2, "resources": {"big": 1}}'])
+    assert result.exit_code == 2 and f"no Ray cluster reachable at {address}" in result.output
+    result = CliRunner().invoke(app, [*sweep, "--ray-options", '{"gpus": 1}'])
+    assert result.exit_code == 2 and "--ray-options.gpus" in result.output and "num_gpus" in result.output
 
 
 # -- on a real cluster --------------------------------------------------------------------------------------------
