@@ -105,6 +105,7 @@ def ray_cluster() -> Iterator[object]:
     import shutil
     import tempfile
 
+    pytest.importorskip("ray", reason="the `ray` extra is not installed (make setup installs it)")
     from ray_cluster import LocalRayCluster
 
     # A short root: Ray's unix socket paths under it must stay below the 107-character limit.
