@@ -22,7 +22,6 @@ import dataclasses
 import math
 import queue
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -224,9 +223,7 @@ class LLMEngine:
         if cfg.cache_implementation != "dynamic":
             kwargs["cache_implementation"] = cfg.cache_implementation
         # no_grad rather than inference_mode: quanto int4 kernels fail under inference_mode (ENVIRONMENT.md).
-        with torch.no_grad(), _autocast(loaded.device, cfg.amp)(), warnings.catch_warnings():
-            # bnb's int8 matmul announces on every call that it casts fp32 inputs to fp16: expected, not news.
-            warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
+        with torch.no_grad(), _autocast(loaded.device, cfg.amp)():
             return loaded.model.generate(**batch, **kwargs)
 
     def perplexity(self, settings: QualitySettings | None = None) -> float:

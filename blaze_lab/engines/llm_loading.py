@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -66,8 +67,22 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
 # Each entry either returns from_pretrained kwargs (applied at load) or transforms the loaded model.
 
 
+class _DropInt8CastNotice(logging.Filter):
+    """bitsandbytes logs on *every* int8 matmul that it casts fp32 inputs to fp16: expected, and it floods output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("MatMul8bitLt: inputs will be cast")
+
+
+_INT8_NOTICE_FILTER = _DropInt8CastNotice()
+
+
 def _bnb_kwargs(cfg: LLMConfig, device: str) -> dict[str, Any]:
     from transformers import BitsAndBytesConfig
+
+    bnb_logger = logging.getLogger("bitsandbytes.autograd._functions")
+    if _INT8_NOTICE_FILTER not in bnb_logger.filters:
+        bnb_logger.addFilter(_INT8_NOTICE_FILTER)
 
     if cfg.quantization == "bnb-8bit":
         qc = BitsAndBytesConfig(load_in_8bit=True)
