@@ -39,8 +39,8 @@ sweep() {  # sweep SPEC NAME TIMEOUT_S
   tar czf "$OUT/$2.tgz" -C results "$2" 2>>"$log"
 }
 case " $parts " in *" llm "*)
-  sweep experiments/gpu.yaml gpu 240
-  timeout 45 python3 benchmarks/llm_overhead.py --model random:llama-1b --dtype bf16 --batch-size 8 --pairs 10 \
+  sweep experiments/gpu.yaml gpu 210
+  timeout 40 python3 benchmarks/llm_overhead.py --model random:llama-1b --dtype bf16 --batch-size 8 --pairs 10 \
     >"$OUT/llm_overhead.txt" 2>&1
   tail -4 "$OUT/llm_overhead.txt" >>"$log";;
 esac
