@@ -42,12 +42,12 @@ def test_register_section_receives_only_its_rows(restore_registry: None) -> None
         return [("Toy", "<p>toy</p>")]
 
     register_section("diffusion", toy)
-    summary = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "serving"], "status": ["ok", "ok"]})
-    raw = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "serving"]})
+    summary = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "unheard-of"], "status": ["ok", "ok"]})
+    raw = pd.DataFrame({"run_id": ["a", "b"], "engine": ["diffusion", "unheard-of"]})
     out = report_sections(summary, raw)
     assert out["diffusion"] == [("Toy", "<p>toy</p>")]
     assert seen == [["a", "a"]]
-    assert "No report section" in str(out["serving"][0][1])
+    assert "No report section" in str(out["unheard-of"][0][1])
 
 
 def test_string_entries_import_module_function(restore_registry: None) -> None:
