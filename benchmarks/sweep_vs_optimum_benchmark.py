@@ -90,8 +90,15 @@ def timed_subprocess(cmd: list[str], env: dict[str, str], log: Path) -> tuple[fl
     return wall, cpu, proc.stdout, load_before, loadavg()
 
 
-def run_ours(model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Our sweep on a generated spec (no measure overrides: library defaults) -> per-config raw latencies."""
+def run_ours(
+    model_dir: Path,
+    configs: list[dict[str, Any]],
+    work: Path,
+    env: dict[str, str],
+    tag: str,
+    measure: dict[str, Any],
+) -> dict[str, Any]:
+    """Our sweep on a generated spec (``measure`` {}: library defaults) -> per-config raw latencies."""
     from blaze_lab.sweep.collect import collect
 
     first = configs[0]
@@ -111,14 +118,14 @@ def run_ours(model_dir: Path, configs: list[dict[str, Any]], work: Path, env: di
         },
         "reference": None,
         # Quality off: optimum-benchmark has no quality metric, and it would add a perplexity pass per group.
-        # Nothing else: MeasureSettings() defaults are what a spec without `measure:` gets.
-        "measure": {"quality": {"enabled": False}},
+        # Nothing else by default: MeasureSettings() defaults are what a spec without `measure:` gets.
+        "measure": {**measure, "quality": {"enabled": False}},
     }
-    spec_path = work / "sweep_vs_ob.yaml"
+    spec_path = work / f"sweep_vs_ob-{tag}.yaml"
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    results = work / "results"
+    results = work / f"results-{tag}"
     cmd = [sys.executable, "-m", "blaze_lab", "sweep", str(spec_path), "--results", str(results), "--no-report"]
-    wall, cpu, _, load_before, load_after = timed_subprocess(cmd, env, work / "ours.log")
+    wall, cpu, _, load_before, load_after = timed_subprocess(cmd, env, work / f"ours-{tag}.log")
     summary, raw = collect(results / "sweep_vs_ob")
     per_config = {}
     for cfg in configs:
@@ -137,19 +144,18 @@ def run_ours(model_dir: Path, configs: list[dict[str, Any]], work: Path, env: di
     return {
         "wall_s": wall,
         "cpu_s": cpu,
-        "load_before": load_before,
-        "load_after": load_after,
+        "loads": [f"{load_before} → {load_after}"],
         "per_config": per_config,
         "command": " ".join(cmd),
     }
 
 
 def run_theirs(
-    model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str], ob_python: Path
+    model_dir: Path, configs: list[dict[str, Any]], work: Path, env: dict[str, str], tag: str, ob_python: Path
 ) -> dict[str, Any]:
     """optimum-benchmark in its own venv, as a subprocess of this script -> per-config raw ``generate`` latencies."""
     cmd = [str(ob_python), str(DRIVER), "--model", str(model_dir), "--configs", json.dumps(configs)]
-    wall, cpu, stdout, load_before, load_after = timed_subprocess(cmd, env, work / "ob.log")
+    wall, cpu, stdout, load_before, load_after = timed_subprocess(cmd, env, work / f"ob-{tag}.log")
     out = json.loads(stdout.strip().splitlines()[-1])
     per_config = {}
     for res in out["results"]:
@@ -165,8 +171,7 @@ def run_theirs(
     return {
         "wall_s": wall,
         "cpu_s": cpu,
-        "load_before": load_before,
-        "load_after": load_after,
+        "loads": [f"{load_before} → {load_after}"],
         "per_config": per_config,
         "versions": {k: out[k] for k in ("optimum_benchmark", "transformers", "torch", "torch_threads")},
         "import_s": out["import_s"],
@@ -197,6 +202,36 @@ def run_control(
             "load_after": load_after,
             "per_config": {(r["config"]["dtype"], r["config"]["batch_size"]): r["values"] for r in data["results"]},
         }
+    return out
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One tool's phases as one result: walls, CPU and import times add up; per-config entries and loads join."""
+    out = {**parts[0], "per_config": {}, "loads": []}
+    out["wall_s"] = sum(p["wall_s"] for p in parts)
+    out["cpu_s"] = sum(p["cpu_s"] for p in parts)
+    if "import_s" in out:
+        out["import_s"] = sum(p["import_s"] for p in parts)
+    for p in parts:
+        out["per_config"].update(p["per_config"])
+        out["loads"] += p["loads"]
+    out["phases"] = len(parts)
+    return out
+
+
+def phases(configs: list[dict[str, Any]], order: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(side, configs) in run order. ``abba``: one phase per dtype (a load-time group of both tools), the side that
+    goes first alternating, so each dtype's two measurements are adjacent in time and drift in machine load hits
+    both tools alike."""
+    if order != "abba":
+        first, second = ("ours", "theirs") if order == "ours-first" else ("theirs", "ours")
+        return [(first, configs), (second, configs)]
+    out = []
+    dtypes = list(dict.fromkeys(c["dtype"] for c in configs))
+    for i, dtype in enumerate(dtypes):
+        group = [c for c in configs if c["dtype"] == dtype]
+        sides = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
+        out += [(side, group) for side in sides]
     return out
 
 
@@ -249,13 +284,13 @@ def report(
     cpu_ratio = ours["cpu_s"] / theirs["cpu_s"] if theirs["cpu_s"] else float("nan")
     lines += [
         "",
-        "| tool | total wall s | CPU s (user+sys) | load 1/5/15 min before → after |",
-        "|---|---|---|---|",
-        f"| ours (sweep runner) | {ours['wall_s']:.1f} | {ours['cpu_s']:.1f} "
-        f"| {ours['load_before']} → {ours['load_after']} |",
-        f"| optimum-benchmark | {theirs['wall_s']:.1f} | {theirs['cpu_s']:.1f} "
-        f"| {theirs['load_before']} → {theirs['load_after']} |",
-        f"| ratio ours/OB | {wall_ratio:.3f} | {cpu_ratio:.3f} | |",
+        "| tool | total wall s | CPU s (user+sys) | processes | load 1/5/15 min before → after, per process |",
+        "|---|---|---|---|---|",
+        f"| ours (sweep runner) | {ours['wall_s']:.1f} | {ours['cpu_s']:.1f} | {ours['phases']} "
+        f"| {'; '.join(ours['loads'])} |",
+        f"| optimum-benchmark | {theirs['wall_s']:.1f} | {theirs['cpu_s']:.1f} | {theirs['phases']} "
+        f"| {'; '.join(theirs['loads'])} |",
+        f"| ratio ours/OB | {wall_ratio:.3f} | {cpu_ratio:.3f} | | |",
     ]
     verdict = {
         "wall_ratio": wall_ratio,
@@ -283,13 +318,24 @@ def main() -> None:
         help="OMP_NUM_THREADS for BOTH tools (0: leave unset). Default 1: on the shared 2-core machine a 2-thread "
         "generate stalled ~6x whenever a sibling thread was descheduled (see docs/benchmarks.md)",
     )
-    parser.add_argument("--order", choices=("ours-first", "ob-first"), default="ours-first")
+    parser.add_argument(
+        "--order",
+        choices=("abba", "ours-first", "ob-first"),
+        default="abba",
+        help="abba: per dtype, both tools back to back, alternating who goes first (one process per tool and "
+        "dtype); ours-first/ob-first: each tool once over all configs",
+    )
+    parser.add_argument(
+        "--ours-measure",
+        default="{}",
+        help="JSON measure settings for our spec (default {}: MeasureSettings() defaults, as the goal asks)",
+    )
     parser.add_argument("--ob-python", type=Path, default=REPO / ".venv-ob" / "bin" / "python")
     parser.add_argument(
         "--control-iters",
         type=int,
-        default=2,
-        help="bare-generate calls per config and venv for the transformers-version control (0: skip it)",
+        default=0,
+        help="bare-generate calls per config and venv for a transformers 5 vs 4.57 control (0: skip it)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write every raw value and timing here")
     args = parser.parse_args()
@@ -311,14 +357,18 @@ def main() -> None:
             f"order {args.order}; load {loadavg()}",
             flush=True,
         )
-        sides = {
-            "ours": lambda: run_ours(model_dir, configs, work, env),
-            "theirs": lambda: run_theirs(model_dir, configs, work, env, args.ob_python),
-        }
-        results: dict[str, Any] = {}
-        for side in ("ours", "theirs") if args.order == "ours-first" else ("theirs", "ours"):
-            results[side] = sides[side]()
-            print(f"{side}: {results[side]['wall_s']:.1f} s wall, load {results[side]['load_after']}", flush=True)
+        measure = json.loads(args.ours_measure)
+        parts: dict[str, list[dict[str, Any]]] = {"ours": [], "theirs": []}
+        for i, (side, group) in enumerate(phases(configs, args.order)):
+            tag = f"{i}-{group[0]['dtype']}"
+            if side == "ours":
+                part = run_ours(model_dir, group, work, env, tag, measure)
+            else:
+                part = run_theirs(model_dir, group, work, env, tag, args.ob_python)
+            parts[side].append(part)
+            names = ", ".join(f"{c['dtype']} bs{c['batch_size']}" for c in group)
+            print(f"{side} [{names}]: {part['wall_s']:.1f} s wall, load {part['loads'][0]}", flush=True)
+        results = {side: merge(p) for side, p in parts.items()}
         control = None
         if args.control_iters:
             control = run_control(model_dir, configs, work, env, args.ob_python, args.control_iters)
