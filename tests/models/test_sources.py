@@ -67,7 +67,8 @@ def test_registry_order_puts_named_models_before_paths_and_hub() -> None:
     assert list(SOURCES) == ["random", "bundled", "gguf", "local", "hub"]
 
 
-def test_known_models_lists_registry_with_cache_state() -> None:
+def test_known_models_lists_registry_with_cache_state(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BLAZE_LAB_CACHE", str(tmp_path))  # a cache no other test has touched
     rows = {row["spec"]: row for row in known_models()}
     assert {"smollm2-135m", "random:tiny-llama", "random:tiny-sd", "random:tiny-ddpm", "random:llama-1b",
             "random:sd15", "random:smollm2-135m-shape"} <= set(rows)  # fmt: skip

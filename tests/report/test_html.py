@@ -133,9 +133,9 @@ def test_write_report_empty_dir_names_it(tmp_path: Path) -> None:
 
 def test_report_mixed_kinds_unregistered_kind_gets_note(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
     other = pd.DataFrame(
-        {"run_id": ["s1"], "engine": ["serving"], "status": ["error"], "error": ["boom"], "serving.port": [80]}
+        {"run_id": ["s1"], "engine": ["mystery"], "status": ["error"], "error": ["boom"], "mystery.port": [80]}
     )
     page = build_report(pd.concat([summary, other], ignore_index=True), raw, clock=VirtualClock())
-    assert "<h2>Serving</h2>" in page and "No report section is registered for engine kind" in page
+    assert "<h2>Mystery</h2>" in page and "No report section is registered for engine kind" in page
     assert "boom" in page  # its failed row is in the status table
     assert "<h2>LLM</h2>" in page
