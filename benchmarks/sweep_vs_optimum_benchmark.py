@@ -19,9 +19,14 @@ same resamples), and each tool's total wall time measured from outside: process 
 model loads, warm-up, measurement. CPU seconds (user + sys of the tool's process tree) are printed beside it: on a
 loaded machine they drift less than wall time.
 
+Run order (``--order abba``, default): per dtype (one load-time group), the two tools back to back, alternating who
+goes first (ours fp32, OB fp32, OB bf16, ours bf16), so each comparison is made minutes apart rather than across
+the whole run; each tool's wall time is the sum of its two processes. Both tools run with the same
+``OMP_NUM_THREADS`` (``--threads``, default 1: on the shared 2-core machine two OpenMP threads stalled ~6x).
+
     .venv/bin/python benchmarks/sweep_vs_optimum_benchmark.py            # fp32/bf16 x batch 1/8, 32 -> 32 tokens
 
-Needs ``.venv-ob`` (see docs/benchmarks.md, "Sweep vs optimum-benchmark", for the exact install command).
+Needs ``.venv-ob``: ``python3 -m venv .venv-ob && .venv-ob/bin/pip install -r benchmarks/ob_requirements.txt``.
 Goal (issue 3): our wall <= 0.5x theirs, our CI half-width no wider than theirs, per-config latencies within 10%.
 """
 
@@ -220,17 +225,20 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def phases(configs: list[dict[str, Any]], order: str) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(side, configs) in run order. ``abba``: one phase per dtype (a load-time group of both tools), the side that
-    goes first alternating, so each dtype's two measurements are adjacent in time and drift in machine load hits
-    both tools alike."""
-    if order != "abba":
+    """(side, configs) in run order.
+
+    ``abba``/``baab``: one phase per dtype (a load-time group) for each tool, the two tools back to back and the
+    side that goes first alternating, so each dtype's two measurements are adjacent in time and a slow drift in
+    machine load hits both tools alike.
+    """
+    if order not in ("abba", "baab"):
         first, second = ("ours", "theirs") if order == "ours-first" else ("theirs", "ours")
         return [(first, configs), (second, configs)]
     out = []
     dtypes = list(dict.fromkeys(c["dtype"] for c in configs))
     for i, dtype in enumerate(dtypes):
         group = [c for c in configs if c["dtype"] == dtype]
-        sides = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
+        sides = ("ours", "theirs") if (i % 2 == 0) == (order == "abba") else ("theirs", "ours")
         out += [(side, group) for side in sides]
     return out
 
@@ -320,10 +328,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--order",
-        choices=("abba", "ours-first", "ob-first"),
+        choices=("abba", "baab", "ours-first", "ob-first"),
         default="abba",
-        help="abba: per dtype, both tools back to back, alternating who goes first (one process per tool and "
-        "dtype); ours-first/ob-first: each tool once over all configs",
+        help="abba: per dtype, both tools back to back, alternating who goes first, ours first on the first dtype "
+        "(one process per tool and dtype); baab: the same, OB first; ours-first/ob-first: each tool once over all "
+        "configs",
     )
     parser.add_argument(
         "--ours-measure",
@@ -340,7 +349,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write every raw value and timing here")
     args = parser.parse_args()
     if not args.ob_python.exists():
-        raise SystemExit(f"{args.ob_python} not found: create .venv-ob first (docs/benchmarks.md)")
+        raise SystemExit(
+            f"{args.ob_python} not found: python3 -m venv .venv-ob && "
+            ".venv-ob/bin/pip install -r benchmarks/ob_requirements.txt"
+        )
 
     configs = [
         {"dtype": d, "batch_size": int(b), "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens}
