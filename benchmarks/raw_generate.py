@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -33,7 +34,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM
 
     results = []
-    models: dict[str, object] = {}
+    models: dict[str, Any] = {}
     for cfg in json.loads(args.configs):
         dtype = getattr(torch, DTYPES[cfg["dtype"]])
         if cfg["dtype"] not in models:
