@@ -71,6 +71,7 @@ def main() -> None:
         raw_s.append(times["raw"])
         inst_s.append(times["instrumented"])
         ratios.append(times["instrumented"] / times["raw"])
+        print(f"pair {i}: raw {times['raw']:.3f} s, instrumented {times['instrumented']:.3f} s", flush=True)
     print(
         f"model={args.model} dtype={args.dtype} batch={args.batch_size} new_tokens={args.new_tokens} "
         f"pairs={args.pairs} device={loaded.device}"

@@ -93,7 +93,9 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True, sort=False)
+    # .copy() consolidates the blocks: concatenating frames of different kinds leaves one block per column,
+    # and every later column assignment in the report would then warn about fragmentation.
+    return pd.concat(frames, ignore_index=True, sort=False).copy()
 
 
 __all__ = ["EXECUTED", "MANIFEST", "RAW", "SUMMARY", "collect", "group_dirs", "load_manifest", "read_frame"]
