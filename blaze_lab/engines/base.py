@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import enum
 import traceback
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from blaze_lab.errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from blaze_lab.cache.models import ModelCache
 
 
 class EngineStatus(enum.Enum):
@@ -48,6 +51,56 @@ class Engine(Protocol):
     def close(self) -> None:
         """Release the model and move to STOPPED."""
         ...
+
+
+class CachedModelEngine:
+    """Lifecycle shared by engines whose models come from a :class:`~blaze_lab.cache.models.ModelCache`.
+
+    Subclasses set ``config`` and ``model_cache``, call :meth:`_init_lifecycle`, and implement
+    :meth:`_load_uncached` (``config -> (loaded, nbytes)``). A load that failed is remembered per load-time key and
+    re-raised, so the next config of the same group does not retry it; an unsupported setting does not mark the
+    engine FAILED (the engine is fine, the setting is not).
+    """
+
+    config: Any
+    model_cache: ModelCache
+
+    def _init_lifecycle(self) -> None:
+        self._status = EngineStatus.INITIALIZING
+        self._last_error = ""
+        self._failed_loads: dict[tuple[Any, ...], BaseException] = {}
+
+    def _load_uncached(self, config: Any) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    def health(self) -> dict[str, Any]:
+        return {"status": self._status, "ok": self._status.accepts_requests, "error": self._last_error}
+
+    def load(self, config: Any = None) -> Any:
+        """Load (or fetch from the model cache) the model for ``config``; raises on failure."""
+        cfg = config or self.config
+        key = cfg.load_key()
+        if key in self._failed_loads:
+            raise self._failed_loads[key]
+        try:
+            loaded = self.model_cache.get_or_load(key, lambda: self._load_uncached(cfg))
+        except Exception as exc:
+            self._failed_loads[key] = exc
+            self._last_error = str(exc)
+            if not isinstance(exc, UnsupportedError):
+                self._status = EngineStatus.FAILED
+            raise
+        self._status = EngineStatus.READY
+        return loaded
+
+    def close(self) -> None:
+        """Release the model and move to STOPPED."""
+        self.model_cache.evict(self.config.load_key())
+        self._status = EngineStatus.STOPPED
 
 
 _OOM_MARKERS = ("out of memory", "outofmemoryerror", "cuda error: out of memory", "cannot allocate memory")
@@ -85,4 +138,4 @@ def failure_detail(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-__all__ = ["Engine", "EngineStatus", "classify_failure", "failure_detail", "is_oom"]
+__all__ = ["CachedModelEngine", "Engine", "EngineStatus", "classify_failure", "failure_detail", "is_oom"]

@@ -47,7 +47,7 @@ import pandas as pd
 from blaze_lab.cache.models import ModelCache
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import stable_hash
-from blaze_lab.engines.base import EngineStatus, classify_failure
+from blaze_lab.engines.base import CachedModelEngine, EngineStatus, classify_failure
 from blaze_lab.engines.diffusion_config import DiffusionConfig
 from blaze_lab.engines.diffusion_loading import LoadedPipeline, apply_runtime, load_pipeline
 from blaze_lab.engines.diffusion_quality import (
@@ -102,7 +102,7 @@ def _generators(seeds: Sequence[int]) -> list[Any]:
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
 
-class DiffusionEngine:
+class DiffusionEngine(CachedModelEngine):
     """An instrumented diffusers pipeline.
 
     ``DiffusionEngine(config)`` binds a default config for ``generate``; ``benchmark`` takes its own configs.
@@ -125,40 +125,17 @@ class DiffusionEngine:
         self.model_cache = model_cache if model_cache is not None else DEFAULT_MODEL_CACHE
         self.clock = clock or RealClock()
         self.references = references or ImageReferenceStore()
-        self._status = EngineStatus.INITIALIZING
-        self._last_error = ""
+        self._init_lifecycle()
         self.last_raw: pd.DataFrame = pd.DataFrame()
-        self._failed_loads: dict[tuple[Any, ...], BaseException] = {}
         self._applied: dict[int, str] = {}  # id(pipe) -> config_hash of the run-time settings applied last
 
-    # -- lifecycle -----------------------------------------------------------------------------------------------
-    @property
-    def status(self) -> EngineStatus:
-        return self._status
-
-    def health(self) -> dict[str, Any]:
-        return {"status": self._status, "ok": self._status.accepts_requests, "error": self._last_error}
+    # -- lifecycle (status, health, load, close: CachedModelEngine) ----------------------------------------------
+    def _load_uncached(self, config: DiffusionConfig) -> tuple[LoadedPipeline, int]:
+        return _load_with_size(config)
 
     def load(self, config: DiffusionConfig | None = None) -> LoadedPipeline:
-        """Load (or fetch from the model cache) the pipeline for ``config``; raises on failure."""
-        cfg = config or self.config
-        key = cfg.load_key()
-        if key in self._failed_loads:
-            raise self._failed_loads[key]
-        try:
-            loaded = self.model_cache.get_or_load(key, lambda: _load_with_size(cfg))
-        except Exception as exc:
-            self._failed_loads[key] = exc
-            self._last_error = str(exc)
-            if not isinstance(exc, UnsupportedError):
-                self._status = EngineStatus.FAILED
-            raise
-        self._status = EngineStatus.READY
-        return loaded  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.model_cache.evict(self.config.load_key())
-        self._status = EngineStatus.STOPPED
+        """Load (or fetch from the model cache) the model for ``config``; raises on failure."""
+        return super().load(config)  # type: ignore[no-any-return]
 
     def prepare(self, config: DiffusionConfig) -> LoadedPipeline:
         """The loaded pipeline with ``config``'s run-time settings applied (skipped when already applied)."""

@@ -30,7 +30,7 @@ import pandas as pd
 from blaze_lab.cache.models import ModelCache
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import stable_hash
-from blaze_lab.engines.base import EngineStatus, classify_failure
+from blaze_lab.engines.base import CachedModelEngine, EngineStatus, classify_failure
 from blaze_lab.engines.llm_config import LLMConfig
 from blaze_lab.engines.llm_loading import LoadedLLM, load_llm, torch_dtype
 from blaze_lab.engines.llm_quality import QualityOutputs, QualitySettings, ReferenceStore, compare, compute_outputs
@@ -98,7 +98,7 @@ class _TimerProcessor:
         return _Proc()
 
 
-class LLMEngine:
+class LLMEngine(CachedModelEngine):
     """An instrumented transformers causal LM.
 
     ``LLMEngine(config)`` binds a default config for ``generate``/``stream``/``perplexity``; ``benchmark`` takes
@@ -117,41 +117,17 @@ class LLMEngine:
         self.model_cache = model_cache if model_cache is not None else DEFAULT_MODEL_CACHE
         self.clock = clock or RealClock()
         self.references = references or ReferenceStore()
-        self._status = EngineStatus.INITIALIZING
-        self._last_error = ""
+        self._init_lifecycle()
         self.last_raw: pd.DataFrame = pd.DataFrame()
         self._quality_memo: dict[tuple[Any, ...], QualityOutputs] = {}
-        # A load that failed is not retried for the next config of the same load-time group.
-        self._failed_loads: dict[tuple[Any, ...], BaseException] = {}
 
-    # -- lifecycle -----------------------------------------------------------------------------------------------
-    @property
-    def status(self) -> EngineStatus:
-        return self._status
-
-    def health(self) -> dict[str, Any]:
-        return {"status": self._status, "ok": self._status.accepts_requests, "error": self._last_error}
+    # -- lifecycle (status, health, load, close: CachedModelEngine) ----------------------------------------------
+    def _load_uncached(self, config: LLMConfig) -> tuple[LoadedLLM, int]:
+        return _load_with_size(config)
 
     def load(self, config: LLMConfig | None = None) -> LoadedLLM:
         """Load (or fetch from the model cache) the model for ``config``; raises on failure."""
-        cfg = config or self.config
-        key = cfg.load_key()
-        if key in self._failed_loads:
-            raise self._failed_loads[key]
-        try:
-            loaded = self.model_cache.get_or_load(key, lambda: _load_with_size(cfg))
-        except Exception as exc:
-            self._failed_loads[key] = exc
-            self._last_error = str(exc)
-            if not isinstance(exc, UnsupportedError):
-                self._status = EngineStatus.FAILED
-            raise
-        self._status = EngineStatus.READY
-        return loaded  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        self.model_cache.evict(self.config.load_key())
-        self._status = EngineStatus.STOPPED
+        return super().load(config)  # type: ignore[no-any-return]
 
     def _ready(self) -> LoadedLLM:
         if self._status in (EngineStatus.STOPPED, EngineStatus.FAILED):
