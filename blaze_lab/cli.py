@@ -154,12 +154,15 @@ def _varying_fields(runs: list[Any]) -> list[str]:
 def report_command(
     results_dir: Annotated[Path, typer.Argument(help="a sweep's results folder, e.g. results/quickstart")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RESULTS_DIR/report.html)")] = None,
+    static: Annotated[
+        bool, typer.Option("--static", help="embed figures as PNGs (small page for committing; needs Chromium)")
+    ] = False,
 ) -> None:
     """Write the self-contained HTML report of a sweep and print its path."""
     with _errors():
         from blaze_lab.report.html import write_report
 
-        typer.echo(str(write_report(results_dir, out=out, echo=typer.echo)))
+        typer.echo(str(write_report(results_dir, out=out, echo=typer.echo, static=static)))
 
 
 @models_app.callback()

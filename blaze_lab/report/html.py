@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import os
@@ -190,10 +191,13 @@ def build_report(
     *,
     clock: Clock | None = None,
     figures: dict[str, go.Figure] | None = None,
+    static: Mapping[str, bytes] | None = None,
 ) -> str:
     """One self-contained HTML page (plotly.js inlined once) for a sweep's summary and raw frames.
 
     ``figures``, when given, is filled with ``{file_stem: Figure}`` for every figure drawn (used for PNG export).
+    ``static`` (``{file_stem: png bytes}``) draws each figure as an embedded PNG instead and leaves plotly.js out:
+    a small page for committing a run (``results/published/``), still self-contained and offline.
 
     >>> page = build_report(summary, raw, {"sweep": "quickstart"})   # doctest: +SKIP
     """
@@ -205,17 +209,26 @@ def build_report(
         (kind.upper() if len(kind) <= 3 else kind.capitalize(), items)
         for kind, items in report_sections(summary, raw).items()
     ]
+    stems: dict[str, go.Figure] = {}
     for section_title, items in sections:
         body.append(f"<h2>{html.escape(section_title)}</h2>")
         for item_title, item in items:
             body.append(f"<h3>{html.escape(item_title)}</h3>")
+            if isinstance(item, go.Figure):
+                stem = _stem(section_title, item_title, stems)
+                stems[stem] = item
+                if static is not None and stem in static:
+                    data = base64.b64encode(static[stem]).decode()
+                    body.append(f'<img alt="{html.escape(item_title)}" src="data:image/png;base64,{data}">')
+                    continue
             body.append(item_html(item))
-            if figures is not None and isinstance(item, go.Figure):
-                figures[_stem(section_title, item_title, figures)] = item
+    if figures is not None:
+        figures.update(stems)
+    script = "" if static is not None else f'<script type="text/javascript">{get_plotlyjs()}</script>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-        f'<script type="text/javascript">{get_plotlyjs()}</script></head>\n<body>\n'
+        f"{script}</head>\n<body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )
@@ -237,10 +250,12 @@ def write_report(
     *,
     title: str | None = None,
     echo: Callable[[str], None] = print,
+    static: bool = False,
 ) -> Path:
     """Collect a sweep's results and write ``results_dir/report.html`` (atomically); PNGs when Chromium exists.
 
-    ``out`` writes the page elsewhere; PNGs go to a ``figures/`` folder beside the page.
+    ``out`` writes the page elsewhere; PNGs go to a ``figures/`` folder beside the page. ``static=True`` embeds those
+    PNGs instead of interactive figures (a page of a few hundred KB instead of ~5 MB; needs Chromium).
 
     Raises ReportError (naming the folder) when there are no results. Without Chromium, ``echo`` gets one line
     saying PNG export was skipped and the HTML report is complete.
@@ -267,9 +282,17 @@ def write_report(
         manifest = {}  # the report still stands on the rows; the header shows "—" for what the manifest had
     name = manifest.get("sweep") or results.name
     figures: dict[str, go.Figure] = {}
-    page = build_report(summary, raw, manifest, title=title or f"{name} — blaze_lab report", figures=figures)
+    page_title = title or f"{name} — blaze_lab report"
+    page = build_report(summary, raw, manifest, title=page_title, figures=figures)
     target = Path(out) if out is not None else results / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
+    if static:
+        pngs = export_pngs(figures, target.parent / "figures", echo=echo)
+        if not pngs:
+            raise ReportError("a static report needs PNG export, and no Chromium was found")
+        images = {p.stem: p.read_bytes() for p in pngs}
+        page = build_report(summary, raw, manifest, title=page_title, static=images)
+        png = False
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)

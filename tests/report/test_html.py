@@ -139,3 +139,13 @@ def test_report_mixed_kinds_unregistered_kind_gets_note(summary: pd.DataFrame, r
     assert "<h2>Mystery</h2>" in page and "No report section is registered for engine kind" in page
     assert "boom" in page  # its failed row is in the status table
     assert "<h2>LLM</h2>" in page
+
+
+def test_static_report_embeds_pngs_and_leaves_plotly_out(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
+    figures: dict = {}
+    interactive = build_report(summary, raw, clock=VirtualClock(), figures=figures)
+    assert figures and "plotly" in interactive
+    images = {stem: b"\x89PNG-" + stem.encode() for stem in figures}
+    page = build_report(summary, raw, clock=VirtualClock(), static=images)
+    assert page.count('src="data:image/png;base64,') == len(figures)
+    assert "Plotly.newPlot" not in page and len(page) < len(interactive) / 5
