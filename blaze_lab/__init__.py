@@ -18,15 +18,48 @@ from blaze_lab.errors import (
 
 __version__ = "0.1.0"
 
+# Heavier entry points, imported on first attribute access (PEP 562) so `import blaze_lab` does not pull in torch.
+_LAZY = {
+    "DiffusionConfig": "blaze_lab.engines.diffusion_config",
+    "DiffusionEngine": "blaze_lab.engines.diffusion",
+    "Explorer": "blaze_lab.widgets",
+    "LLMConfig": "blaze_lab.engines.llm_config",
+    "LLMEngine": "blaze_lab.engines.llm",
+    "MeasureSettings": "blaze_lab.metrics.timing",
+    "load_spec": "blaze_lab.sweep.spec",
+    "resolve_model": "blaze_lab.models",
+    "run_sweep": "blaze_lab.sweep.runner",
+    "write_report": "blaze_lab.report.html",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'blaze_lab' has no attribute {name!r}")
+
+
 __all__ = [
     "BlazeLabError",
     "Clock",
     "ConfigError",
+    "DiffusionConfig",
+    "DiffusionEngine",
     "EngineError",
+    "Explorer",
+    "LLMConfig",
+    "LLMEngine",
+    "MeasureSettings",
     "ModelLoadError",
     "RealClock",
     "SweepError",
     "UnsupportedError",
     "VirtualClock",
     "__version__",
+    "load_spec",
+    "resolve_model",
+    "run_sweep",
+    "write_report",
 ]

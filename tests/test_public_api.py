@@ -9,14 +9,26 @@ def test_top_level_api_is_pinned() -> None:
         "BlazeLabError",
         "Clock",
         "ConfigError",
+        "DiffusionConfig",
+        "DiffusionEngine",
         "EngineError",
+        "Explorer",
+        "LLMConfig",
+        "LLMEngine",
+        "MeasureSettings",
         "ModelLoadError",
         "RealClock",
         "SweepError",
         "UnsupportedError",
         "VirtualClock",
         "__version__",
+        "load_spec",
+        "resolve_model",
+        "run_sweep",
+        "write_report",
     ]
+    for name in blaze_lab.__all__:  # every lazy name resolves to a real object
+        assert getattr(blaze_lab, name) is not None
 
 
 def test_error_tree() -> None:
