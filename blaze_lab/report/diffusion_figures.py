@@ -28,7 +28,6 @@ from plotly.subplots import make_subplots
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import (
     ci_bars,
-    ci_columns,
     has_values,
     labels_of,
     numeric,
@@ -37,7 +36,14 @@ from blaze_lab.report.figures import (
     scatter_with_front,
     with_labels,
 )
-from blaze_lab.report.llm_figures import MIB, latency_cdf, latency_stat, memory_column, random_weights
+
+# Memory vs latency is the same figure for every engine kind (columns latency_s_* and peak memory): one definition.
+from blaze_lab.report.llm_figures import (
+    latency_cdf,
+    latency_stat,
+    memory_latency_scatter,
+    random_weights,
+)
 from blaze_lab.report.sections import Item, figure_item, note
 
 STAGES = (("text_encode_s", "text encode"), ("denoise_s", "denoise"), ("vae_decode_s", "VAE decode"))
@@ -85,24 +91,6 @@ def stage_breakdown(summary: pd.DataFrame) -> go.Figure:
         margin={"l": 60, "r": 20, "t": 70, "b": 80},
     )
     return fig
-
-
-def memory_latency_scatter(summary: pd.DataFrame) -> go.Figure:
-    """Peak memory (MiB) vs call latency, Pareto frontier (minimize both) marked."""
-    mem = memory_column(summary)
-    stat = latency_stat(summary)
-    value, low, high = ci_columns("latency_s", stat)
-    return scatter_with_front(
-        summary,
-        value,
-        mem,
-        minimize=(True, True),
-        title=f"Memory vs latency — Pareto frontier ({mem.removesuffix('_bytes')})",
-        x_title=f"latency {stat} (s)",
-        y_title=f"{mem.removesuffix('_bytes')} (MiB)",
-        y_scale=1.0 / MIB,
-        x_err=(low, high),
-    )
 
 
 def quality_vs_speed(summary: pd.DataFrame) -> go.Figure:
