@@ -41,7 +41,7 @@ import dataclasses
 import itertools
 import math
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -522,19 +522,6 @@ def make_server(config: ServingConfig, engine: LLMEngine, clock: Clock | None = 
     )
 
 
-def benchmark_group(
-    runs: Sequence[Mapping[str, Any]],
-    reference: Mapping[str, Any] | None = None,
-    measure: Mapping[str, Any] | None = None,
-    sweep: str = "adhoc",
-    group: str = "g0",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``serving`` kind's notebook entry point: see :func:`blaze_lab.engines.serving_bench.benchmark_group`."""
-    from blaze_lab.engines.serving_bench import benchmark_group as run
-
-    return run(runs, reference=reference, measure=measure, sweep=sweep, group=group)
-
-
 __all__ = [
     "CANCELLED",
     "FAILED",
@@ -548,6 +535,5 @@ __all__ = [
     "RequestResult",
     "ServingConfig",
     "StreamToken",
-    "benchmark_group",
     "make_server",
 ]

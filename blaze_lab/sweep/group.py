@@ -27,7 +27,7 @@ GROUP_FUNCTIONS: dict[str, str | Callable[..., tuple[pd.DataFrame, pd.DataFrame]
     "llm": "blaze_lab.engines.llm:benchmark_group",
     "diffusion": "blaze_lab.engines.diffusion:benchmark_group",
     "router": "blaze_lab.router.bench:benchmark_group",
-    "serving": "blaze_lab.engines.batching:benchmark_group",
+    "serving": "blaze_lab.engines.serving_bench:benchmark_group",
 }
 
 
