@@ -34,7 +34,7 @@ import pandas as pd
 
 from blaze_lab.engines.capabilities import Device
 from blaze_lab.errors import BlazeLabError, ConfigError
-from blaze_lab.explorer.kinds import KINDS, KindInfo
+from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.explorer.session import ExplorerSession
 from blaze_lab.metrics.timing import MeasureSettings
 
@@ -123,7 +123,7 @@ class Explorer:
         self._syncing = False
         self.fields: dict[str, dict[str, w.ValueWidget]] = {}
         self.engine = w.ToggleButtons(
-            options=[(info.title, name) for name, info in KINDS.items()], value=kind, description="engine"
+            options=[(info.title, name) for name, info in panels().items()], value=kind, description="engine"
         )
         self.engine.observe(self._on_engine, names="value")
         self.settings_box = w.VBox()
@@ -151,7 +151,7 @@ class Explorer:
         self.save_button = w.Button(description="Save as experiment", icon="save").add_class("blaze-save")
         self.save_button.on_click(lambda _: self._click_save())
         self.save_status = w.HTML().add_class("blaze-save-status")
-        for name, info in KINDS.items():
+        for name, info in panels().items():
             self.fields[name] = {field: self._field_widget(info, field) for field in info.fields}
         self.panel = w.VBox(
             [
@@ -249,7 +249,7 @@ class Explorer:
 
     # -- panel plumbing -------------------------------------------------------------------------------------------
 
-    def _field_widget(self, info: KindInfo, field: str) -> w.ValueWidget:
+    def _field_widget(self, info: Panel, field: str) -> w.ValueWidget:
         value = self.session.settings[info.name].get(field, getattr(info.config(), field))
         style = {"description_width": "140px"}
         widget: w.ValueWidget

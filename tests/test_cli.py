@@ -11,14 +11,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from blaze_lab import kinds
 from blaze_lab.cli import app
-from blaze_lab.sweep import spec as spec_module
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
 
 
-def _fake_kind() -> spec_module.KindInfo:
+def _fake_kind() -> kinds.Kind:
     """The sweep tests' fake engine kind (tests/sweep/fake_kind.py): a config class and a model-free notebook."""
     location = Path(__file__).resolve().parent / "sweep" / "fake_kind.py"
     module_spec = importlib.util.spec_from_file_location("cli_fake_kind", location)
@@ -63,7 +63,7 @@ def test_unknown_executor_and_missing_results_are_errors(tmp_path: Path) -> None
 
 
 def test_sweep_runs_and_prints_the_report_path_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(spec_module.KINDS, "fake", _fake_kind())
+    monkeypatch.setitem(kinds.KINDS, "fake", _fake_kind())
     monkeypatch.delenv("BLAZE_TEST_LOG", raising=False)
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"name": "cli", "kind": "fake", "grid": {"x": [1, 2]}}))

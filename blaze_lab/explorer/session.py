@@ -32,7 +32,7 @@ import yaml
 from blaze_lab.config import BaseConfig
 from blaze_lab.engines import capabilities
 from blaze_lab.errors import ConfigError
-from blaze_lab.explorer.kinds import KINDS, KindInfo
+from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.metrics.timing import MeasureSettings
 
 # Small enough that a tiny model answers in seconds on a loaded 2-core machine, enough samples for a CI.
@@ -62,7 +62,7 @@ class ExplorerSession:
     ) -> None:
         self._check_kind(kind)
         self.kind = kind
-        self.settings: dict[str, dict[str, Any]] = {k: dict(info.defaults) for k, info in KINDS.items()}
+        self.settings: dict[str, dict[str, Any]] = {k: dict(info.defaults) for k, info in panels().items()}
         if model:
             self.settings["llm"]["model"] = model
         self._device = device
@@ -82,8 +82,8 @@ class ExplorerSession:
         return self._device
 
     @property
-    def info(self) -> KindInfo:
-        return KINDS[self.kind]
+    def info(self) -> Panel:
+        return panels()[self.kind]
 
     def select(self, kind: str | None = None, **fields: Any) -> None:
         """Switch engine kind and/or set fields of the current kind (validated later, by :meth:`config`)."""
@@ -177,7 +177,7 @@ class ExplorerSession:
             return pd.DataFrame(columns=["run", "engine", "config", "status"])
         parts = []
         for kind, rows in self.results.groupby("engine", sort=False):
-            info = KINDS[str(kind)]
+            info = panels()[str(kind)]
             view = pd.DataFrame({"run": rows["run"], "engine": kind, "config": _labels(rows, info)})
             view["status"] = rows["status"]
             view["valid"] = rows.get("valid", math.nan)  # False: too few samples or too noisy (see the report)
@@ -198,7 +198,7 @@ class ExplorerSession:
         kinds = {self.kind_of(r) for r in ids}
         if len(kinds) > 1:
             raise ConfigError("compare", ids, reason=f"runs of different engines ({', '.join(sorted(kinds))})")
-        info = KINDS[kinds.pop()]
+        info = panels()[kinds.pop()]
         rows = [self.row(r) for r in ids]
         out = pd.DataFrame(index=[label for _, label, _ in info.metrics])
         out.index.name = "metric"
@@ -216,7 +216,7 @@ class ExplorerSession:
 
         from blaze_lab.report.figures import ci_bars
 
-        info = KINDS[kind or self.kind]
+        info = panels()[kind or self.kind]
         rows = self.results[self.results["engine"] == info.name] if len(self.results) else self.results
         metric, stat, title = info.plot
         ok = rows[rows["status"] == "ok"] if len(rows) else rows
@@ -266,13 +266,13 @@ class ExplorerSession:
             same = {f: configs[0][f] for f in fields if all(c[f] == configs[0][f] for c in configs)}
             differ = [f for f in fields if f not in same]
             # Only what differs from the config class's defaults: the spec reads like the choices that were made.
-            defaults = KINDS[kind].config().to_dict()
+            defaults = panels()[kind].config().to_dict()
             base = {f: v for f, v in same.items() if f not in defaults or v != defaults[f]}
             part: dict[str, Any] = {"name": kind, "kind": kind, "base": base}
             if differ:
                 part["zip"] = {f: [c[f] for c in configs] for f in differ}
             part["reference"] = None
-            part["measure"] = {**measure, **KINDS[kind].measure_extra}
+            part["measure"] = {**measure, **panels()[kind].measure_extra}
             parts.append(part)
         return {
             "name": name,
@@ -296,11 +296,11 @@ class ExplorerSession:
 
     @staticmethod
     def _check_kind(kind: str) -> None:
-        if kind not in KINDS:
-            raise ConfigError("engine", kind, allowed=sorted(KINDS))
+        if kind not in panels():
+            raise ConfigError("engine", kind, allowed=sorted(panels()))
 
 
-def _labels(rows: pd.DataFrame, info: KindInfo) -> list[str]:
+def _labels(rows: pd.DataFrame, info: Panel) -> list[str]:
     """Short labels from the settings that differ between these rows (the report's labelling rule); with nothing
     differing (one run), the kind's headline settings."""
     from blaze_lab.report.figures import config_label, varying_columns

@@ -37,7 +37,7 @@ from blaze_lab.models.cache import dir_size, is_complete, materialize, models_di
 
 log = logging.getLogger(__name__)
 
-KINDS = ("llm", "diffusion")
+MODEL_KINDS = ("llm", "diffusion")
 RANDOM_PREFIX = "random:"
 FIXTURES = ("tiny-llama", "tiny-sd", "tiny-ddpm")
 """Random architectures small enough for tests; also accepted without the ``random:`` prefix."""
@@ -219,8 +219,8 @@ def resolve_model(spec: str, kind: str = "llm", *, progress: Callable[[str], Non
         >>> from diffusers import StableDiffusionPipeline
         >>> pipe = StableDiffusionPipeline.from_pretrained(m.path)              # doctest: +SKIP
     """
-    if kind not in KINDS:
-        raise ConfigError("kind", kind, allowed=KINDS)
+    if kind not in MODEL_KINDS:
+        raise ConfigError("kind", kind, allowed=MODEL_KINDS)
     spec = spec.strip()
     if not spec:
         raise ConfigError("model", spec, reason="empty model spec", allowed=KNOWN_FORMS)
@@ -311,8 +311,8 @@ def _row(spec: str, kind: str, source: str, description: str, rand: bool, path: 
 
 __all__ = [
     "FIXTURES",
-    "KINDS",
     "KNOWN_FORMS",
+    "MODEL_KINDS",
     "SOURCES",
     "ResolvedModel",
     "Source",

@@ -1,69 +1,48 @@
-"""The report's section registry: engine kind -> section function.
+"""The report's sections: each engine kind's section function, found through :mod:`blaze_lab.kinds`.
 
 A **section function** takes the summary and raw rows of one engine kind (all statuses) and returns a list of
 ``(title, item)`` where an item is a plotly ``Figure``, a ``DataFrame`` (rendered as a table) or a ``str`` of
 trusted HTML (e.g. an image grid with base64 ``<img>``s, or a :func:`note`). The HTML report and the report
-notebook render the same items.
-
-To add a kind, add one line to :data:`SECTIONS` (``"module:function"`` strings import lazily, so the report does not
-import diffusion or router code until a sweep has such rows), or call :func:`register_section` at runtime::
+notebook render the same items. A kind's section is its ``section`` entry in :data:`blaze_lab.kinds.KINDS` (a lazy
+``"module:function"``, so the report does not import diffusion or router code until a sweep has such rows)::
 
     # blaze_lab/report/diffusion_figures.py
     def diffusion_sections(summary, raw):
         return [figure_item("Per-step latency", step_latency_bars, summary),
                 ("Images", image_grid_html(summary))]
 
-    # here:
-    SECTIONS["diffusion"] = "blaze_lab.report.diffusion_figures:diffusion_sections"
-
 Use :func:`figure_item` around each figure function so a frame lacking a column yields a note, not a crash.
 
 Example:
     >>> import pandas as pd
-    >>> register_section("demo", lambda s, r: [("Rows", s)])
+    >>> from blaze_lab import kinds
+    >>> kinds.register(kinds.Kind("demo", "blaze_lab.router.config:RouterExperimentConfig", "n.ipynb",
+    ...                           group="x:y", section=lambda s, r: [("Rows", s)]))
     >>> report_sections(pd.DataFrame({"engine": ["demo"], "x": [1]}), pd.DataFrame())["demo"][0][0]
     'Rows'
-    >>> _ = SECTIONS.pop("demo")
+    >>> _ = kinds.KINDS.pop("demo")
 """
 
 from __future__ import annotations
 
 import html
-import importlib
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from blaze_lab import kinds
 from blaze_lab.errors import ReportError
 
 Item: TypeAlias = go.Figure | pd.DataFrame | str
 SectionFn: TypeAlias = Callable[[pd.DataFrame, pd.DataFrame], list[tuple[str, Item]]]
 
-# kind -> section function or "module:function" (imported on first use). Other kinds register here.
-SECTIONS: dict[str, SectionFn | str] = {
-    "llm": "blaze_lab.report.llm_figures:llm_sections",
-    "router": "blaze_lab.report.router_figures:router_sections",
-    "diffusion": "blaze_lab.report.diffusion_figures:diffusion_sections",
-    "serving": "blaze_lab.report.serving_figures:serving_sections",
-}
-
-
-def register_section(kind: str, fn: SectionFn | str) -> None:
-    """Register (or replace) the section function for an engine kind."""
-    SECTIONS[kind] = fn
-
 
 def section_function(kind: str) -> SectionFn | None:
-    """The section function for ``kind`` (importing a ``"module:function"`` entry), or None when unregistered."""
-    entry = SECTIONS.get(kind)
-    if entry is None or callable(entry):
-        return entry
-    module, _, name = entry.partition(":")
-    fn = getattr(importlib.import_module(module), name)
-    SECTIONS[kind] = fn
-    return fn  # type: ignore[no-any-return]
+    """The section function :mod:`blaze_lab.kinds` registers for ``kind``, or None when the kind is unknown."""
+    entry = kinds.KINDS.get(kind)
+    return None if entry is None else entry.section_function()
 
 
 def note(text: str) -> str:
@@ -141,13 +120,11 @@ def show_items(
 
 
 __all__ = [
-    "SECTIONS",
     "Item",
     "SectionFn",
     "engine_kinds",
     "figure_item",
     "note",
-    "register_section",
     "report_sections",
     "rows_of",
     "section_function",

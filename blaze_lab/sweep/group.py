@@ -14,35 +14,23 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from blaze_lab import kinds
 from blaze_lab.errors import ConfigError, SweepError
-
-# kind -> "module:function" with signature (runs, *, reference, measure, sweep, group) -> (summary_df, raw_df).
-GROUP_FUNCTIONS: dict[str, str | Callable[..., tuple[pd.DataFrame, pd.DataFrame]]] = {
-    "llm": "blaze_lab.engines.llm:benchmark_group",
-    "diffusion": "blaze_lab.engines.diffusion:benchmark_group",
-    "router": "blaze_lab.router.bench:benchmark_group",
-    "serving": "blaze_lab.engines.serving_bench:benchmark_group",
-}
 
 
 def group_function(kind: str) -> Callable[..., tuple[pd.DataFrame, pd.DataFrame]]:
-    """The ``benchmark_group`` registered for ``kind`` (imported on first use)."""
-    target = GROUP_FUNCTIONS.get(kind)
-    if target is None:
-        raise ConfigError("kind", kind, allowed=sorted(GROUP_FUNCTIONS))
-    if not isinstance(target, str):
-        return target
-    module_name, _, attr = target.partition(":")
+    """The group function :mod:`blaze_lab.kinds` registers for ``kind`` (imported on first use)."""
     try:
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError) as exc:
-        raise SweepError(f"engine kind {kind!r} is not available ({target}: {exc})") from None
+        return kinds.get(kind).group_function()
+    except ConfigError as exc:
+        if kind not in kinds.KINDS:
+            raise
+        raise SweepError(f"engine kind {kind!r} is not available ({exc.reason})") from None
 
 
 def run_group(
@@ -83,4 +71,4 @@ def _with_common(
     return frame
 
 
-__all__ = ["GROUP_FUNCTIONS", "group_function", "run_group"]
+__all__ = ["group_function", "run_group"]

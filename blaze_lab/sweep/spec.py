@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import itertools
 import json
 import re
@@ -58,6 +57,7 @@ from typing import Any
 import yaml
 
 import blaze_lab
+from blaze_lab import kinds
 from blaze_lab.config import BaseConfig, stable_hash
 from blaze_lab.errors import ConfigError
 
@@ -66,33 +66,6 @@ NOTEBOOK_PARAMETERS = ("sweep", "group", "runs", "reference", "measure", "summar
 
 PROJECT_ROOT = Path(blaze_lab.__file__).resolve().parent.parent
 
-
-@dataclasses.dataclass(frozen=True)
-class KindInfo:
-    """Where a kind's config class lives (``"module:Class"``, imported lazily, or the class) and its notebook."""
-
-    config: str | type[BaseConfig]
-    notebook: str
-    # Extra sub-mappings of `measure` the kind's benchmark_group reads (e.g. llm: measure.quality ->
-    # QualitySettings), name -> "module:Class" of a dataclass whose fields are the allowed keys.
-    measure_extras: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-
-# Small explicit registry; tests register a fake kind by adding an entry (monkeypatch.setitem).
-KINDS: dict[str, KindInfo] = {
-    "llm": KindInfo(
-        "blaze_lab.engines.llm_config:LLMConfig",  # the config alone: validating a spec must not import torch
-        "notebooks/llm_benchmark.ipynb",
-        {"quality": "blaze_lab.engines.llm_quality:QualitySettings"},
-    ),
-    "diffusion": KindInfo(
-        "blaze_lab.engines.diffusion_config:DiffusionConfig",
-        "notebooks/diffusion_benchmark.ipynb",
-        {"quality": "blaze_lab.engines.diffusion_quality:DiffusionQualitySettings"},
-    ),
-    "router": KindInfo("blaze_lab.router.config:RouterExperimentConfig", "notebooks/router_benchmark.ipynb"),
-    "serving": KindInfo("blaze_lab.engines.batching:ServingConfig", "notebooks/serving_benchmark.ipynb"),
-}
 
 _TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
@@ -176,17 +149,8 @@ class Group:
 
 
 def config_class(kind: str) -> type[BaseConfig]:
-    """The config class registered for ``kind`` (imported on first use)."""
-    info = KINDS.get(kind)
-    if info is None:
-        raise ConfigError("kind", kind, allowed=sorted(KINDS))
-    if not isinstance(info.config, str):
-        return info.config
-    module_name, _, attr = info.config.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError("kind", kind, reason=f"engine kind not available ({info.config}: {exc})") from None
+    """The config class registered for ``kind`` in :mod:`blaze_lab.kinds` (imported on first use)."""
+    return kinds.get(kind).config_class()
 
 
 # -- loading ------------------------------------------------------------------------------------------------------
@@ -259,9 +223,9 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
     _known_keys(raw, _PART_KEYS, where, "")
     kind = raw.get("kind")
     if kind is None:
-        raise _err(where, "kind", reason="required key missing", allowed=sorted(KINDS))
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise _err(where, "kind", kind, allowed=sorted(KINDS))
+        raise _err(where, "kind", reason="required key missing", allowed=kinds.names())
+    if not isinstance(kind, str) or kind not in kinds.KINDS:
+        raise _err(where, "kind", kind, allowed=kinds.names())
     name = raw.get("name", kind)
     _check_name(name, where, "name")
     try:
@@ -291,8 +255,8 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
         reference = _mapping(reference, where, "reference")
         _known_keys(reference, fields, where, "reference")
     measure_raw = {**default_measure, **_mapping(raw.get("measure", {}), where, "measure")}
-    measure = _check_measure(measure_raw, where, KINDS[kind].measure_extras)
-    notebook_value = raw.get("notebook", KINDS[kind].notebook)
+    measure = _check_measure(measure_raw, where, kinds.get(kind).measure_extras)
+    notebook_value = raw.get("notebook", kinds.get(kind).notebook)
     if not isinstance(notebook_value, str):
         raise _err(where, "notebook", notebook_value, reason="must be a path string")
     return PartSpec(
@@ -308,7 +272,7 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
     )
 
 
-def _check_measure(measure: Mapping[str, Any], where: str, extras: Mapping[str, str]) -> dict[str, Any]:
+def _check_measure(measure: Mapping[str, Any], where: str, extras: Mapping[str, Any]) -> dict[str, Any]:
     from blaze_lab.metrics.timing import MeasureSettings
 
     plain = {k: v for k, v in measure.items() if k not in extras}
@@ -323,10 +287,9 @@ def _check_measure(measure: Mapping[str, Any], where: str, extras: Mapping[str, 
     return out
 
 
-def _check_extra(value: Any, where: str, target: str) -> dict[str, Any]:
+def _check_extra(value: Any, where: str, target: Any) -> dict[str, Any]:
     """Validate a measure sub-mapping against a dataclass's fields and annotated types (built once to be sure)."""
-    module_name, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+    cls = kinds.resolve(target, where)
     data = _mapping(value, where, "")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key, item in data.items():
@@ -554,11 +517,9 @@ def _plain_dict(config: BaseConfig) -> dict[str, Any]:
 
 
 __all__ = [
-    "KINDS",
     "NOTEBOOK_PARAMETERS",
     "ExperimentSpec",
     "Group",
-    "KindInfo",
     "PartSpec",
     "Run",
     "check_notebook",

@@ -73,10 +73,10 @@ def test_bf16_without_native_support_is_noted() -> None:
 
 
 def test_every_rule_key_names_a_real_field_and_value() -> None:
-    from blaze_lab.explorer.kinds import KINDS
+    from blaze_lab.explorer.panels import panels
 
     for kind, field, value in cap.RULES:
-        info = KINDS[kind]
+        info = panels()[kind]
         assert field in info.config.field_names(), (kind, field)
         if field in info.choices:
             assert value in info.choices[field], (kind, field, value)

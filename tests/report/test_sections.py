@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
+from blaze_lab import kinds
 from blaze_lab.errors import ReportError
 from blaze_lab.report import sections
-from blaze_lab.report.sections import (
-    SECTIONS,
-    engine_kinds,
-    figure_item,
-    register_section,
-    report_sections,
-    section_function,
-)
+from blaze_lab.report.sections import engine_kinds, figure_item, report_sections, section_function
 
 
 @pytest.fixture
 def restore_registry() -> Iterator[None]:
-    saved = dict(SECTIONS)
+    saved = dict(kinds.KINDS)
     yield
-    SECTIONS.clear()
-    SECTIONS.update(saved)
+    kinds.KINDS.clear()
+    kinds.KINDS.update(saved)
+
+
+def register_section(kind: str, fn: object) -> None:
+    base = kinds.KINDS.get(kind) or kinds.Kind(kind, "x:Config", "n.ipynb", group="x:group", section=None)
+    kinds.register(dataclasses.replace(base, section=fn))
 
 
 def test_llm_is_registered_lazily() -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from fake_kind import FAKE_KIND
 
-from blaze_lab.sweep import spec as spec_module
+from blaze_lab import kinds
 
 # The fake notebook is a fixture of the runner tests, not a product notebook: nbval must not execute it.
 collect_ignore = ["notebooks"]
@@ -18,7 +18,7 @@ collect_ignore = ["notebooks"]
 
 @pytest.fixture
 def fake_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(spec_module.KINDS, "fake", FAKE_KIND)
+    monkeypatch.setitem(kinds.KINDS, "fake", FAKE_KIND)
 
 
 @pytest.fixture

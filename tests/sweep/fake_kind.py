@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from blaze_lab.config import BaseConfig, check_choice, check_int
-from blaze_lab.sweep.spec import KINDS, KindInfo
+from blaze_lab.kinds import KINDS, Kind
 
 NOTEBOOK = Path(__file__).resolve().parent / "notebooks" / "fake_benchmark.ipynb"
 MODES = ("ok", "raise", "oom", "die", "late", "hold")
@@ -33,7 +33,12 @@ class FakeConfig(BaseConfig):
         check_int(self, "x", minimum=0)
 
 
-FAKE_KIND = KindInfo(FakeConfig, str(NOTEBOOK))
+def no_group(*args: object, **kwargs: object) -> None:
+    raise NotImplementedError("the fake notebook measures by itself")
+
+
+# The notebook measures by itself (no group function is called); no report section: its rows get the report's note.
+FAKE_KIND = Kind("fake", FakeConfig, str(NOTEBOOK), group=no_group, section=None)
 
 
 def register() -> None:
