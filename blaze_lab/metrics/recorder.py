@@ -15,15 +15,20 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
 
+from blaze_lab.config import BaseConfig
 from blaze_lab.metrics.stats import DEFAULT_RULES, ValidityRules, summarize_columns
 
 # Columns every row carries, in this order, before config/metric/env columns.
-ID_COLUMNS = ("run_id", "sweep", "group", "config_hash", "engine", "status", "error")
+ID_COLUMNS = ("run_id", "sweep", "group", "config_hash", "engine", "status", "error", "error_type")
 
 
 class Recorder:
@@ -87,4 +92,56 @@ def summarize_frame(
     return order_columns(pd.DataFrame(out))
 
 
-__all__ = ["ID_COLUMNS", "Recorder", "order_columns", "summarize_frame"]
+# -- frames with stable dtypes ------------------------------------------------------------------------------------
+
+_NUMERIC = {bool: "bool", int: "int64", float: "float64"}
+
+
+def config_dtypes(config_class: type[BaseConfig]) -> dict[str, str]:
+    """Stable pandas dtypes of a config's dotted columns, from the field types (``int | None`` → ``Int64``).
+
+    >>> from blaze_lab.router.config import RouterExperimentConfig
+    >>> config_dtypes(RouterExperimentConfig)["router.replicas"]
+    'int64'
+    """
+    hints = typing.get_type_hints(config_class)
+    out: dict[str, str] = {}
+    for field in dataclasses.fields(config_class):
+        hint = hints.get(field.name)
+        args = set(typing.get_args(hint)) if isinstance(hint, types.UnionType) or _is_union(hint) else {hint}
+        optional = type(None) in args
+        args.discard(type(None))
+        if len(args) != 1:
+            continue
+        (typ,) = args
+        if typ in _NUMERIC:
+            dtype = _NUMERIC[typ]
+            if optional:
+                dtype = {"bool": "boolean", "int64": "Int64", "float64": "float64"}[dtype]
+            out[f"{config_class.PREFIX}.{field.name}"] = dtype
+    return out
+
+
+def _is_union(hint: Any) -> bool:
+    return typing.get_origin(hint) is typing.Union
+
+
+def config_frame(rows: list[dict[str, Any]], configs: Sequence[BaseConfig], *, summary: bool) -> pd.DataFrame:
+    """Rows as a frame: id columns first, config columns cast to their field types (and ``n``/``valid`` typed)."""
+    frame = order_columns(pd.DataFrame(rows))
+    if frame.empty:
+        return frame
+    dtypes: dict[str, str] = {}
+    for cls in dict.fromkeys(type(c) for c in configs):
+        dtypes.update({k: v for k, v in config_dtypes(cls).items() if k in frame.columns})
+    if summary:
+        dtypes.update({"n": "int64", "valid": "bool", "contended": "bool"})
+    for column, dtype in dtypes.items():
+        if column in frame.columns:
+            # a column that cannot take its declared dtype stays as it is
+            with contextlib.suppress(TypeError, ValueError):
+                frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+__all__ = ["ID_COLUMNS", "Recorder", "config_dtypes", "config_frame", "order_columns", "summarize_frame"]

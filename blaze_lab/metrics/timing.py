@@ -11,7 +11,8 @@ Example:
     >>> def step(i):
     ...     clock.advance(0.5)
     ...     return {"latency_s": 0.5}
-    >>> out = measure(step, MeasureSettings(warmup=1, min_iters=4), clock=clock, value=lambda r: r["latency_s"])
+    >>> settings = MeasureSettings(min_iters=4, target_ci_rel=None)
+    >>> out = measure(step, settings, clock=clock, value=lambda r: r["latency_s"])
     >>> len(out.samples), out.stopped_by
     (4, 'min_iters')
 """
@@ -35,25 +36,40 @@ class MeasureSettings(BaseConfig):
     """How long to measure one config.
 
     Attributes:
-        warmup: iterations run first and discarded (lazy init, allocator warm-up, autotuning).
-        min_iters: measured iterations at least.
-        max_iters: measured iterations at most.
-        min_duration_s: measured wall time at least (short runs are noisy).
-        max_duration_s: time cap; stops the loop after at least one measured iteration.
-        target_ci_rel: stop once the 95% CI half-width of the mean is <= this fraction of the mean (None: off).
+        warmup: warm-up calls at least (run first, kept in the raw rows with ``warmup=True``, not summarized);
+            0 turns warm-up off (the row then says so in its validity reason).
+        warmup_max: warm-up calls at most: warm-up continues until the last calls stop trending
+            (:class:`~blaze_lab.metrics.warmup.WarmupRule`) or this many calls ran.
+        warmup_max_s: warm-up time cap (seconds of warm-up calls per config).
+        min_iters: measured calls at least (5: the smallest n whose t-interval holds its coverage on the
+            skewed timing distributions of the coverage harness, see docs/metrics.md).
+        max_iters: measured calls at most.
+        min_duration_s: measured time at least (short runs are noisy).
+        max_duration_s: measured-time cap per config; a config stopped by it before the CI target is
+            ``valid=False`` with the achieved half-width in its reason.
+        target_ci_rel: stop once the 95% CI half-width of the primary metric's mean is <= this fraction of the
+            mean (None: stop at ``min_iters`` / ``min_duration_s``).
     """
 
     PREFIX = "measure"
 
     warmup: int = 1
-    min_iters: int = 3
+    warmup_max: int = 10
+    warmup_max_s: float = 60.0
+    min_iters: int = 5
     max_iters: int = 50
     min_duration_s: float = 0.0
     max_duration_s: float = 30.0
-    target_ci_rel: float | None = None
+    target_ci_rel: float | None = 0.05
 
     def validate(self) -> None:
         check_int(self, "warmup", minimum=0)
+        check_int(self, "warmup_max", minimum=0)
+        if self.warmup_max < self.warmup:
+            raise ConfigError(
+                self.field_name("warmup_max"), self.warmup_max, reason=f"must be >= warmup ({self.warmup})"
+            )
+        check_number(self, "warmup_max_s", minimum=0)
         check_int(self, "min_iters", minimum=1)
         check_int(self, "max_iters", minimum=1)
         if self.max_iters < self.min_iters:

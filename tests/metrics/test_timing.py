@@ -20,7 +20,7 @@ def _stepper(clock: VirtualClock, durations: list[float]):
 def test_warmup_not_recorded_and_min_iters() -> None:
     clock = VirtualClock()
     step, calls = _stepper(clock, [5.0, 1.0])
-    out = measure(step, MeasureSettings(warmup=2, min_iters=3), clock=clock, value=float)
+    out = measure(step, MeasureSettings(warmup=2, min_iters=3, target_ci_rel=None), clock=clock, value=float)
     assert calls[:2] == [-1, -2]
     assert len(out.samples) == 3 and out.stopped_by == "min_iters"
     assert out.duration_s == pytest.approx(3.0)
@@ -29,11 +29,12 @@ def test_warmup_not_recorded_and_min_iters() -> None:
 def test_min_duration_and_time_cap() -> None:
     clock = VirtualClock()
     step, _ = _stepper(clock, [1.0])
-    out = measure(step, MeasureSettings(warmup=0, min_iters=1, min_duration_s=4.5), clock=clock)
+    out = measure(step, MeasureSettings(warmup=0, min_iters=1, min_duration_s=4.5, target_ci_rel=None), clock=clock)
     assert len(out.samples) == 5 and out.stopped_by == "min_duration"
     clock2 = VirtualClock()
     step2, _ = _stepper(clock2, [10.0])
-    capped = measure(step2, MeasureSettings(warmup=0, min_iters=5, max_duration_s=25.0), clock=clock2)
+    settings = MeasureSettings(warmup=0, min_iters=5, max_duration_s=25.0, target_ci_rel=None)
+    capped = measure(step2, settings, clock=clock2)
     assert len(capped.samples) == 3 and capped.stopped_by == "time_cap"
 
 
