@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from blaze_lab.env import fingerprint
-from blaze_lab.errors import BlazeLabError, ConfigError
 from blaze_lab.load.slo import SLO, goodput
+from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.stats import STAT_SUFFIXES, ValidityRules, summarize, validity_reasons
 from blaze_lab.router.config import RouterExperimentConfig
 from blaze_lab.router.simulate import simulate
@@ -50,29 +49,24 @@ def benchmark_group(
     sweep: str = "adhoc",
     group: str = "g0",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every router experiment in ``runs`` ([{"run_id", "config"}]); one failing run becomes a status row."""
-    env = fingerprint()
-    summaries: list[dict[str, Any]] = []
-    raws: list[pd.DataFrame] = []
-    for run in runs:
-        run_id = str(run.get("run_id", ""))
-        common = {"run_id": run_id, "sweep": sweep, "group": group, "engine": "router"}
-        try:
-            cfg = RouterExperimentConfig.from_dict(dict(run.get("config", {})))
-        except ConfigError as exc:
-            summaries.append({**common, "status": "error", "error": str(exc), **env})
-            continue
-        common.update(config_hash=cfg.config_hash(), **cfg.flat())
-        try:
-            row, raw = run_one(cfg)
-        except BlazeLabError as exc:  # a run that cannot complete is a row, the sweep goes on
-            summaries.append({**common, "status": "error", "error": f"{type(exc).__name__}: {exc}", **env})
-            continue
-        summaries.append({**common, "status": "ok", "error": "", **row, **env})
-        raws.append(raw.assign(**{k: v for k, v in common.items() if not k.startswith("router.")}))
-    summary = pd.DataFrame(summaries)
-    raw = pd.concat(raws, ignore_index=True) if raws else pd.DataFrame()
-    return summary, raw
+    """Run every router experiment in ``runs`` ([{"run_id", "config"}]) through the one measurement loop.
+
+    Bad configs raise ConfigError before anything runs; any exception of one run becomes its row (the others go on).
+    """
+    del reference, measure
+    configs = [(str(r["run_id"]), RouterExperimentConfig.from_dict(dict(r["config"]))) for r in runs]
+    return run_configs("router", configs, _RouterRuns(), extra={"sweep": sweep, "group": group}, progress=False)
+
+
+class _RouterRuns:
+    """The router kind for the measurement loop: one config = one whole experiment."""
+
+    def run_one(self, cfg: RouterExperimentConfig) -> tuple[dict[str, Any], pd.DataFrame]:
+        return run_one(cfg)
+
+    def timing_sensitive(self, cfg: RouterExperimentConfig) -> bool:
+        # A simulation runs on a virtual clock: a busy machine slows it down but cannot change its numbers.
+        return cfg.mode != "sim"
 
 
 def run_one(cfg: RouterExperimentConfig) -> tuple[dict[str, Any], pd.DataFrame]:

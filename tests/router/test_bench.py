@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+from typing import Any
 
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from blaze_lab.errors import ConfigError
 from blaze_lab.report.router_figures import across_seeds, router_sections
 from blaze_lab.report.sections import section_function
 from blaze_lab.router.bench import ERROR_CAUSES, benchmark_group
@@ -13,12 +18,12 @@ def test_benchmark_group_rows_and_status() -> None:
     runs = [
         {"run_id": "p2c", "config": {"n_requests": 800, "replicas": 3, "fault": "errors", "seed": 1}},
         {"run_id": "live", "config": {"mode": "live", "n_requests": 100, "replicas": 2, "time_scale": 0.02}},
-        {"run_id": "bad", "config": {"strategy": "fastest"}},
     ]
     summary, raw = benchmark_group(runs, sweep="s", group="g")
-    assert summary["run_id"].tolist() == ["p2c", "live", "bad"]
-    assert summary["status"].tolist() == ["ok", "ok", "error"]
-    assert "router.strategy" in summary["error"].iloc[2]
+    assert summary["run_id"].tolist() == ["p2c", "live"]
+    assert summary["status"].tolist() == ["ok", "ok"]
+    with pytest.raises(ConfigError, match=r"router\.strategy"):  # bad configs are refused before anything runs
+        benchmark_group([*runs, {"run_id": "bad", "config": {"strategy": "fastest"}}])
     ok = summary.iloc[0]
     assert ok["engine"] == "router" and ok["sweep"] == "s" and ok["group"] == "g" and ok["router.fault"] == "errors"
     assert ok["n"] + sum(ok[f"errors_{c}"] for c in ERROR_CAUSES) + ok["errors_other"] == 800
@@ -30,9 +35,11 @@ def test_benchmark_group_rows_and_status() -> None:
 
 
 def test_router_section_registered_and_figures() -> None:
-    runs = [{"run_id": f"{s}-{k}", "config": {"strategy": s, "seed": k, "n_requests": 400, "replicas": 3,
-                                                "fault": "crash"}}
-            for s in ("random", "adaptive") for k in (0, 1, 2)]
+    runs = [
+        {"run_id": f"{s}-{k}", "config": {"strategy": s, "seed": k, "n_requests": 400, "replicas": 3, "fault": "crash"}}
+        for s in ("random", "adaptive")
+        for k in (0, 1, 2)
+    ]
     summary, raw = benchmark_group(runs)
     agg = across_seeds(summary, "latency_s_p99")
     assert set(agg["strategy"]) == {"random", "adaptive"} and (agg["seeds"] == 3).all()
@@ -43,3 +50,22 @@ def test_router_section_registered_and_figures() -> None:
     assert len(items) == 5 and all(isinstance(item, go.Figure) for _, item in items)
     notes = router_sections(summary.drop(columns=["router.strategy"]), raw)
     assert all(isinstance(item, str) and "Skipped" in item for _, item in notes[:2])
+
+
+def test_any_exception_in_one_run_is_an_error_row_and_the_group_completes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blaze_lab.router import bench
+
+    real = bench.simulate
+
+    def flaky(cfg: Any) -> Any:
+        if cfg.seed == 2:
+            raise ZeroDivisionError("a bug that is not a BlazeLabError")
+        return real(cfg)
+
+    monkeypatch.setattr(bench, "simulate", flaky)
+    runs = [{"run_id": f"s{k}", "config": {"n_requests": 200, "replicas": 2, "seed": k}} for k in (3, 2, 1)]
+    summary, raw = benchmark_group(runs)
+    assert summary["run_id"].tolist() == ["s3", "s2", "s1"]
+    assert summary["status"].tolist() == ["ok", "error", "ok"]
+    assert summary.loc[1, "error_type"] == "ZeroDivisionError" and "not a BlazeLabError" in summary.loc[1, "error"]
+    assert list(pd.unique(raw["run_id"])) == ["s3", "s1"]
