@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -80,3 +81,24 @@ def test_roofline_arithmetic_and_measured_bandwidth() -> None:
     assert math.isnan(roofline_fraction(1.0, math.nan))
     bw = peak_bandwidth("cpu", size_bytes=1 << 24, repeats=3)
     assert 1e8 < bw < 1e13
+
+
+def test_machine_bandwidth_is_measured_once_and_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from blaze_lab.metrics import roofline
+
+    monkeypatch.setenv("BLAZE_LAB_CACHE", str(tmp_path))
+    calls: list[int] = []
+
+    def fake_copy(device: str, size: int | None, repeats: int, clock: object) -> float:
+        calls.append(1)
+        return [10.0, 12.0, 11.0][len(calls) % 3] * 1e9
+
+    monkeypatch.setattr(roofline, "_measure_copy", fake_copy)
+    roofline.machine_bandwidth.cache_clear()
+    first = roofline.machine_bandwidth("cpu", probes=3)
+    assert first.bytes_per_s == 11e9 and "median of 3 probes" in first.method and len(calls) == 3
+    roofline.machine_bandwidth.cache_clear()  # a new process reads the stored figure
+    assert roofline.machine_bandwidth("cpu", probes=3) == first and len(calls) == 3
+    stored = next((tmp_path / "roofline").glob("cpu-*.json"))
+    assert first.columns()["peak_bandwidth_measured_at"] in stored.read_text()
+    roofline.machine_bandwidth.cache_clear()
