@@ -4,6 +4,15 @@ Peak RSS uses the kernel's own high-water mark: writing ``5`` to ``/proc/self/cl
 ≥ 4.0), so the peak of a region costs nothing while it runs — no sampling thread competing with the workload for the
 GIL. Where that reset is not allowed, a light sampling thread takes over. NVML figures are NaN when NVML is absent.
 
+**Memory that belongs to the config.** Process RSS includes whatever the process held before the config (the
+interpreter, libraries, other models) and the *file-backed* pages of memory-mapped checkpoints (a safetensors file
+read through mmap counts in RSS while the kernel may drop those pages at any time). So a tracker given the
+``baseline`` taken before the config's model was loaded (:func:`process_memory`) also reports
+``peak_rss_increase_bytes`` (peak RSS − baseline RSS) and the anonymous / file-backed split at the end of the region
+(``rss_anon_bytes``, ``rss_file_bytes``, ``rss_anon_increase_bytes``): the anonymous increase is what the config
+really allocated. :func:`clean_device` frees what earlier configs left (garbage, the CUDA caching allocator's
+blocks) and resets the CUDA peaks before a config is loaded.
+
 Example:
     >>> with MemoryTracker("cpu") as mem:
     ...     block = bytearray(50_000_000)
@@ -100,15 +109,50 @@ class Nvml:
             return math.nan
 
 
+def process_memory() -> dict[str, float]:
+    """This process's resident memory now: ``rss_bytes``, ``rss_anon_bytes``, ``rss_file_bytes`` (NaN if unknown).
+
+    >>> mem = process_memory()
+    >>> mem["rss_bytes"] >= mem["rss_anon_bytes"] > 0
+    True
+    """
+    fields = {"VmRSS:": "rss_bytes", "RssAnon:": "rss_anon_bytes", "RssFile:": "rss_file_bytes"}
+    out = dict.fromkeys(fields.values(), math.nan)
+    try:
+        for line in _STATUS.read_text().splitlines():
+            key = line.split(maxsplit=1)[0] if line else ""
+            if key in fields:
+                out[fields[key]] = float(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    return out
+
+
+def clean_device(device: str) -> None:
+    """Free what earlier work left behind before a config is loaded: garbage, cached CUDA blocks, CUDA peaks."""
+    import gc
+
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 class MemoryTracker:
     """Context manager measuring the peak memory of a region.
 
     ``result()`` gives ``peak_allocated_bytes``, ``peak_reserved_bytes`` (CUDA; NaN on CPU), ``peak_rss_bytes``,
-    ``nvml_vram_bytes`` and ``energy_j`` (NVML; NaN when absent).
+    ``rss_anon_bytes`` / ``rss_file_bytes`` at the end of the region, ``nvml_vram_bytes`` and ``energy_j`` (NVML;
+    NaN when absent); with a ``baseline`` (:func:`process_memory` before the model load) also
+    ``peak_rss_increase_bytes`` and ``rss_anon_increase_bytes``.
     """
 
-    def __init__(self, device: str = "cpu", nvml: Nvml | None = None) -> None:
+    def __init__(self, device: str = "cpu", nvml: Nvml | None = None, baseline: dict[str, float] | None = None) -> None:
         self.device = device
+        self.baseline = baseline
         self._cuda = device.startswith("cuda")
         self._nvml = nvml if nvml is not None else (Nvml() if self._cuda else None)
         self._sampler: _RssSampler | None = None
@@ -142,6 +186,12 @@ class MemoryTracker:
         else:
             hwm = _read_hwm()
             res["peak_rss_bytes"] = float(hwm) if hwm is not None else nan
+        now = process_memory()
+        res["rss_anon_bytes"] = now["rss_anon_bytes"]
+        res["rss_file_bytes"] = now["rss_file_bytes"]
+        if self.baseline is not None:
+            res["peak_rss_increase_bytes"] = res["peak_rss_bytes"] - self.baseline["rss_bytes"]
+            res["rss_anon_increase_bytes"] = now["rss_anon_bytes"] - self.baseline["rss_anon_bytes"]
         if self._nvml is not None:
             res["nvml_vram_bytes"] = self._nvml.process_vram_bytes()
             res["energy_j"] = (self._nvml.energy_mj() - self._energy0) / 1000.0
@@ -162,4 +212,4 @@ def model_bytes(model: Any) -> int:
     return total
 
 
-__all__ = ["MemoryTracker", "Nvml", "model_bytes"]
+__all__ = ["MemoryTracker", "Nvml", "clean_device", "model_bytes", "process_memory"]

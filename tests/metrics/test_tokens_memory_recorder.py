@@ -102,3 +102,16 @@ def test_machine_bandwidth_is_measured_once_and_stored(tmp_path: Path, monkeypat
     stored = next((tmp_path / "roofline").glob("cpu-*.json"))
     assert first.columns()["peak_bandwidth_measured_at"] in stored.read_text()
     roofline.machine_bandwidth.cache_clear()
+
+
+def test_memory_tracker_reports_the_increase_over_a_baseline_and_the_anon_file_split() -> None:
+    from blaze_lab.metrics.memory import process_memory
+
+    baseline = process_memory()
+    with MemoryTracker("cpu", baseline=baseline) as mem:
+        block = bytearray(64 << 20)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+    res = mem.result()
+    assert 60 << 20 <= res["peak_rss_increase_bytes"] <= 200 << 20
+    assert res["rss_anon_increase_bytes"] >= 60 << 20 and res["rss_file_bytes"] > 0
+    del block
