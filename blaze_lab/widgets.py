@@ -1,7 +1,7 @@
 """The JupyterLab explorer: an ipywidgets panel to try inference settings before sweeping them.
 
 Pick an engine (LLM, diffusion, router simulation), a model and settings — values this device cannot run are
-labelled unavailable with the reason (rules in :mod:`blaze_lab.engines.capabilities`) and an impossible choice is
+labelled unavailable with the reason (rules in :mod:`blaze_lab.explorer.capabilities`) and an impossible choice is
 explained in the panel, never a traceback — then **Run**: a progress bar follows the runs (in a background thread,
 so the notebook stays responsive), each finished run is appended to the results table and the live figure, and
 diffusion runs show their images. **Compare** puts two or more selected runs side by side with ratios to the first;
@@ -32,8 +32,8 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from blaze_lab.engines.capabilities import Device
 from blaze_lab.errors import BlazeLabError, ConfigError
+from blaze_lab.explorer.capabilities import Device
 from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.explorer.session import ExplorerSession
 from blaze_lab.metrics.timing import MeasureSettings

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from blaze_lab.cli import app
 from blaze_lab.config import BaseConfig
-from blaze_lab.engines.capabilities import Device
 from blaze_lab.errors import ConfigError
+from blaze_lab.explorer.capabilities import Device
 from blaze_lab.metrics.timing import MeasureSettings
 from blaze_lab.widgets import Explorer, parse_vary
 
@@ -165,7 +165,7 @@ def test_mixed_engines_save_as_parts_the_dry_run_accepts(explorer: Explorer, tmp
 
 
 def test_a_switch_the_device_cannot_turn_on_is_disabled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from blaze_lab.engines import capabilities
+    from blaze_lab.explorer import capabilities
 
     monkeypatch.setitem(
         capabilities.RULES, ("llm", "torch_compile", True), lambda device, target: capabilities.Verdict(False, "no")

@@ -3,7 +3,7 @@
 :class:`ExplorerSession` is what the JupyterLab panel (:mod:`blaze_lab.widgets`) drives: every button callback is one
 method here, so the whole explorer is testable without a browser. A session holds the settings of each engine kind
 (``llm``, ``diffusion``, ``router``), turns them into a validated config (``ConfigError`` for bad values,
-``UnsupportedError`` when this device cannot run a value, from :mod:`blaze_lab.engines.capabilities`), runs configs
+``UnsupportedError`` when this device cannot run a value, from :mod:`blaze_lab.explorer.capabilities`), runs configs
 through the engines' ``benchmark`` (one summary row each, failures are status rows) and keeps every row in
 ``results``. Runs are numbered ``run-1``, ``run-2`` … so the same config can be measured twice.
 
@@ -30,8 +30,8 @@ import pandas as pd
 import yaml
 
 from blaze_lab.config import BaseConfig
-from blaze_lab.engines import capabilities
 from blaze_lab.errors import ConfigError
+from blaze_lab.explorer import capabilities
 from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.metrics.timing import MeasureSettings
 

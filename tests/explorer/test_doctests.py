@@ -10,7 +10,7 @@ import pytest
 
 @pytest.mark.parametrize(
     "name",
-    ["blaze_lab.engines.capabilities", "blaze_lab.explorer.panels", "blaze_lab.explorer.session", "blaze_lab.widgets"],
+    ["blaze_lab.explorer.capabilities", "blaze_lab.explorer.panels", "blaze_lab.explorer.session", "blaze_lab.widgets"],
 )
 def test_docstring_examples_run(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from blaze_lab.config import BaseConfig
-from blaze_lab.engines.capabilities import Device
 from blaze_lab.errors import ConfigError, UnsupportedError
+from blaze_lab.explorer.capabilities import Device
 from blaze_lab.explorer.session import ExplorerSession
 from blaze_lab.metrics.timing import MeasureSettings
 from blaze_lab.sweep.spec import expand, load_spec

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from blaze_lab.engines import capabilities as cap
-from blaze_lab.engines.capabilities import Device, check, options, verdict
 from blaze_lab.engines.diffusion_config import OFFLOADS
 from blaze_lab.engines.llm_config import QUANTIZATIONS
 from blaze_lab.errors import UnsupportedError
+from blaze_lab.explorer import capabilities as cap
+from blaze_lab.explorer.capabilities import Device, check, options, verdict
 
 CPU = Device.cpu()
 GPU = Device.cuda("H100")
