@@ -26,9 +26,10 @@ import os
 import statistics
 import time
 
-from blaze_lab.engines.batching import DynamicBatcher, LLMBatchRunner
 from blaze_lab.engines.llm import LLMEngine
-from blaze_lab.engines.llm_config import LLMConfig
+from blaze_lab.engines.llm.config import LLMConfig
+from blaze_lab.serving.batching import DynamicBatcher
+from blaze_lab.serving.runner import LLMBatchRunner
 
 
 def equal_length_prompts(tokenizer: object, n: int, tokens: int) -> list[str]:

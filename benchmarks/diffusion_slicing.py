@@ -22,7 +22,7 @@ import psutil
 import torch
 
 from blaze_lab.engines.diffusion import DiffusionEngine
-from blaze_lab.engines.diffusion_config import DiffusionConfig
+from blaze_lab.engines.diffusion.config import DiffusionConfig
 from blaze_lab.metrics.memory import MemoryTracker
 
 VARIANTS: dict[str, dict[str, object]] = {

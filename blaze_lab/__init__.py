@@ -20,11 +20,11 @@ __version__ = "0.1.0"
 
 # Heavier entry points, imported on first attribute access (PEP 562) so `import blaze_lab` does not pull in torch.
 _LAZY = {
-    "DiffusionConfig": "blaze_lab.engines.diffusion_config",
-    "DiffusionEngine": "blaze_lab.engines.diffusion",
+    "DiffusionConfig": "blaze_lab.engines.diffusion.config",
+    "DiffusionEngine": "blaze_lab.engines.diffusion.engine",
     "Explorer": "blaze_lab.widgets",
-    "LLMConfig": "blaze_lab.engines.llm_config",
-    "LLMEngine": "blaze_lab.engines.llm",
+    "LLMConfig": "blaze_lab.engines.llm.config",
+    "LLMEngine": "blaze_lab.engines.llm.engine",
     "MeasureSettings": "blaze_lab.metrics.timing",
     "load_spec": "blaze_lab.sweep.spec",
     "resolve_model": "blaze_lab.models",

@@ -24,7 +24,7 @@ log=$OUT/run.log
   python3 -c "import torch, transformers, bitsandbytes, diffusers, papermill; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'transformers', transformers.__version__, 'bnb', bitsandbytes.__version__, 'diffusers', diffusers.__version__, 'papermill', papermill.__version__)"
   timeout 90 python3 - <<'PY' || { echo "preflight failed"; exit 3; }
 from blaze_lab.engines.llm import LLMConfig, LLMEngine
-from blaze_lab.engines.llm_quality import QualitySettings
+from blaze_lab.engines.llm.quality import QualitySettings
 from blaze_lab.metrics import MeasureSettings
 cfgs = [LLMConfig(model="random:tiny-llama", device="cuda", new_tokens=8, quantization=q) for q in ("none", "bnb-nf4")]
 s = LLMEngine().benchmark(cfgs, measure=MeasureSettings(warmup=1, min_iters=2), quality=QualitySettings(window=64, max_eval_tokens=128, kl_tokens=32), progress=False)

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+import blaze_lab.engines.diffusion.config as dc
+import blaze_lab.engines.llm.config as lc
 from blaze_lab.config import BaseConfig
-from blaze_lab.engines import diffusion_config as dc
-from blaze_lab.engines import llm_config as lc
 from blaze_lab.metrics.timing import MeasureSettings
 from blaze_lab.router import config as rc
 from blaze_lab.router.faults import SCENARIOS
@@ -74,8 +74,8 @@ _ENGINES: dict[str, Any] = {}  # kind -> engine instance, created on first run
 
 
 def _run_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:
-    from blaze_lab.engines.llm import LLMEngine
-    from blaze_lab.engines.llm_quality import QualitySettings
+    from blaze_lab.engines.llm.engine import LLMEngine
+    from blaze_lab.engines.llm.quality import QualitySettings
 
     engine = _ENGINES.setdefault("llm", LLMEngine())
     return engine.benchmark(  # type: ignore[no-any-return]
@@ -84,7 +84,7 @@ def _run_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: Mea
 
 
 def _run_diffusion(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:
-    from blaze_lab.engines.diffusion import DiffusionEngine
+    from blaze_lab.engines.diffusion.engine import DiffusionEngine
 
     engine = _ENGINES.setdefault("diffusion", DiffusionEngine())
     return engine.benchmark(configs, measure=measure, run_ids=run_ids, progress=False)  # type: ignore[no-any-return]

@@ -134,7 +134,7 @@ def goodput_vs_rate(summary: pd.DataFrame) -> go.Figure:
 
 def max_rate_under_slo_table(summary: pd.DataFrame, target: float = DEFAULT_TARGET) -> pd.DataFrame:
     """Per curve: the highest swept rate whose SLO attainment >= ``target`` (and the bisection result when the
-    summary carries a ``max_rate_rps`` column from :func:`blaze_lab.engines.serving_bench.max_rate_under_slo`)."""
+    summary carries a ``max_rate_rps`` column from :func:`blaze_lab.serving.bench.max_rate_under_slo`)."""
     df = with_curves(ok_rows(summary))
     require(df, [RATE, "slo_attainment"], "Max rate under SLO")
     rows = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from blaze_lab.engines.diffusion_config import OFFLOADS
-from blaze_lab.engines.llm_config import QUANTIZATIONS
+from blaze_lab.engines.diffusion.config import OFFLOADS
+from blaze_lab.engines.llm.config import QUANTIZATIONS
 from blaze_lab.errors import UnsupportedError
 from blaze_lab.explorer import capabilities as cap
 from blaze_lab.explorer.capabilities import Device, check, options, verdict

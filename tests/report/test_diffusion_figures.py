@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from blaze_lab.engines.diffusion_quality import png_bytes
+from blaze_lab.engines.diffusion.quality import png_bytes
 from blaze_lab.errors import ReportError
 from blaze_lab.report.diffusion_figures import (
     PSNR_IDENTICAL_DB,

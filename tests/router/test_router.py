@@ -116,7 +116,7 @@ def test_hedge_live_on_virtual_clock() -> None:
 
 def test_live_router_over_tiny_llm_engines() -> None:
     from blaze_lab.engines.llm import LLMEngine
-    from blaze_lab.engines.llm_config import LLMConfig
+    from blaze_lab.engines.llm.config import LLMConfig
     from blaze_lab.engines.manager import BlockingEngineReplica, EngineManager
     from blaze_lab.load.requests import Request as LoadRequest
 

@@ -33,8 +33,8 @@ from blaze_lab.cache.codec import CachedResult
 from blaze_lab.cache.keys import cache_key
 from blaze_lab.cache.tiered import CacheConfig, TieredCache
 from blaze_lab.clock import Clock, VirtualClock
-from blaze_lab.engines.batching import OK, RequestHandle
 from blaze_lab.errors import ConfigError
+from blaze_lab.serving.handles import OK, RequestHandle
 
 # Nominal per-tier lookup costs for the simulated workload (seconds): an in-process dict, a local SQLite read,
 # a Redis round trip on localhost. Pass measured values (CachedServer stats) to replace them.

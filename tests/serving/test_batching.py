@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 import pytest
 
 from blaze_lab.clock import VirtualClock
-from blaze_lab.engines.batching import CANCELLED, OK, BatchRun, DynamicBatcher
-from blaze_lab.engines.serving_bench import bisect_max_rate, max_rate_under_slo
-from blaze_lab.engines.serving_config import ServingConfig
 from blaze_lab.errors import ConfigError, EngineUnavailable, Overloaded
+from blaze_lab.serving.batching import DynamicBatcher
+from blaze_lab.serving.bench import bisect_max_rate, max_rate_under_slo
+from blaze_lab.serving.config import ServingConfig
+from blaze_lab.serving.handles import CANCELLED, OK
+from blaze_lab.serving.runner import BatchRun
 
 T = TypeVar("T")
 

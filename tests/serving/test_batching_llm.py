@@ -12,20 +12,15 @@ import socket
 import pytest
 
 from blaze_lab.cache.models import ModelCache
-from blaze_lab.engines.batching import (
-    CANCELLED,
-    OK,
-    DynamicBatcher,
-    LLMBatchRunner,
-    RequestHandle,
-    RequestResult,
-)
-from blaze_lab.engines.continuous import ContinuousBatcher
 from blaze_lab.engines.llm import LLMEngine
-from blaze_lab.engines.llm_config import LLMConfig
-from blaze_lab.engines.serving_bench import benchmark_group
-from blaze_lab.engines.serving_config import ServingConfig
+from blaze_lab.engines.llm.config import LLMConfig
 from blaze_lab.errors import ConfigError
+from blaze_lab.serving.batching import DynamicBatcher
+from blaze_lab.serving.bench import benchmark_group
+from blaze_lab.serving.config import ServingConfig
+from blaze_lab.serving.continuous import ContinuousBatcher
+from blaze_lab.serving.handles import CANCELLED, OK, RequestHandle, RequestResult
+from blaze_lab.serving.runner import LLMBatchRunner
 
 PROMPTS = ["Hello there", "The cat sat on the mat today", "A"]
 NEW = 6
@@ -169,8 +164,8 @@ def test_config_defaults_round_trip() -> None:
     assert ServingConfig.from_dict({**cfg.to_dict(), "cache_tiers": ["memory", "disk"]}) == cfg
 
 
-@pytest.mark.parametrize("name", ["serving_config", "serving_bench", "serving_cache"])
+@pytest.mark.parametrize("name", ["", ".config", ".bench", ".cache", ".handles"])
 def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(f"blaze_lab.engines.{name}")
+    module = importlib.import_module(f"blaze_lab.serving{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0

@@ -3,7 +3,7 @@
 ``model.init_continuous_batching(...)`` returns a ``ContinuousBatchingManager`` that runs its own generation thread
 over a paged KV cache: requests join and leave the running batch between decode steps (no padding, no waiting for
 the longest request). :class:`ContinuousBatcher` wraps it with the same ``start``/``submit``/``close`` and
-:class:`~blaze_lab.engines.batching.RequestHandle` (own stream, own result, cancel) as the dynamic batcher, so the
+:class:`~blaze_lab.serving.batching.RequestHandle` (own stream, own result, cancel) as the dynamic batcher, so the
 serving benchmark treats ``batching: continuous`` as one more value of the axis.
 
 The manager delivers each streamed output to the event loop with ``call_soon_threadsafe``
@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.batching import FAILED, OK, RequestHandle
 from blaze_lab.errors import ConfigError, EngineUnavailable, Overloaded, UnsupportedError
+from blaze_lab.serving.handles import FAILED, OK, RequestHandle
 
 if TYPE_CHECKING:
-    from blaze_lab.engines.llm import LLMEngine
+    from blaze_lab.engines.llm.engine import LLMEngine
 
 # Small explicit paged cache (ENVIRONMENT.md): enough for a few short requests, cheap to allocate on CPU.
 CB_NUM_BLOCKS = 64

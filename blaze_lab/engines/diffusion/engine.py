@@ -48,15 +48,14 @@ from blaze_lab.cache.models import ModelCache
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import stable_hash
 from blaze_lab.engines.base import CachedModelEngine, EngineStatus, classify_failure
-from blaze_lab.engines.diffusion_config import DiffusionConfig
-from blaze_lab.engines.diffusion_loading import LoadedPipeline, apply_runtime, load_pipeline
-from blaze_lab.engines.diffusion_quality import (
+from blaze_lab.engines.diffusion.config import DiffusionConfig
+from blaze_lab.engines.diffusion.images import image_columns
+from blaze_lab.engines.diffusion.loading import LoadedPipeline, apply_runtime, load_pipeline
+from blaze_lab.engines.diffusion.quality import (
     RANDOM_WEIGHTS_NOTE,
     DiffusionQualitySettings,
     ImageReferenceStore,
     compare_images,
-    png_bytes,
-    save_png,
     to_uint8,
 )
 from blaze_lab.env import fingerprint
@@ -70,8 +69,6 @@ from blaze_lab.metrics.timing import MeasureSettings, RegionTimer, measure, sync
 # Sampled once per call and summarized with CIs; latency_s is primary (it decides n / valid).
 SAMPLED_METRICS = ("latency_s", "images_per_s", "text_encode_s", "denoise_s", "vae_decode_s")
 PEAK_METRICS = ("peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes")
-IMAGE_DIR_ENV = "BLAZE_LAB_IMAGE_DIR"
-"""When set (e.g. ``results/{sweep}/{group}/images``), ``benchmark_group`` saves one PNG per config there."""
 
 # One process-wide model cache: a notebook kernel measures a whole load-time group with one load.
 DEFAULT_MODEL_CACHE = ModelCache(budget_bytes=None)
@@ -89,7 +86,7 @@ def _autocast(device: str, amp: str) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
     import torch
 
-    from blaze_lab.engines.llm_loading import torch_dtype
+    from blaze_lab.engines.llm.loading import torch_dtype
 
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch_dtype(amp))
 
@@ -340,7 +337,7 @@ class DiffusionEngine(CachedModelEngine):
             images = last[0].images
             cols = self._quality_or_note(cfg, images, reference) if quality.enabled else {}
             stage = "images"
-            cols.update(_image_columns(cfg, images, image_dir, quality))
+            cols.update(image_columns(cfg, images, image_dir, quality))
         except Exception as exc:
             status, reason = classify_failure(
                 exc, capability_stage=stage in ("load", "runtime", "warmup") and cfg.uses_capability()
@@ -416,24 +413,6 @@ def _reference_for(cfg: DiffusionConfig, reference: DiffusionConfig | None) -> D
     return (reference or cfg.default_reference()).replace(batch_size=cfg.batch_size)
 
 
-def _image_columns(
-    cfg: DiffusionConfig, images: list[np.ndarray], image_dir: Path | None, quality: DiffusionQualitySettings
-) -> dict[str, Any]:
-    cols: dict[str, Any] = {"thumbnail_png": png_bytes(images[0], max_side=quality.thumbnail_px)}
-    if image_dir is not None:
-        path = save_png(images[0], image_dir / f"{cfg.config_hash()}.png")
-        cols["image_path"] = image_path_value(path, image_dir)
-    return cols
-
-
-def image_path_value(path: Path, image_dir: Path) -> str:
-    """``<group>/images/<hash>.png`` (relative to the sweep's results folder) when ``image_dir`` is
-    ``.../<sweep>/<group>/images``; else the path as given."""
-    if image_dir.name == "images" and len(image_dir.parts) >= 2:
-        return str(path.relative_to(image_dir.parent.parent))
-    return str(path)
-
-
 def _free_accelerator() -> None:
     import gc
 
@@ -457,59 +436,9 @@ def _check_models_resolve(configs: Sequence[DiffusionConfig]) -> None:
         resolve_model(spec, kind="diffusion")  # raises ModelLoadError with a one-line message
 
 
-def resolve_image_dir(template: str | None, sweep: str, group: str) -> Path | None:
-    """``template`` (or ``$BLAZE_LAB_IMAGE_DIR``) with ``{sweep}`` and ``{group}`` filled in; None when neither.
-
-    >>> resolve_image_dir("results/{sweep}/{group}/images", "s", "g1").as_posix()
-    'results/s/g1/images'
-    """
-    text = template or os.environ.get(IMAGE_DIR_ENV) or None
-    if not text:
-        return None
-    return Path(text.format(sweep=sweep, group=group))
-
-
-def benchmark_group(
-    runs: Sequence[Mapping[str, Any]],
-    reference: Mapping[str, Any] | None = None,
-    measure: Mapping[str, Any] | None = None,
-    sweep: str = "adhoc",
-    group: str = "g0",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Notebook entry point: ``runs`` = [{"run_id", "config"}] of one load-time group → (summary, raw).
-
-    ``measure`` holds MeasureSettings fields plus an optional ``quality`` mapping
-    (:class:`~blaze_lab.engines.diffusion_quality.DiffusionQualitySettings`: ``enabled``, ``thumbnail_px``,
-    ``image_dir`` — a path template with ``{sweep}``/``{group}``; ``$BLAZE_LAB_IMAGE_DIR`` is the fallback).
-
-    >>> runs = [{"run_id": "r1", "config": {"steps": 2, "height": 32, "width": 32}}]
-    >>> summary, raw = benchmark_group(runs)  # doctest: +SKIP
-    """
-    configs = [DiffusionConfig.from_dict(r["config"]) for r in runs]
-    measure = dict(measure or {})
-    quality = DiffusionQualitySettings(**dict(measure.pop("quality", {})))
-    ref = DiffusionConfig.from_dict(reference) if reference else None
-    engine = DiffusionEngine()
-    summary = engine.benchmark(
-        configs,
-        reference=ref,
-        measure=MeasureSettings.from_dict(measure),
-        quality=quality,
-        image_dir=resolve_image_dir(quality.image_dir, sweep, group),
-        run_ids=[r["run_id"] for r in runs],
-        extra={"sweep": sweep, "group": group},
-        progress=False,
-    )
-    return summary, engine.last_raw
-
-
 __all__ = [
     "DEFAULT_MODEL_CACHE",
-    "IMAGE_DIR_ENV",
     "DiffusionConfig",
     "DiffusionEngine",
     "DiffusionResult",
-    "benchmark_group",
-    "image_path_value",
-    "resolve_image_dir",
 ]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from blaze_lab.engines.diffusion_quality import (
+from blaze_lab.engines.diffusion.quality import (
     ImageReferenceStore,
     _gaussian,
     compare_images,

@@ -5,7 +5,7 @@ raised while applying an optional capability is re-raised as :class:`~blaze_lab.
 library's own message, so the benchmark records ``status="unsupported"`` and the reason instead of crashing.
 
 Example:
-    >>> from blaze_lab.engines.llm_config import LLMConfig
+    >>> from blaze_lab.engines.llm.config import LLMConfig
     >>> loaded = load_llm(LLMConfig(model="random:tiny-llama", device="cpu"))   # doctest: +SKIP
     >>> loaded.weight_bytes > 0                                                   # doctest: +SKIP
     True
@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from blaze_lab.engines.llm_config import LLMConfig
+from blaze_lab.engines.llm.config import LLMConfig
 from blaze_lab.errors import ModelLoadError, UnsupportedError
 from blaze_lab.metrics.memory import model_bytes
 

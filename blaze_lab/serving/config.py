@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 
 from blaze_lab.config import BaseConfig, check_choice, check_int, check_number, check_type
-from blaze_lab.engines.llm_config import DEVICES, DTYPES
+from blaze_lab.engines.llm.config import DEVICES, DTYPES
 from blaze_lab.errors import ConfigError
 from blaze_lab.load.arrivals import ARRIVAL_KINDS
 from blaze_lab.load.slo import SLO

@@ -10,7 +10,7 @@ Library failures while applying an optional capability are re-raised as
 without an accelerator says "requires accelerator"), so the benchmark records ``status="unsupported"`` rows.
 
 Example:
-    >>> from blaze_lab.engines.diffusion_config import DiffusionConfig
+    >>> from blaze_lab.engines.diffusion.config import DiffusionConfig
     >>> cfg = DiffusionConfig(model="random:tiny-sd", device="cpu", scheduler="ddim")
     >>> loaded = load_pipeline(cfg)                    # doctest: +SKIP
     >>> apply_runtime(loaded, cfg)                     # doctest: +SKIP
@@ -24,8 +24,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from blaze_lab.engines.diffusion_config import DiffusionConfig
-from blaze_lab.engines.llm_loading import capability, torch_dtype
+from blaze_lab.engines.diffusion.config import DiffusionConfig
+from blaze_lab.engines.llm.loading import capability, torch_dtype
 from blaze_lab.errors import ModelLoadError, UnsupportedError
 from blaze_lab.metrics.memory import model_bytes
 

@@ -12,8 +12,8 @@ import pytest
 
 from blaze_lab.cache.models import ModelCache
 from blaze_lab.engines.diffusion import DiffusionEngine, benchmark_group, image_path_value
-from blaze_lab.engines.diffusion_config import DiffusionConfig
-from blaze_lab.engines.diffusion_quality import ImageReferenceStore, psnr, ssim
+from blaze_lab.engines.diffusion.config import DiffusionConfig
+from blaze_lab.engines.diffusion.quality import ImageReferenceStore, psnr, ssim
 from blaze_lab.errors import ConfigError, ModelLoadError
 from blaze_lab.metrics.timing import MeasureSettings
 

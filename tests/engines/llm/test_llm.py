@@ -11,8 +11,8 @@ import pytest
 from blaze_lab.cache.models import ModelCache
 from blaze_lab.engines.base import EngineStatus
 from blaze_lab.engines.llm import LLMEngine, benchmark_group
-from blaze_lab.engines.llm_config import LLMConfig
-from blaze_lab.engines.llm_quality import QualitySettings, ReferenceStore
+from blaze_lab.engines.llm.config import LLMConfig
+from blaze_lab.engines.llm.quality import QualitySettings, ReferenceStore
 from blaze_lab.errors import ConfigError, EngineUnavailable, ModelLoadError
 from blaze_lab.metrics.timing import MeasureSettings
 

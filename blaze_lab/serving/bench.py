@@ -1,7 +1,7 @@
 """The serving benchmark: open-loop load against a batcher, per-request rows, summaries with CIs, goodput, and the
 highest request rate that still meets the SLO.
 
-:func:`run_serving` measures one :class:`~blaze_lab.engines.serving_config.ServingConfig`: it draws arrival times
+:func:`run_serving` measures one :class:`~blaze_lab.serving.config.ServingConfig`: it draws arrival times
 (Poisson, gamma with burstiness, or constant; :mod:`blaze_lab.load.arrivals`), sends each request at its time —
 open loop: arrivals never wait for earlier answers — to the batcher the config names (``none`` | ``dynamic`` |
 ``continuous``), optionally behind the tiered result cache, and returns one row per request. Rejected requests
@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.batching import FAILED, OK, REJECTED, RequestHandle, make_server
-from blaze_lab.engines.serving_config import ServingConfig
 from blaze_lab.errors import Overloaded
 from blaze_lab.load.arrivals import arrival_times
 from blaze_lab.load.slo import goodput
 from blaze_lab.metrics.recorder import order_columns
 from blaze_lab.metrics.stats import summarize, summarize_columns
+from blaze_lab.serving.batching import make_server
+from blaze_lab.serving.config import ServingConfig
+from blaze_lab.serving.handles import FAILED, OK, REJECTED, RequestHandle
 
 # Per-request metrics summarized with CIs; latency_s (E2E) is primary (it decides n / valid).
 REQUEST_METRICS = ("latency_s", "ttft_s", "tpot_s", "queue_wait_s")
@@ -127,7 +128,7 @@ async def _serve(config: ServingConfig, engine: Any, clock: Clock, warmup: bool,
             server.batches.clear()
         front = server
         if cache is not None:
-            from blaze_lab.engines.serving_cache import CachedServer
+            from blaze_lab.serving.cache import CachedServer
 
             front = CachedServer(server, cache, config.model, {"device": config.device, "dtype": config.dtype})
         rows, itl, duration = await drive_open_loop(front, prompts, arrivals.tolist(), config.new_tokens, clock)
@@ -166,8 +167,8 @@ def run_async(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 def llm_engine_for(config: ServingConfig) -> Any:
     """An LLMEngine for the config's load-time fields (models shared through the process-wide model cache)."""
-    from blaze_lab.engines.llm import LLMEngine
-    from blaze_lab.engines.llm_config import LLMConfig
+    from blaze_lab.engines.llm.config import LLMConfig
+    from blaze_lab.engines.llm.engine import LLMEngine
 
     return LLMEngine(LLMConfig(model=config.model, device=config.device, dtype=config.dtype,
                                new_tokens=config.new_tokens, prompt_tokens=config.prompt_tokens))
@@ -275,7 +276,7 @@ def benchmark_group(
 def _cache_for(config: ServingConfig) -> Any:
     if not config.cache_tiers:
         return None
-    from blaze_lab.engines.serving_cache import open_cache
+    from blaze_lab.serving.cache import open_cache
 
     return open_cache(config.cache_tiers, redis_url=config.redis_url)
 

@@ -5,24 +5,26 @@ soon as ``max_batch_size`` requests wait, or when the oldest waiting request has
 on the injected :class:`~blaze_lab.clock.Clock`, so tests drive them with a ``VirtualClock`` and never sleep).
 With ``bucket_tokens > 0`` a batch only holds prompts of one length bucket, which limits padding.
 
-Every request gets a :class:`RequestHandle`: its own token stream (``async for tok in handle.stream()``, each token
-with its time since submit) and its own result (``await handle.result()``). Streaming works *through* the batch: a
-per-batch streamer receives each decode step's tokens in the worker thread and hands each row's token to that
-request's asyncio queue. Cancelling one request ends its stream at once; the batch goes on for the others. The
-generate call runs in a worker thread (``run_in_executor``) so the event loop stays responsive while the model
-runs. The waiting queue is bounded: one request too many raises :class:`~blaze_lab.errors.Overloaded`.
+Every request gets a :class:`~blaze_lab.serving.handles.RequestHandle`: its own token stream
+(``async for tok in handle.stream()``, each token with its time since submit) and its own result
+(``await handle.result()``). Streaming works *through* the batch: a per-batch streamer receives each decode step's
+tokens in the worker thread and hands each row's token to that request's asyncio queue. Cancelling one request ends
+its stream at once; the batch goes on for the others. The generate call runs in a worker thread
+(``run_in_executor``) so the event loop stays responsive while the model runs. The waiting queue is bounded: one
+request too many raises :class:`~blaze_lab.errors.Overloaded`.
 
 Metrics: per request (``RequestHandle.row()``): queue wait, TTFT, TPOT, ITL, E2E (docs/metrics.md definitions,
 measured from submit); per batch (``DynamicBatcher.batches``): size, padding waste, forward time.
 
 The same interface (``start``/``submit``/``close``, handles) is offered by
-:class:`blaze_lab.engines.continuous.ContinuousBatcher`, so ``batching: none | dynamic | continuous`` is a sweep axis
+:class:`blaze_lab.serving.continuous.ContinuousBatcher`, so ``batching: none | dynamic | continuous`` is a sweep axis
 (``none`` is a DynamicBatcher with ``max_batch_size=1``); :func:`benchmark_group` is the ``serving`` kind's entry
-point (implemented in :mod:`blaze_lab.engines.serving_bench`).
+point (implemented in :mod:`blaze_lab.serving.bench`).
 
 Example:
     >>> import asyncio
     >>> from blaze_lab.engines.llm import LLMEngine, LLMConfig
+    >>> from blaze_lab.serving.runner import LLMBatchRunner
     >>> async def main():
     ...     engine = LLMEngine(LLMConfig(model="random:tiny-llama", device="cpu"))
     ...     async with DynamicBatcher(LLMBatchRunner(engine), max_batch_size=4, max_wait_ms=5) as batcher:
@@ -37,227 +39,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import itertools
 import math
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.serving_config import BATCHING_MODES, ServingConfig
 from blaze_lab.errors import ConfigError, EngineUnavailable, Overloaded
+from blaze_lab.serving.config import BATCHING_MODES, ServingConfig
+from blaze_lab.serving.handles import FAILED, OK, RequestHandle
+from blaze_lab.serving.runner import BatchRun, BatchRunner, LLMBatchRunner
 
 if TYPE_CHECKING:
-    from blaze_lab.engines.llm import LLMEngine
-
-# Request outcomes (the ``outcome`` column; ``status`` is the row contract's ok/error).
-OK, CANCELLED, REJECTED, FAILED = "ok", "cancelled", "rejected", "error"
-
-
-@dataclasses.dataclass(frozen=True)
-class StreamToken:
-    """One generated token of a request: its id, position in the output, and seconds since submit."""
-
-    token_id: int
-    index: int
-    t_s: float
-
-
-@dataclasses.dataclass(frozen=True)
-class RequestResult:
-    """What a request produced: ``outcome`` is ok | cancelled | error, ``error`` the message ("" when ok)."""
-
-    request_id: int
-    outcome: str
-    text: str
-    token_ids: list[int]
-    token_times_s: list[float]
-    error: str = ""
-
-
-class RequestHandle:
-    """One submitted request: its token stream, its result, its timestamps (on the batcher's clock)."""
-
-    def __init__(self, request_id: int, prompt: str, max_new_tokens: int, prompt_tokens: int, clock: Clock) -> None:
-        self.id = request_id
-        self.prompt = prompt
-        self.max_new_tokens = max_new_tokens
-        self.prompt_tokens = prompt_tokens
-        self.clock = clock
-        self.submit_t = clock.now()
-        self.start_t = math.nan  # when its batch (or the continuous manager) started working on it
-        self.batch_id: int | None = None
-        self.batch_size: int | None = None
-        self.cache_tier = ""  # result-cache tier that answered ("" = computed)
-        self.token_ids: list[int] = []
-        self.token_times_s: list[float] = []
-        self.outcome = ""
-        self.error = ""
-        self.text = ""
-        self._queue: asyncio.Queue[StreamToken | None] = asyncio.Queue()
-        self._done: asyncio.Future[RequestResult] = asyncio.get_running_loop().create_future()
-        self._cancel_hook: Callable[[RequestHandle], None] | None = None
-
-    # -- consumer side -----------------------------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        return self._done.done()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.outcome == CANCELLED
-
-    async def stream(self) -> AsyncIterator[StreamToken]:
-        """This request's tokens in order, as they are decoded; ends when it finishes, fails or is cancelled."""
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            yield item
-
-    async def result(self) -> RequestResult:
-        """Wait for the request to end (ok, cancelled or error); never raises for the request's own failure."""
-        return await asyncio.shield(self._done)
-
-    def cancel(self) -> bool:
-        """Cancel this request only: its stream ends now; other requests (even in its batch) are not disturbed."""
-        if self.done:
-            return False
-        self._end(CANCELLED, "cancelled by the client")
-        if self._cancel_hook is not None:
-            self._cancel_hook(self)
-        return True
-
-    # -- producer side (event loop only) -----------------------------------------------------------------------
-    def _push(self, token_id: int, t_s: float) -> None:
-        if self.done:
-            return  # cancelled: late tokens of its batch row are dropped
-        tok = StreamToken(token_id=token_id, index=len(self.token_ids), t_s=t_s)
-        self.token_ids.append(token_id)
-        self.token_times_s.append(t_s)
-        self._queue.put_nowait(tok)
-
-    def _end(self, outcome: str, error: str = "", text: str = "") -> None:
-        if self.done:
-            return
-        self.outcome, self.error, self.text = outcome, error, text
-        self._queue.put_nowait(None)
-        self._done.set_result(
-            RequestResult(self.id, outcome, text, list(self.token_ids), list(self.token_times_s), error)
-        )
-
-    # -- metrics -----------------------------------------------------------------------------------------------
-    def itl_s(self) -> list[float]:
-        """Gaps between consecutive streamed tokens."""
-        return [b - a for a, b in itertools.pairwise(self.token_times_s)]
-
-    def row(self) -> dict[str, Any]:
-        """Per-request metrics (seconds from submit): queue wait, TTFT, TPOT, ITL stats, E2E, tokens, batch."""
-        times = self.token_times_s
-        n = len(times)
-        ttft = times[0] if n else math.nan
-        e2e = times[-1] if n else math.nan
-        itl = self.itl_s()
-        return {
-            "request": self.id,
-            "outcome": self.outcome or "pending",
-            "request_error": self.error,
-            "queue_wait_s": self.start_t - self.submit_t,
-            "ttft_s": ttft,
-            "tpot_s": (e2e - ttft) / (n - 1) if n > 1 else math.nan,
-            "latency_s": e2e,
-            "itl_s_mean": sum(itl) / len(itl) if itl else math.nan,
-            "itl_s_max": max(itl) if itl else math.nan,
-            "output_tokens": n,
-            "prompt_tokens": self.prompt_tokens,
-            "batch_id": self.batch_id if self.batch_id is not None else -1,
-            "batch_size": self.batch_size if self.batch_size is not None else 0,
-            "cache_tier": self.cache_tier,
-        }
-
-
-# -- what runs a batch ----------------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchRun:
-    """What one batch's generate call reports: padded prompt length, each row's real length, forward time."""
-
-    padded_len: int
-    prompt_lens: list[int]
-    forward_s: float
-
-
-class BatchRunner(Protocol):
-    """Runs one padded batch (blocking, in the batcher's worker thread)."""
-
-    eos_token_ids: frozenset[int]
-
-    def prompt_length(self, prompt: str) -> int: ...
-
-    def run(self, prompts: Sequence[str], max_new_tokens: int, on_step: Callable[[list[int]], None]) -> BatchRun:
-        """Generate for ``prompts``; call ``on_step(tokens)`` once per decode step with one token per row."""
-        ...
-
-    def decode(self, token_ids: Sequence[int]) -> str: ...
-
-
-class _StepStreamer:
-    """transformers streamer protocol: the first ``put`` is the prompt; each later one is a step's tokens (B,)."""
-
-    def __init__(self, on_step: Callable[[list[int]], None]) -> None:
-        self.on_step = on_step
-        self._prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        self.on_step([int(t) for t in value.reshape(-1).tolist()])
-
-    def end(self) -> None:
-        """Nothing to flush: rows end on their own length or EOS."""
-
-
-class LLMBatchRunner:
-    """Runs batches on an :class:`~blaze_lab.engines.llm.LLMEngine` through its ``_generate`` (left padding, greedy).
-
-    Example:
-        >>> runner = LLMBatchRunner(LLMEngine(LLMConfig(model="random:tiny-llama", device="cpu")))  # doctest: +SKIP
-    """
-
-    def __init__(self, engine: LLMEngine, clock: Clock | None = None) -> None:
-        self.engine = engine
-        self.clock = clock or RealClock()
-        self.loaded = engine.load()
-        tok = self.loaded.tokenizer
-        eos = getattr(self.loaded.model.generation_config, "eos_token_id", None)
-        if eos is None:
-            eos = tok.eos_token_id
-        ids = eos if isinstance(eos, list | tuple) else ([eos] if eos is not None else [])
-        self.eos_token_ids = frozenset(int(i) for i in ids)
-
-    def prompt_length(self, prompt: str) -> int:
-        return len(self.loaded.tokenizer(prompt)["input_ids"])
-
-    def run(self, prompts: Sequence[str], max_new_tokens: int, on_step: Callable[[list[int]], None]) -> BatchRun:
-        loaded = self.loaded
-        batch = loaded.tokenizer(list(prompts), return_tensors="pt", padding=True).to(loaded.device)
-        t0 = self.clock.now()
-        self.engine._generate(loaded, self.engine.config, batch, max_new_tokens, _StepStreamer(on_step), exact=False)
-        forward_s = self.clock.now() - t0
-        lens = batch["attention_mask"].sum(dim=1).tolist()
-        return BatchRun(padded_len=int(batch["input_ids"].shape[1]), prompt_lens=[int(x) for x in lens],
-                        forward_s=forward_s)
-
-    def decode(self, token_ids: Sequence[int]) -> str:
-        return str(self.loaded.tokenizer.decode(list(token_ids), skip_special_tokens=True))
-
-
-# -- the batcher ----------------------------------------------------------------------------------------------------
+    from blaze_lab.engines.llm.engine import LLMEngine
 
 
 class DynamicBatcher:
@@ -505,7 +301,7 @@ def make_server(config: ServingConfig, engine: LLMEngine, clock: Clock | None = 
     if config.batching not in BATCHING_MODES:
         raise ConfigError("serving.batching", config.batching, allowed=BATCHING_MODES)
     if config.batching == "continuous":
-        from blaze_lab.engines.continuous import ContinuousBatcher
+        from blaze_lab.serving.continuous import ContinuousBatcher
 
         return ContinuousBatcher(
             engine, max_batch_size=config.max_batch_size, max_queue=config.max_queue,
@@ -522,18 +318,4 @@ def make_server(config: ServingConfig, engine: LLMEngine, clock: Clock | None = 
     )
 
 
-__all__ = [
-    "CANCELLED",
-    "FAILED",
-    "OK",
-    "REJECTED",
-    "BatchRun",
-    "BatchRunner",
-    "DynamicBatcher",
-    "LLMBatchRunner",
-    "RequestHandle",
-    "RequestResult",
-    "ServingConfig",
-    "StreamToken",
-    "make_server",
-]
+__all__ = ["DynamicBatcher", "make_server"]

@@ -31,9 +31,9 @@ from blaze_lab.cache.models import ModelCache
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import stable_hash
 from blaze_lab.engines.base import CachedModelEngine, EngineStatus, classify_failure
-from blaze_lab.engines.llm_config import LLMConfig
-from blaze_lab.engines.llm_loading import LoadedLLM, load_llm, torch_dtype
-from blaze_lab.engines.llm_quality import QualityOutputs, QualitySettings, ReferenceStore, compare, compute_outputs
+from blaze_lab.engines.llm.config import LLMConfig
+from blaze_lab.engines.llm.loading import LoadedLLM, load_llm, torch_dtype
+from blaze_lab.engines.llm.quality import QualityOutputs, QualitySettings, ReferenceStore, compare, compute_outputs
 from blaze_lab.env import fingerprint
 from blaze_lab.errors import EngineUnavailable, ModelLoadError, UnsupportedError
 from blaze_lab.metrics.memory import MemoryTracker
@@ -437,30 +437,6 @@ def _roofline(cfg: LLMConfig, loaded: LoadedLLM, summary: Mapping[str, Any]) -> 
     }
 
 
-def benchmark_group(
-    runs: Sequence[Mapping[str, Any]],
-    reference: Mapping[str, Any] | None = None,
-    measure: Mapping[str, Any] | None = None,
-    sweep: str = "adhoc",
-    group: str = "g0",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Notebook entry point: ``runs`` = [{"run_id", "config"}] of one load-time group → (summary, raw)."""
-    configs = [LLMConfig.from_dict(r["config"]) for r in runs]
-    quality = QualitySettings(**dict((measure or {}).get("quality", {})))
-    measure_settings = MeasureSettings.from_dict({k: v for k, v in (measure or {}).items() if k != "quality"})
-    ref = LLMConfig.from_dict(reference) if reference else None
-    engine = LLMEngine()
-    summary = engine.benchmark(
-        configs,
-        reference=ref,
-        measure=measure_settings,
-        quality=quality,
-        run_ids=[r["run_id"] for r in runs],
-        extra={"sweep": sweep, "group": group},
-    )
-    return summary, engine.last_raw
-
-
 __all__ = [
     "DEFAULT_MODEL_CACHE",
     "GenerationResult",
@@ -468,5 +444,4 @@ __all__ = [
     "LLMEngine",
     "ModelLoadError",
     "StreamChunk",
-    "benchmark_group",
 ]
