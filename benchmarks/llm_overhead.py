@@ -18,7 +18,8 @@ import time
 import torch
 
 from blaze_lab.engines.llm.config import LLMConfig
-from blaze_lab.engines.llm.engine import LLMEngine, benchmark_batch
+from blaze_lab.engines.llm.engine import LLMEngine
+from blaze_lab.engines.llm.measure import benchmark_batch
 from blaze_lab.metrics.tokens import TokenTimer
 
 

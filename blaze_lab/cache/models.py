@@ -108,6 +108,16 @@ class ModelCache:
         for key in list(self._entries):
             self.evict(key)
 
+    def keep_only(self, key: Hashable) -> int:
+        """Evict every entry but ``key`` (before measuring ``key``'s memory: nothing of other configs may stay).
+
+        Returns how many entries were evicted.
+        """
+        others = [k for k in self._entries if k != key]
+        for other in others:
+            self.evict(other)
+        return len(others)
+
     def _event(self, kind: str, key: Hashable, nbytes: int, load_s: float = 0.0) -> None:
         self._events.append(
             {"time": self.clock.now(), "event": kind, "key": str(key), "bytes": int(nbytes), "load_s": load_s}

@@ -78,16 +78,18 @@ def _run_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: Mea
     from blaze_lab.engines.llm.quality import QualitySettings
 
     engine = _ENGINES.setdefault("llm", LLMEngine())
-    return engine.benchmark(  # type: ignore[no-any-return]
+    summary, _ = engine.benchmark(
         configs, measure=measure, quality=QualitySettings(**LLM_QUALITY), run_ids=run_ids, progress=False
     )
+    return summary  # type: ignore[no-any-return]
 
 
 def _run_diffusion(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:
     from blaze_lab.engines.diffusion.engine import DiffusionEngine
 
     engine = _ENGINES.setdefault("diffusion", DiffusionEngine())
-    return engine.benchmark(configs, measure=measure, run_ids=run_ids, progress=False)  # type: ignore[no-any-return]
+    summary, _ = engine.benchmark(configs, measure=measure, run_ids=run_ids, progress=False)
+    return summary  # type: ignore[no-any-return]
 
 
 def _run_router(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:

@@ -385,9 +385,10 @@ def _summarize(ctx: _Context, metrics: MetricSpec, state: _Active) -> dict[str, 
     for m in metrics.totals:
         cols[f"{m}_total"] = float(sum(r.get(m, 0.0) for r in rows))
     for ratio in metrics.ratios:
-        num = np.array([float(r[ratio.numerator]) for r in rows])
-        den = np.array([float(r[ratio.denominator]) for r in rows])
-        cols[ratio.name] = float(num.sum() / den.sum()) if den.sum() > 0 else math.nan
+        num = [float(r[ratio.numerator]) for r in rows]
+        den = [float(r[ratio.denominator]) for r in rows]
+        summary = stats.summarize_ratio(num, den)
+        cols.update({f"{ratio.name}_{k}": v for k, v in summary.items() if k not in ("n", "valid", "validity_reason")})
     reasons = [cols["validity_reason"]] if cols.get("validity_reason") else []
     rel = _relative_half_width(values.get(metrics.primary, []))
     if state.stopped_by == "time_cap" and s.target_ci_rel is not None and rel > s.target_ci_rel:

@@ -30,8 +30,7 @@ def benchmark_group(
     quality = QualitySettings(**dict((measure or {}).get("quality", {})))
     measure_settings = MeasureSettings.from_dict({k: v for k, v in (measure or {}).items() if k != "quality"})
     ref = LLMConfig.from_dict(reference) if reference else None
-    engine = LLMEngine()
-    summary = engine.benchmark(
+    return LLMEngine().benchmark(
         configs,
         reference=ref,
         measure=measure_settings,
@@ -39,7 +38,6 @@ def benchmark_group(
         run_ids=[r["run_id"] for r in runs],
         extra={"sweep": sweep, "group": group},
     )
-    return summary, engine.last_raw
 
 
 __all__ = ["benchmark_group"]

@@ -32,7 +32,7 @@ def test_benchmark_rows_for_ok_and_unsupported_configs(engine: LLMEngine) -> Non
         LLMConfig(model=TINY, device="cpu", batch_size=3, new_tokens=6, prompt_tokens=8),
         LLMConfig(model=TINY, device="cpu", quantization="torchao-int4-weight-only", new_tokens=6),
     ]
-    summary = engine.benchmark(configs, measure=FAST, quality=QUALITY, progress=False)
+    summary, raw = engine.benchmark(configs, measure=FAST, quality=QUALITY, progress=False)
     assert list(summary["status"]) == ["ok", "ok", "unsupported"]
     ok = summary[summary.status == "ok"]
     for col in ("tokens_per_s", "ttft_s", "tpot_s", "latency_s", "prefill_s", "decode_s"):
@@ -51,15 +51,16 @@ def test_benchmark_rows_for_ok_and_unsupported_configs(engine: LLMEngine) -> Non
     stats = engine.model_cache.stats()
     assert stats["misses"] == 2 and stats["hits"] >= 1
     assert (engine.model_cache.events_frame()["event"] == "load").sum() == 1
-    raw = engine.last_raw
-    assert len(raw[raw.status == "ok"]) == 6 and set(raw["iteration"].dropna()) == {0, 1, 2}
-    assert (raw.loc[raw.status == "ok", "output_tokens"] == 6).all()  # exact output length
+    measured = raw[~raw["warmup"].astype(bool)]
+    assert len(measured[measured.status == "ok"]) == 6 and set(measured["iteration"].dropna()) == {0, 1, 2}
+    assert (measured.loc[measured.status == "ok", "output_tokens"] == 6).all()  # exact output length
+    assert raw["warmup"].astype(bool).sum() >= 2  # warm-up calls are kept, marked
     assert {"env.python", "env.torch", "llm.batch_size", "config_hash", "run_id"} <= set(summary.columns)
 
 
 def test_quality_against_a_different_reference(engine: LLMEngine) -> None:
     cfg = LLMConfig(model=TINY, device="cpu", dtype="bf16", new_tokens=4, prompt_tokens=8)
-    summary = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
+    summary, raw = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
     row = summary.iloc[0]
     assert row["status"] == "ok"
     assert 0 < row["kl_div_mean"] < 0.1  # bf16 drifts a little from fp32
@@ -80,7 +81,7 @@ def test_failures_become_rows(engine: LLMEngine, monkeypatch: pytest.MonkeyPatch
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(loaded.model, "generate", oom)
-    summary = engine.benchmark([cfg, cfg.replace(batch_size=2)], measure=FAST, quality=QUALITY, progress=False)
+    summary, raw = engine.benchmark([cfg, cfg.replace(batch_size=2)], measure=FAST, quality=QUALITY, progress=False)
     assert list(summary["status"]) == ["oom", "oom"]
     assert "out of memory" in summary.iloc[0]["error"]
 
@@ -88,7 +89,7 @@ def test_failures_become_rows(engine: LLMEngine, monkeypatch: pytest.MonkeyPatch
         raise ValueError("shape mismatch in my kernel")
 
     monkeypatch.setattr(loaded.model, "generate", boom)
-    summary = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
+    summary, raw = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
     assert summary.iloc[0]["status"] == "error" and "shape mismatch" in summary.iloc[0]["error"]
 
 
