@@ -60,7 +60,7 @@ def test_benchmark_rows_for_ok_and_unsupported_configs(engine: LLMEngine) -> Non
 
 def test_quality_against_a_different_reference(engine: LLMEngine) -> None:
     cfg = LLMConfig(model=TINY, device="cpu", dtype="bf16", new_tokens=4, prompt_tokens=8)
-    summary, raw = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
+    summary, _ = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
     row = summary.iloc[0]
     assert row["status"] == "ok"
     assert 0 < row["kl_div_mean"] < 0.1  # bf16 drifts a little from fp32
@@ -81,7 +81,7 @@ def test_failures_become_rows(engine: LLMEngine, monkeypatch: pytest.MonkeyPatch
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(loaded.model, "generate", oom)
-    summary, raw = engine.benchmark([cfg, cfg.replace(batch_size=2)], measure=FAST, quality=QUALITY, progress=False)
+    summary, _ = engine.benchmark([cfg, cfg.replace(batch_size=2)], measure=FAST, quality=QUALITY, progress=False)
     assert list(summary["status"]) == ["oom", "oom"]
     assert "out of memory" in summary.iloc[0]["error"]
 
@@ -89,7 +89,7 @@ def test_failures_become_rows(engine: LLMEngine, monkeypatch: pytest.MonkeyPatch
         raise ValueError("shape mismatch in my kernel")
 
     monkeypatch.setattr(loaded.model, "generate", boom)
-    summary, raw = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
+    summary, _ = engine.benchmark([cfg], measure=FAST, quality=QUALITY, progress=False)
     assert summary.iloc[0]["status"] == "error" and "shape mismatch" in summary.iloc[0]["error"]
 
 
