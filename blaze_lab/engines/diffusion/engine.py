@@ -28,7 +28,7 @@ Example:
     >>> from blaze_lab.metrics import MeasureSettings
     >>> configs = [DiffusionConfig(model="random:tiny-sd", steps=2, height=32, width=32, attention=a)
     ...            for a in ("sdpa", "sliced")]
-    >>> summary = DiffusionEngine().benchmark(configs, measure=MeasureSettings(min_iters=3))  # doctest: +SKIP
+    >>> summary, raw = DiffusionEngine().benchmark(configs, measure=MeasureSettings(min_iters=5))  # doctest: +SKIP
     >>> summary[["diffusion.attention", "step_latency_s_mean", "psnr_db", "status"]]          # doctest: +SKIP
 """
 
@@ -49,26 +49,17 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import stable_hash
 from blaze_lab.engines.base import CachedModelEngine, EngineStatus, classify_failure
 from blaze_lab.engines.diffusion.config import DiffusionConfig
-from blaze_lab.engines.diffusion.images import image_columns
 from blaze_lab.engines.diffusion.loading import LoadedPipeline, apply_runtime, load_pipeline
 from blaze_lab.engines.diffusion.quality import (
-    RANDOM_WEIGHTS_NOTE,
     DiffusionQualitySettings,
     ImageReferenceStore,
     compare_images,
     to_uint8,
 )
-from blaze_lab.env import fingerprint
-from blaze_lab.errors import EngineUnavailable, UnsupportedError
-from blaze_lab.metrics.memory import MemoryTracker
-from blaze_lab.metrics.recorder import order_columns, summarize_frame
-from blaze_lab.metrics.stats import STAT_SUFFIXES, summarize
+from blaze_lab.errors import EngineUnavailable
+from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.steps import DiffusionTimings, StepTimer
-from blaze_lab.metrics.timing import MeasureSettings, RegionTimer, measure, synchronize
-
-# Sampled once per call and summarized with CIs; latency_s is primary (it decides n / valid).
-SAMPLED_METRICS = ("latency_s", "images_per_s", "text_encode_s", "denoise_s", "vae_decode_s")
-PEAK_METRICS = ("peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes")
+from blaze_lab.metrics.timing import MeasureSettings, RegionTimer, synchronize
 
 # One process-wide model cache: a notebook kernel measures a whole load-time group with one load.
 DEFAULT_MODEL_CACHE = ModelCache(budget_bytes=None)
@@ -123,7 +114,6 @@ class DiffusionEngine(CachedModelEngine):
         self.clock = clock or RealClock()
         self.references = references or ImageReferenceStore()
         self._init_lifecycle()
-        self.last_raw: pd.DataFrame = pd.DataFrame()
         self._applied: dict[int, str] = {}  # id(pipe) -> config_hash of the run-time settings applied last
 
     # -- lifecycle (status, health, load, close: CachedModelEngine) ----------------------------------------------
@@ -255,126 +245,38 @@ class DiffusionEngine(CachedModelEngine):
         run_ids: Sequence[str] | None = None,
         extra: Mapping[str, Any] | None = None,
         progress: bool = True,
-    ) -> pd.DataFrame:
-        """Measure every config; one summary row each (raw per-call rows in ``self.last_raw``).
+        order_seed: int = 0,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Measure every config through the one measurement loop; returns ``(summary, raw)`` in input order.
 
         ``reference``: the quality reference (default: each config's :meth:`DiffusionConfig.default_reference`);
         its batch size is aligned to each config's so every image has a same-seed twin. ``image_dir``: one PNG per
         config (image 0, named ``<config_hash>.png``) and an ``image_path`` column. An unresolvable model spec
         raises ModelLoadError before anything runs; everything failing while running becomes a row.
         """
-        from tqdm.auto import tqdm
+        from blaze_lab.engines.diffusion.measure import DIFFUSION_METRICS, DiffusionMeasurer
 
-        settings = measure or MeasureSettings()
-        quality = quality or DiffusionQualitySettings()
-        folder = Path(image_dir) if image_dir is not None else None
-        ids = list(run_ids) if run_ids is not None else [c.config_hash() for c in configs]
         _check_models_resolve(configs)
-        env = fingerprint()
-        raw_rows: list[dict[str, Any]] = []
-        summary_rows: list[dict[str, Any]] = []
-        # One load per load-time group; configs that are their own reference first, so later ones reuse its images.
-        order = sorted(
-            range(len(configs)),
-            key=lambda i: (
-                configs[i].load_key() != _reference_for(configs[i], reference).load_key(),
-                stable_hash(list(configs[i].load_key())),
-            ),
+        ids = list(run_ids) if run_ids is not None else [c.config_hash() for c in configs]
+        folder = Path(image_dir) if image_dir is not None else None
+        measurer = DiffusionMeasurer(self, configs, reference, quality or DiffusionQualitySettings(), folder)
+        return run_configs(
+            "diffusion",
+            list(zip(ids, configs, strict=True)),
+            measurer,
+            DIFFUSION_METRICS,
+            settings=measure or MeasureSettings(),
+            clock=self.clock,
+            extra=extra,
+            progress=progress,
+            order_seed=order_seed,
         )
-        bar = tqdm(total=len(configs), desc="diffusion configs", disable=not progress, leave=False)
-        for i in order:
-            cfg = configs[i]
-            bar.set_postfix_str(cfg.config_hash())
-            base = {"run_id": ids[i], "config_hash": cfg.config_hash(), "engine": "diffusion", **(extra or {})}
-            base.update(cfg.flat())
-            raw, summary = self._benchmark_one(cfg, base, reference, settings, quality, folder)
-            raw_rows.extend({**r, **env} for r in raw)
-            summary_rows.append({**summary, **env})
-            bar.update(1)
-        bar.close()
-        self.last_raw = order_columns(pd.DataFrame(raw_rows))
-        by_id = {row["run_id"]: row for row in summary_rows}
-        summary = order_columns(pd.DataFrame([by_id[i] for i in ids if i in by_id]))
-        return summary.astype({"n": "int64", "valid": "bool"})
 
-    def _benchmark_one(
-        self,
-        cfg: DiffusionConfig,
-        base: dict[str, Any],
-        reference: DiffusionConfig | None,
-        settings: MeasureSettings,
-        quality: DiffusionQualitySettings,
-        image_dir: Path | None,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        stage = "load"
-        try:
-            hit = cfg.load_key() in self.model_cache
-            loaded = self.load(cfg)
-            base = {
-                **base,
-                "device": loaded.device,
-                "random_weights": loaded.random_weights,
-                "quality_note": RANDOM_WEIGHTS_NOTE if loaded.random_weights else "",
-                "weight_bytes": loaded.weight_bytes,
-                "model_cache_hit": hit,
-                "load_s": self.model_cache.load_seconds(cfg.load_key()),
-            }
-            stage = "runtime"
-            self.prepare(cfg)
-            stage = "warmup"
-            last: list[DiffusionResult] = []
+    def forget_applied(self) -> None:
+        """Forget which run-time settings are applied (after a failure the pipeline may be half-configured)."""
+        self._applied.clear()
 
-            def step(iteration: int) -> dict[str, Any]:
-                nonlocal stage
-                with MemoryTracker(loaded.device) as mem:
-                    result = self.run_call(loaded, cfg, [cfg.prompt], [cfg.seed])
-                stage = "measure"
-                last[:] = [result]
-                return {"iteration": iteration, **result.timings.row(), **mem.result()}
-
-            outcome = measure(step, settings, clock=self.clock, value=lambda r: r["latency_s"])
-            stage = "quality"
-            images = last[0].images
-            cols = self._quality_or_note(cfg, images, reference) if quality.enabled else {}
-            stage = "images"
-            cols.update(image_columns(cfg, images, image_dir, quality))
-        except Exception as exc:
-            status, reason = classify_failure(
-                exc, capability_stage=stage in ("load", "runtime", "warmup") and cfg.uses_capability()
-            )
-            if isinstance(exc, UnsupportedError):
-                status = "unsupported"
-            self._last_error = reason
-            self._applied.clear()  # a failed call may leave the pipeline half-configured: re-apply next time
-            if status == "oom":
-                _free_accelerator()
-            row = {**base, "status": status, "error": f"[{stage}] {reason}"}
-            return [row], {**row, "n": 0, "valid": False, "validity_reason": f"status={status}"}
-        raw = [{**base, "status": "ok", "error": "", **r} for r in outcome.samples]
-        frame = pd.DataFrame(raw).drop(columns=["step_latency_s"])
-        summary = (
-            summarize_frame(
-                frame, metrics=SAMPLED_METRICS, primary="latency_s", max_metrics=(*PEAK_METRICS, "energy_j")
-            )
-            .iloc[0]
-            .to_dict()
-        )
-        for key in ("iteration", "step_latency_s_call_mean"):
-            summary.pop(key, None)
-        pooled = summarize([t for r in outcome.samples for t in r["step_latency_s"]])
-        summary.update({f"step_latency_s_{k}": pooled[k] for k in STAT_SUFFIXES})
-        summary.update(
-            {
-                "n_steps": pooled["n"],
-                "duration_s": outcome.duration_s,
-                "stopped_by": outcome.stopped_by,
-                "timer": last[0].timings.method,
-                **cols,
-            }
-        )
-        return raw, summary
-
-    def _quality_or_note(
+    def quality_or_note(
         self, cfg: DiffusionConfig, images: list[np.ndarray], reference: DiffusionConfig | None
     ) -> dict[str, Any]:
         # The measurements stand even when the reference cannot be produced (its load fails or runs out of
@@ -389,8 +291,15 @@ class DiffusionEngine(CachedModelEngine):
     def _quality(
         self, cfg: DiffusionConfig, images: list[np.ndarray], reference: DiffusionConfig | None
     ) -> dict[str, Any]:
-        ref_cfg = _reference_for(cfg, reference)
-        key = self.references.key(ref_cfg.config_hash(), len(images))
+        from blaze_lab.engines.diffusion.measure import reference_for
+        from blaze_lab.models import resolve_model
+        from blaze_lab.models.identity import model_identity
+
+        ref_cfg = reference_for(cfg, reference)
+        # Keyed by what the reference is (weights, config, library versions), not by its name: a rebuilt model
+        # under the same spec must not be compared with the old model's images.
+        identity = model_identity(resolve_model(ref_cfg.model, kind="diffusion").path, ref_cfg.to_dict())
+        key = self.references.key(identity, len(images))
         ref_images = self.references.get(key, len(images))
         if ref_images is None:
             own = ref_cfg.config_hash() == cfg.config_hash()
@@ -401,16 +310,11 @@ class DiffusionEngine(CachedModelEngine):
                 # of every later config in this group. Its images are stored, so it is loaded at most once more.
                 self.model_cache.evict(ref_cfg.load_key())
             self.references.put(key, ref_images)
-        cols: dict[str, Any] = {"reference_config_hash": ref_cfg.config_hash()}
+        cols: dict[str, Any] = {"reference_config_hash": ref_cfg.config_hash(), "reference_identity": identity}
         if ref_images[0].shape != images[0].shape:
             shapes = f"{ref_images[0].shape} vs {images[0].shape}"
             return {**cols, "psnr_db": math.nan, "ssim": math.nan, "quality_error": f"image sizes differ: {shapes}"}
         return {**cols, **compare_images(ref_images, images), "quality_error": ""}
-
-
-def _reference_for(cfg: DiffusionConfig, reference: DiffusionConfig | None) -> DiffusionConfig:
-    # The batch size follows the config: image k has seed + k in both, so every image has a same-seed twin.
-    return (reference or cfg.default_reference()).replace(batch_size=cfg.batch_size)
 
 
 def _free_accelerator() -> None:

@@ -39,8 +39,7 @@ def benchmark_group(
     measure = dict(measure or {})
     quality = DiffusionQualitySettings(**dict(measure.pop("quality", {})))
     ref = DiffusionConfig.from_dict(reference) if reference else None
-    engine = DiffusionEngine()
-    summary = engine.benchmark(
+    return DiffusionEngine().benchmark(
         configs,
         reference=ref,
         measure=MeasureSettings.from_dict(measure),
@@ -50,7 +49,6 @@ def benchmark_group(
         extra={"sweep": sweep, "group": group},
         progress=False,
     )
-    return summary, engine.last_raw
 
 
 __all__ = ["benchmark_group"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,7 +93,7 @@ def test_benchmark_rows_ok_and_unsupported_offload(engine: DiffusionEngine, tmp_
     import torch
 
     configs = [TINY, TINY.replace(attention="sliced"), TINY.replace(offload="model")]
-    summary = engine.benchmark(configs, measure=FAST, image_dir=tmp_path / "s" / "g1" / "images", progress=False)
+    summary, raw = engine.benchmark(configs, measure=FAST, image_dir=tmp_path / "s" / "g1" / "images", progress=False)
     assert list(summary["run_id"]) == [c.config_hash() for c in configs]  # input order kept
     ok = summary[summary.status == "ok"]
     assert len(ok) == 2 and (ok["n"] == 2).all() and (ok["n_steps"] == 4).all()
@@ -111,9 +112,8 @@ def test_benchmark_rows_ok_and_unsupported_offload(engine: DiffusionEngine, tmp_
         off = summary.iloc[2]
         assert off["status"] == "unsupported" and "requires accelerator" in off["error"]
         assert off["n"] == 0 and not off["valid"] and math.isnan(off["latency_s_mean"])
-    raw = engine.last_raw
-    assert len(raw[raw.status == "ok"]) == 4
-    assert raw.loc[raw.status == "ok", "step_latency_s"].map(len).eq(2).all()
+    measured = raw[~raw["warmup"].astype(bool)]
+    assert len(measured[measured.status == "ok"]) == 4 and (measured["steps_run"] == 2).all()
     assert {"env.torch", "diffusion.scheduler", "config_hash", "engine"} <= set(summary.columns)
     # parquet round trip: list, bytes and mixed-status columns all survive
     summary.to_parquet(tmp_path / "s.parquet")
@@ -123,7 +123,7 @@ def test_benchmark_rows_ok_and_unsupported_offload(engine: DiffusionEngine, tmp_
 
 def test_benchmark_against_a_different_reference_loads_it(engine: DiffusionEngine) -> None:
     engine.model_cache.evict(TINY.load_key())  # so the reference (TINY, fp32) is loaded only for quality
-    summary = engine.benchmark([TINY.replace(dtype="bf16")], reference=TINY, measure=FAST, progress=False)
+    summary, _ = engine.benchmark([TINY.replace(dtype="bf16")], reference=TINY, measure=FAST, progress=False)
     row = summary.iloc[0]
     assert row["status"] == "ok" and 15 < row["psnr_db"] < math.inf and row["ssim"] < 1.0
     assert row["reference_config_hash"] == TINY.config_hash()
@@ -234,6 +234,24 @@ def test_a_reference_that_cannot_run_leaves_the_row_ok(engine: DiffusionEngine) 
     if torch.cuda.is_available():
         pytest.skip("model offload loads fine where an accelerator exists")
     bad_reference = TINY.replace(offload="model")  # cannot load without an accelerator
-    row = engine.benchmark([TINY], reference=bad_reference, measure=FAST, progress=False).iloc[0]
+    row = engine.benchmark([TINY], reference=bad_reference, measure=FAST, progress=False)[0].iloc[0]
     assert row["status"] == "ok" and row["n"] == 2 and math.isnan(row["psnr_db"])
     assert "requires accelerator" in row["quality_error"]
+
+
+def test_a_memory_error_in_one_config_is_an_oom_row_and_the_group_completes(
+    engine: DiffusionEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = engine.run_call
+
+    def failing(loaded: Any, cfg: DiffusionConfig, *args: Any, **kwargs: Any) -> Any:
+        if cfg.attention == "sliced":
+            raise MemoryError()
+        return real(loaded, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_call", failing)
+    configs = [TINY.replace(attention="sliced"), TINY, TINY.replace(vae_slicing=True)]
+    summary, raw = engine.benchmark(configs, measure=FAST, progress=False)
+    assert list(summary["run_id"]) == [c.config_hash() for c in configs]
+    assert list(summary["status"]) == ["oom", "ok", "ok"] and summary.loc[0, "error_type"] == "MemoryError"
+    assert set(raw["run_id"]) == {c.config_hash() for c in configs[1:]}
