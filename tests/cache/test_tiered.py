@@ -100,9 +100,7 @@ def test_miss_then_hit_and_disk_hit_promotes_to_memory(two_tier: TieredCache) ->
     assert two_tier.overall()["hit_rate"] == pytest.approx(4 / 5)
 
 
-def test_ttl_expiry_across_tiers_and_promotion_keeps_remaining_ttl(
-    tmp_path: Path, clock: VirtualClock
-) -> None:
+def test_ttl_expiry_across_tiers_and_promotion_keeps_remaining_ttl(tmp_path: Path, clock: VirtualClock) -> None:
     cache = _cache(tmp_path, clock, tiers=("memory", "disk"), ttl_s=10)
     key = _key()
     cache.set(key, RESULT)
@@ -199,8 +197,17 @@ def test_stats_frame_shape(two_tier: TieredCache) -> None:
     two_tier.get_or_compute("k", lambda: "v")
     frame = two_tier.stats_frame()
     assert list(frame["tier"]) == ["memory", "disk"] and list(frame["level"]) == [1, 2]
-    for col in ("hits", "misses", "hit_rate", "errors", "evictions", "bytes", "get_latency_s_mean",
-                "set_latency_s_mean", "promotions"):
+    for col in (
+        "hits",
+        "misses",
+        "hit_rate",
+        "errors",
+        "evictions",
+        "bytes",
+        "get_latency_s_mean",
+        "set_latency_s_mean",
+        "promotions",
+    ):
         assert col in frame.columns
     assert (frame["get_count"] == 1).all() and (frame["set_count"] == 1).all()
 
