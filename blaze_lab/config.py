@@ -21,6 +21,29 @@ Example:
     Traceback (most recent call last):
     ...
     blaze_lab.errors.ConfigError: demo.batch_size: invalid value 0; must be >= 1
+
+Credentials: a field named in ``SECRET_FIELDS`` (name -> ``"url"`` or ``"key"``) accepts a string, a
+:class:`~blaze_lab.secrets.Secret` or ``{"env": NAME}`` and always holds a ``Secret`` after construction, so
+``repr``, ``to_dict`` (``{"env": NAME}`` or the redacted value), ``flat`` (redacted) and the hashes (redacted form
+plus variable name) never contain it; ``cfg.secret(name).reveal()`` is the way to the raw value.
+
+    >>> from blaze_lab.secrets import Secret
+    >>> @dataclass(frozen=True)
+    ... class Db(BaseConfig):
+    ...     PREFIX = "db"
+    ...     SECRET_FIELDS = {"url": "url"}
+    ...     url: Secret | str = "redis://127.0.0.1:6379/0"
+    ...     def validate(self) -> None:
+    ...         check_url(self, "url", ("redis://",))
+    >>> db = Db(url="redis://:pw@127.0.0.1:6390/0")
+    >>> db.flat(), db.to_dict()
+    ({'db.url': 'redis://:***@127.0.0.1:6390/0'}, {'url': 'redis://:***@127.0.0.1:6390/0'})
+    >>> db.secret("url").reveal()
+    'redis://:pw@127.0.0.1:6390/0'
+    >>> Db.from_dict({"url": "redis://:pw@127.0.0.1:6390/0"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    blaze_lab.errors.ConfigError: db.url: invalid value 'redis://:***@127.0.0.1:6390/0'; a credential written ...
 """
 
 from __future__ import annotations
@@ -32,6 +55,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self, get_type_hints
 
 from blaze_lab.errors import ConfigError
+from blaze_lab.secrets import Secret
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +64,15 @@ class BaseConfig:
 
     PREFIX: ClassVar[str] = "config"
     LOAD_FIELDS: ClassVar[tuple[str, ...]] = ()
+    SECRET_FIELDS: ClassVar[Mapping[str, str]] = {}
+    """Fields holding credentials -> secret kind (``url``: hide password and token parameters; ``key``: hide all)."""
 
     def __post_init__(self) -> None:
+        for name, kind in self.SECRET_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                # Frozen dataclass: normalizing a field in __post_init__ is the documented way around it.
+                object.__setattr__(self, name, Secret.parse(value, field=self.field_name(name), kind=kind))
         self.validate()
 
     def validate(self) -> None:
@@ -58,17 +89,28 @@ class BaseConfig:
 
     # -- conversions -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Field values; a secret appears as ``{"env": NAME}`` or its redacted value (what may be written down)."""
+        return {f.name: _portable(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def flat(self) -> dict[str, Any]:
-        """Config fields as dotted columns for a result row."""
-        return {self.field_name(k): _plain(v) for k, v in self.to_dict().items()}
+        """Config fields as dotted columns for a result row (secrets redacted)."""
+        return {self.field_name(f.name): _column(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def secret(self, name: str) -> Secret | None:
+        """The :class:`~blaze_lab.secrets.Secret` held by secret field ``name`` (None when the field is None)."""
+        if name not in self.SECRET_FIELDS:
+            raise KeyError(f"{self.field_name(name)} is not a secret field ({', '.join(self.SECRET_FIELDS)})")
+        value = getattr(self, name)
+        assert value is None or isinstance(value, Secret)  # __post_init__ normalized it
+        return value
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], where: str = "") -> Self:
+    def from_dict(cls, data: Mapping[str, Any], where: str = "", *, literal_secrets: bool = False) -> Self:
         """Build strictly from a mapping: unknown keys and wrong types raise ConfigError naming the field.
 
-        ``where`` prefixes field names in messages (e.g. ``"experiments/q.yaml:base"``).
+        ``where`` prefixes field names in messages (e.g. ``"experiments/q.yaml:base"``). Secret fields take
+        ``{"env": NAME}``; a literal credential is refused unless ``literal_secrets`` (mappings come from specs
+        and notebook parameters, which are written to disk).
         """
         prefix = f"{where}." if where else f"{cls.PREFIX}."
         known = cls.field_names()
@@ -78,7 +120,11 @@ class BaseConfig:
         hints = get_type_hints(cls)
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
-            kwargs[key] = _coerce(f"{prefix}{key}", value, hints.get(key))
+            kind = cls.SECRET_FIELDS.get(key)
+            if kind is not None and value is not None:
+                kwargs[key] = Secret.parse(value, field=f"{prefix}{key}", kind=kind, literal=literal_secrets)
+            else:
+                kwargs[key] = _coerce(f"{prefix}{key}", value, hints.get(key))
         try:
             return cls(**kwargs)
         except ConfigError as exc:
@@ -94,14 +140,15 @@ class BaseConfig:
     # -- identity ----------------------------------------------------------------------------------------------
     def load_key(self) -> tuple[tuple[str, Any], ...]:
         """The load-time part of the config (what a model cache is keyed by)."""
-        return tuple((name, _plain(getattr(self, name))) for name in self.LOAD_FIELDS)
+        return tuple((name, _identity(getattr(self, name))) for name in self.LOAD_FIELDS)
 
     def run_fields(self) -> dict[str, Any]:
         return {k: v for k, v in self.to_dict().items() if k not in self.LOAD_FIELDS}
 
     def config_hash(self) -> str:
         """Stable 12-hex-digit hash of every field (identifies a run's config)."""
-        return stable_hash({"kind": self.PREFIX, **{k: _plain(v) for k, v in self.to_dict().items()}})
+        fields = {f.name: _identity(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return stable_hash({"kind": self.PREFIX, **fields})
 
     def load_hash(self) -> str:
         """Stable hash of the load-time fields (identifies a load-time group)."""
@@ -118,6 +165,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+def _portable(value: Any) -> Any:
+    return value.to_json() if isinstance(value, Secret) else value
+
+
+def _column(value: Any) -> Any:
+    return value.redacted if isinstance(value, Secret) else _plain(value)
+
+
+def _identity(value: Any) -> Any:
+    # A literal URL without credentials hashes as the same string it always did (run ids stay stable).
+    return value.identity() if isinstance(value, Secret) else _plain(value)
 
 
 def _coerce(field: str, value: Any, hint: Any) -> Any:
@@ -192,6 +252,19 @@ def check_number(
         raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum}")
 
 
+def check_url(cfg: BaseConfig, name: str, schemes: Iterable[str]) -> None:
+    """Raise ConfigError unless secret (or str) field ``cfg.<name>`` starts with one of ``schemes``.
+
+    The message shows the redacted value, never the credential.
+    """
+    allowed = tuple(schemes)
+    value = getattr(cfg, name)
+    raw = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(raw, str) or not raw.startswith(allowed):
+        shown = value.redacted if isinstance(value, Secret) else value
+        raise ConfigError(cfg.field_name(name), shown, allowed=list(allowed))
+
+
 def check_type(cfg: BaseConfig, name: str, typ: type | tuple[type, ...]) -> None:
     value = getattr(cfg, name)
     if not isinstance(value, typ):
@@ -199,4 +272,4 @@ def check_type(cfg: BaseConfig, name: str, typ: type | tuple[type, ...]) -> None
         raise ConfigError(cfg.field_name(name), value, reason=f"must be {names}")
 
 
-__all__ = ["BaseConfig", "check_choice", "check_int", "check_number", "check_type", "stable_hash"]
+__all__ = ["BaseConfig", "check_choice", "check_int", "check_number", "check_type", "check_url", "stable_hash"]

@@ -7,9 +7,13 @@ Redis is optional and shared, so it must never fail a request. Start-up is stric
 ``max_backoff_s``) during which the tier is skipped (``skipped``) instead of paying a socket timeout per request.
 After the window the next operation tries again; redis-py reconnects by itself.
 
-Entries are hashes ``{v: bytes, sum: sha256, exp: wall-clock expiry or ""}``. The stored expiry is checked against
-the clock's ``wall()`` (so a VirtualClock expires entries in tests); a native ``PEXPIRE`` is set too so a shared
-server reclaims memory on its own.
+Entries are hashes ``{v: bytes, sum: sha256, exp: wall-clock expiry or ""}`` plus ``tag`` (HMAC over key, expiry
+and value) when an ``hmac_key`` is set; then an entry without a valid tag is a miss counted as ``tampered``, never
+served (see :mod:`blaze_lab.cache.auth`). The stored expiry is checked against the clock's ``wall()`` (so a
+VirtualClock expires entries in tests); a native ``PEXPIRE`` is set too so a shared server reclaims memory on its own.
+
+The URL is a :class:`~blaze_lab.secrets.Secret` (a str is wrapped): it is revealed only to open the connection, and
+every message this tier produces (errors, warnings, ``last_error``) is scrubbed of it.
 
 Example (needs a running redis-server):
     >>> l3 = RedisTier("redis://127.0.0.1:6379/0", required=False)  # doctest: +SKIP
@@ -21,6 +25,7 @@ Example (needs a running redis-server):
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
 import threading
@@ -31,17 +36,17 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from blaze_lab.cache.auth import EntryAuth, entry_auth, expiry_text
 from blaze_lab.cache.tier import Hit, TierStats
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import ConfigError
+from blaze_lab.secrets import Secret, redact_url
+
+log = logging.getLogger(__name__)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _FAILURES = (redis.RedisError, OSError)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (error messages and stats must not leak it)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 class RedisTier:
@@ -49,7 +54,7 @@ class RedisTier:
 
     def __init__(
         self,
-        url: str = DEFAULT_REDIS_URL,
+        url: Secret | str = DEFAULT_REDIS_URL,
         *,
         required: bool = True,
         clock: Clock | None = None,
@@ -58,9 +63,15 @@ class RedisTier:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         name: str = "redis",
+        hmac_key: Secret | str | bytes | None = None,
+        field: str = "cache.redis_url",
     ) -> None:
         self.name = name
-        self.url = url
+        # literal=True: Python callers may pass a literal URL; specs are refused earlier, in from_dict.
+        self.url = Secret.parse(url, field=field)
+        """The server's URL as a Secret (prints redacted)."""
+        self._auth: EntryAuth | None = entry_auth(hmac_key)
+        self._warned_tampered = False
         self.namespace = namespace
         self.clock: Clock = clock or RealClock()
         self.backoff_s = backoff_s
@@ -70,11 +81,13 @@ class RedisTier:
         self._failures = 0  # consecutive failures; sets the next backoff
         self._down_until: float | None = None
         self.last_error = ""
+        if not self.url.reveal().startswith(REDIS_SCHEMES):
+            raise ConfigError(field, self.url.redacted, allowed=list(REDIS_SCHEMES))
         try:
             # Short timeouts and no client-side retries: the backoff below decides when to try again, so a dead
             # server costs one timeout per window instead of one (times retries) per request.
             self._client = redis.Redis.from_url(
-                url,
+                self.url.reveal(),  # the one place the credential is used
                 socket_timeout=timeout_s,
                 socket_connect_timeout=timeout_s,
                 retry=Retry(NoBackoff(), 0),
@@ -85,17 +98,29 @@ class RedisTier:
             # arguments in from_url) would hand back str and make every entry look corrupt.
             self._client.connection_pool.connection_kwargs["decode_responses"] = False
         except ValueError as exc:
+            reason = self._parse_failure(exc)
+            raise ConfigError(field, self.url.redacted, reason=reason, allowed=list(REDIS_SCHEMES)) from None
+        if not self._parsed_as_shown():
+            self._client.close()
             raise ConfigError(
-                "cache.redis_url", redact_url(url), reason=str(exc), allowed=["redis://", "rediss://", "unix://"]
-            ) from None
+                field,
+                self.url.redacted,
+                reason="redis-py reads another server than the one after the last '@' (a password with an unencoded "
+                "'/', '?' or '#'); percent-encode those characters in the password",
+            )
         try:
             self._client.ping()
+        except TypeError as exc:  # an unknown ?option= reaches the connection class only now
+            self._client.close()
+            reason = f"unsupported URL option ({self.url.scrub(str(exc))})"
+            raise ConfigError(field, self.url.redacted, reason=reason) from None
         except _FAILURES as exc:
-            message = f"cannot connect to Redis at {redact_url(url)} ({str(exc).rstrip('.')})"
+            message = f"cannot connect to Redis at {self.url} ({self.url.scrub(str(exc)).rstrip('.')})"
             if required:
+                self._client.close()
                 raise ConfigError(
-                    "cache.redis_url",
-                    redact_url(url),
+                    field,
+                    self.url.redacted,
                     reason=f"{message}; start redis-server there, fix the URL, or pass required=False",
                 ) from None
             self._failed(exc)
@@ -117,7 +142,7 @@ class RedisTier:
     def _failed(self, exc: BaseException) -> None:
         with self._lock:
             self._stats.add("errors")
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.last_error = self._describe(exc)
             delay = min(self.max_backoff_s, self.backoff_s * 2**self._failures)
             self._failures += 1
             self._down_until = self.clock.now() + delay
@@ -126,6 +151,28 @@ class RedisTier:
         with self._lock:
             self._failures = 0
             self._down_until = None
+
+    def _parsed_as_shown(self) -> bool:
+        """Whether redis-py connects where the redacted URL says (else its messages would quote the password)."""
+        if not self.url.is_credential:
+            return True
+        location = re.split(r"[?#]", self.url.reveal().rpartition("@")[2])[0]
+        kwargs = self._client.connection_pool.connection_kwargs
+        target = kwargs.get("path") or kwargs.get("host") or ""
+        return str(target) in location
+
+    def _parse_failure(self, exc: ValueError) -> str:
+        # redis-py quotes pieces of the URL it could not parse ("Port could not be cast ... as 'w'"); when an
+        # unencoded '/', '?' or '#' splits a password, such a piece is part of it, so do not repeat it.
+        if self.url.is_credential:
+            return (
+                "redis-py cannot parse it (message withheld: it may quote the password); "
+                "percent-encode '/', '?', '#' and '%' in the password"
+            )
+        return str(exc)
+
+    def _describe(self, exc: BaseException) -> str:
+        return f"{type(exc).__name__}: {self.url.scrub(str(exc))}"
 
     def _key(self, key: str) -> str:
         return f"{self.namespace}:{key}"
@@ -140,11 +187,8 @@ class RedisTier:
             except redis.ResponseError as exc:
                 # The server answered (e.g. WRONGTYPE: someone stored a non-hash under our key): a bad entry,
                 # not an outage, so no backoff.
-                self._stats.add("corrupt")
-                self._stats.add("errors")
-                self._stats.add("misses")
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self._delete_quietly(key)
+                self.last_error = self._describe(exc)
+                self._drop(key, "corrupt")
                 return None
             except _FAILURES as exc:
                 self._failed(exc)
@@ -155,20 +199,33 @@ class RedisTier:
                 return None
             value, checksum, exp = fields.get(b"v"), fields.get(b"sum"), fields.get(b"exp")
             if value is None or checksum is None or hashlib.sha256(value).hexdigest().encode() != checksum:
-                self._stats.add("corrupt")
-                self._stats.add("errors")
-                self._stats.add("misses")
-                self._delete_quietly(key)
+                self._drop(key, "corrupt")
                 return None
-            expires_at = float(exp) if exp else None
+            try:
+                expires_at = float(exp) if exp else None
+            except ValueError:
+                self._drop(key, "corrupt")
+                return None
+            if self._auth is not None and not self._auth.verify(key, expires_at, value, fields.get(b"tag")):
+                if not self._warned_tampered:
+                    self._warned_tampered = True
+                    log.warning("redis tier %s: rejected an entry without a valid HMAC tag (tampered)", self.url)
+                self._drop(key, "tampered")
+                return None
             wall = self.clock.wall()
             if expires_at is not None and wall >= expires_at:
-                self._stats.add("expirations")
-                self._stats.add("misses")
-                self._delete_quietly(key)
+                self._drop(key, "expirations")
                 return None
             self._stats.add("hits")
             return Hit(value, None if expires_at is None else expires_at - wall)
+
+    def _drop(self, key: str, counter: str) -> None:
+        """A miss that removes the entry: ``corrupt`` (also an error), ``tampered`` or ``expirations``."""
+        self._stats.add(counter)
+        if counter == "corrupt":
+            self._stats.add("errors")
+        self._stats.add("misses")
+        self._delete_quietly(key)
 
     def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         if ttl_s is not None and ttl_s <= 0:
@@ -177,8 +234,10 @@ class RedisTier:
             return
         with self._stats.timed("set"):
             self._stats.add("sets")
-            expires_at = "" if ttl_s is None else repr(self.clock.wall() + ttl_s)
-            mapping = {"v": value, "sum": hashlib.sha256(value).hexdigest(), "exp": expires_at}
+            expires_at = None if ttl_s is None else self.clock.wall() + ttl_s
+            mapping = {"v": value, "sum": hashlib.sha256(value).hexdigest(), "exp": expiry_text(expires_at)}
+            if self._auth is not None:
+                mapping["tag"] = self._auth.tag(key, expires_at, value)
             try:
                 pipe = self._client.pipeline(transaction=True)
                 pipe.delete(self._key(key))  # drops any native expiry of an older version
@@ -214,10 +273,11 @@ class RedisTier:
         row = self._stats.snapshot(self.name, None, None)
         row["degraded"] = self.degraded
         row["last_error"] = self.last_error
+        row["authenticated"] = self._auth is not None
         return row
 
     def close(self) -> None:
         self._client.close()
 
 
-__all__ = ["DEFAULT_REDIS_URL", "RedisTier", "redact_url"]
+__all__ = ["DEFAULT_REDIS_URL", "REDIS_SCHEMES", "RedisTier", "redact_url"]

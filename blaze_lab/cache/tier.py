@@ -49,7 +49,7 @@ class CacheTier(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
-COUNTERS = ("hits", "misses", "sets", "deletes", "errors", "skipped", "evictions", "expirations", "corrupt")
+COUNTERS = ("hits", "misses", "sets", "deletes", "errors", "skipped", "evictions", "expirations", "corrupt", "tampered")
 
 
 @dataclasses.dataclass
@@ -57,7 +57,8 @@ class TierStats:
     """Thread-safe counters and latency sums of one tier. ``entries``/``bytes`` are set by the tier itself.
 
     ``skipped`` counts operations not attempted because the tier is degraded (Redis backoff); ``corrupt`` counts
-    entries found unreadable and deleted (also counted in ``errors``).
+    entries found unreadable and deleted (also counted in ``errors``); ``tampered`` counts intact entries whose
+    authentication tag is missing or wrong (only with an HMAC key; never served, deleted, counted as misses).
     """
 
     clock: Clock

@@ -24,21 +24,23 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import pandas as pd
 
+from blaze_lab.cache.auth import entry_auth
 from blaze_lab.cache.codec import decode, encode
 from blaze_lab.cache.disk import DiskTier
 from blaze_lab.cache.memory import MemoryTier
-from blaze_lab.cache.redis_tier import DEFAULT_REDIS_URL, RedisTier
+from blaze_lab.cache.redis_tier import DEFAULT_REDIS_URL, REDIS_SCHEMES, RedisTier
 from blaze_lab.cache.tier import COUNTERS, CacheTier
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.config import BaseConfig, check_int, check_number, check_type
+from blaze_lab.config import BaseConfig, check_int, check_number, check_type, check_url
 from blaze_lab.errors import CacheError, ConfigError
+from blaze_lab.secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +61,28 @@ class CacheConfig(BaseConfig):
         disk_max_bytes: L2 byte budget, ``None`` for unbounded.
         ttl_s: time to live of every entry in seconds, ``None`` for no expiry.
         disk_path: SQLite file of L2; ``""`` means ``<cache_dir>/results/results.sqlite``.
-        redis_url: L3 server; only the address given here is ever contacted.
+        redis_url: L3 server; only the address given here is ever contacted. A secret field: pass a URL with a
+            password as ``{"env": NAME}`` in specs / mappings (a literal one is refused there); it prints redacted.
         redis_required: unreachable Redis at start is an error (True) or a degraded tier with a warning (False).
         redis_timeout_s: socket connect/read timeout of L3 operations.
         namespace: prefix of L3 keys (lets several projects share one server).
+        hmac_key: optional secret (``{"env": "BLAZE_LAB_CACHE_KEY"}``, >= 16 characters): L2/L3 entries carry an
+            HMAC tag and entries without a valid one are never served (``tampered``). None = checksums only.
     """
 
     PREFIX: ClassVar[str] = "cache"
+    SECRET_FIELDS: ClassVar[Mapping[str, str]] = {"redis_url": "url", "hmac_key": "key"}
 
     tiers: tuple[str, ...] = ("memory", "disk")
     max_bytes: int = 64 * 2**20
     disk_max_bytes: int | None = None
     ttl_s: float | None = None
     disk_path: str = ""
-    redis_url: str = DEFAULT_REDIS_URL
+    redis_url: Secret | str = DEFAULT_REDIS_URL
     redis_required: bool = True
     redis_timeout_s: float = 0.25
     namespace: str = "blaze_lab:result"
+    hmac_key: Secret | str | None = None
 
     def validate(self) -> None:
         if not isinstance(self.tiers, tuple | list) or not self.tiers:
@@ -91,12 +98,11 @@ class CacheConfig(BaseConfig):
         if self.ttl_s is not None:
             check_number(self, "ttl_s", minimum=0, strict_min=True)
         check_type(self, "disk_path", str)
-        check_type(self, "redis_url", str)
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(self.field_name("redis_url"), self.redis_url, allowed=["redis://", "rediss://", "unix://"])
+        check_url(self, "redis_url", REDIS_SCHEMES)
         check_type(self, "redis_required", bool)
         check_number(self, "redis_timeout_s", minimum=0, strict_min=True)
         check_type(self, "namespace", str)
+        entry_auth(self.secret("hmac_key"), field=self.field_name("hmac_key"))  # refuses a too-short key now
 
     def resolved_disk_path(self) -> Path:
         if self.disk_path:
@@ -156,7 +162,14 @@ class TieredCache:
                 if name == "memory":
                     tiers.append(MemoryTier(max_bytes=config.max_bytes, clock=clock))
                 elif name == "disk":
-                    tiers.append(DiskTier(config.resolved_disk_path(), max_bytes=config.disk_max_bytes, clock=clock))
+                    tiers.append(
+                        DiskTier(
+                            config.resolved_disk_path(),
+                            max_bytes=config.disk_max_bytes,
+                            clock=clock,
+                            hmac_key=config.secret("hmac_key"),
+                        )
+                    )
                 else:
                     tiers.append(
                         RedisTier(
@@ -165,6 +178,7 @@ class TieredCache:
                             clock=clock,
                             timeout_s=config.redis_timeout_s,
                             namespace=config.namespace,
+                            hmac_key=config.secret("hmac_key"),
                         )
                     )
         except BaseException:

@@ -27,6 +27,7 @@ class RedisServer:
     args: list[str]
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    password: str | None = None
 
     def start(self) -> None:
         """Start (or restart, on the same port) and wait until it answers PING."""
@@ -54,7 +55,9 @@ def _free_port() -> int:
 
 def _wait_ready(server: RedisServer) -> None:
     assert server.process is not None
-    client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.2, socket_connect_timeout=0.2)
+    client = redis.Redis(
+        host="127.0.0.1", port=server.port, password=server.password, socket_timeout=0.2, socket_connect_timeout=0.2
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while True:
@@ -76,6 +79,20 @@ def _wait_ready(server: RedisServer) -> None:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh redis-server process; yields its handle (``.url``, ``.kill()``, ``.start()``) and stops it after."""
+    yield from _serve(tmp_path, password=None)
+
+
+PASSWORD = "s3cr3t-p@ss:w0rd"
+"""Has '@' and ':' in it (unencoded, as users write them): what naive URL redaction gets wrong."""
+
+
+@pytest.fixture
+def redis_server_with_password(tmp_path: Path) -> Iterator[RedisServer]:
+    """Like ``redis_server`` but ``--requirepass PASSWORD``; ``.url`` has no credentials (add them yourself)."""
+    yield from _serve(tmp_path, password=PASSWORD)
+
+
+def _serve(tmp_path: Path, password: str | None) -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server binary not found (apt-get install -y redis-server; .ci/run installs it)")
@@ -84,7 +101,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         port = _free_port()
         args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
         args += ["--dir", str(tmp_path), "--logfile", str(log), "--protected-mode", "yes"]
-        server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, args=args, log=log)
+        if password is not None:
+            args += ["--requirepass", password]
+        server = RedisServer(url=f"redis://127.0.0.1:{port}/0", port=port, args=args, log=log, password=password)
         try:
             server.start()
             break

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["codec", "keys", "tier", "memory", "disk", "redis_tier", "tiered", "workload"]
+MODULES = ["auth", "codec", "keys", "tier", "memory", "disk", "redis_tier", "tiered", "workload"]
 
 
 @pytest.mark.parametrize("name", MODULES)

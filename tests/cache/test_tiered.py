@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from blaze_lab.cache.tiered import CacheConfig, TieredCache
 from blaze_lab.clock import VirtualClock
 from blaze_lab.errors import CacheError, ConfigError
 
-from .conftest import RedisServer
+from .conftest import PASSWORD, RedisServer
 
 RESULT = CachedResult(text="Paris.", token_ids=[42, 7], timings={"latency_s": 0.8, "ttft_s": 0.1})
 
@@ -100,9 +101,7 @@ def test_miss_then_hit_and_disk_hit_promotes_to_memory(two_tier: TieredCache) ->
     assert two_tier.overall()["hit_rate"] == pytest.approx(4 / 5)
 
 
-def test_ttl_expiry_across_tiers_and_promotion_keeps_remaining_ttl(
-    tmp_path: Path, clock: VirtualClock
-) -> None:
+def test_ttl_expiry_across_tiers_and_promotion_keeps_remaining_ttl(tmp_path: Path, clock: VirtualClock) -> None:
     cache = _cache(tmp_path, clock, tiers=("memory", "disk"), ttl_s=10)
     key = _key()
     cache.set(key, RESULT)
@@ -199,8 +198,17 @@ def test_stats_frame_shape(two_tier: TieredCache) -> None:
     two_tier.get_or_compute("k", lambda: "v")
     frame = two_tier.stats_frame()
     assert list(frame["tier"]) == ["memory", "disk"] and list(frame["level"]) == [1, 2]
-    for col in ("hits", "misses", "hit_rate", "errors", "evictions", "bytes", "get_latency_s_mean",
-                "set_latency_s_mean", "promotions"):
+    for col in (
+        "hits",
+        "misses",
+        "hit_rate",
+        "errors",
+        "evictions",
+        "bytes",
+        "get_latency_s_mean",
+        "set_latency_s_mean",
+        "promotions",
+    ):
         assert col in frame.columns
     assert (frame["get_count"] == 1).all() and (frame["set_count"] == 1).all()
 
@@ -313,3 +321,65 @@ def test_package_exports_resolve_lazily() -> None:
         assert getattr(package, name) is not None
     with pytest.raises(AttributeError):
         _ = package.NoSuchThing
+
+
+# -- secrets and authentication through the config ------------------------------------------------------------------
+
+HMAC_KEY = "tiered-test-hmac-key-0123456789"
+
+
+def test_forged_l2_entry_is_not_served_nor_promoted(
+    tmp_path: Path, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLAZE_LAB_CACHE_KEY", HMAC_KEY)
+    cfg = CacheConfig.from_dict(
+        {
+            "tiers": ["memory", "disk"],
+            "disk_path": str(tmp_path / "l2.sqlite"),
+            "hmac_key": {"env": "BLAZE_LAB_CACHE_KEY"},
+        }
+    )
+    assert cfg.flat()["cache.hmac_key"] == "***" and cfg.to_dict()["hmac_key"] == {"env": "BLAZE_LAB_CACHE_KEY"}
+    cache = TieredCache.from_config(cfg, clock=clock)
+    key = _key()
+    assert key is not None
+    forged = json.dumps(
+        {"v": 1, "type": "result", "data": {"text": "planted", "token_ids": [], "timings": {}, "meta": {}}}
+    )
+    raw = forged.encode()
+    conn = sqlite3.connect(tmp_path / "l2.sqlite", isolation_level=None)
+    conn.execute(
+        "INSERT INTO entries (key, value, size, checksum, expires_at, accessed_at) VALUES (?, ?, ?, ?, NULL, 0)",
+        (key, raw, len(raw), hashlib.sha256(raw).hexdigest()),
+    )
+    conn.close()
+    assert cache.get_or_compute(key, lambda: RESULT) == RESULT  # computed, not the planted answer
+    assert cache.lookup(key).tier == "memory"
+    disk = _row(cache, "disk")
+    assert (disk["tampered"], disk["hits"], disk["authenticated"]) == (1, 0, True)
+    assert _row(cache, "memory")["tampered"] == 0
+    cache.close()
+    reopened = TieredCache.from_config(cfg.replace(tiers=("disk",)), clock=clock)  # the rewrite carries a valid tag
+    assert reopened.lookup(key) == (True, RESULT, "disk")
+    reopened.close()
+
+
+@pytest.mark.redis
+def test_redis_with_a_password_from_the_environment(
+    tmp_path: Path, clock: VirtualClock, redis_server_with_password: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = redis_server_with_password.url.replace("redis://", f"redis://:{PASSWORD}@")
+    monkeypatch.setenv("TEST_REDIS_URL", url)
+    monkeypatch.setenv("BLAZE_LAB_CACHE_KEY", HMAC_KEY)
+    cfg = CacheConfig.from_dict(
+        {"tiers": ["redis"], "redis_url": {"env": "TEST_REDIS_URL"}, "hmac_key": {"env": "BLAZE_LAB_CACHE_KEY"}}
+    )
+    cache = TieredCache.from_config(cfg, clock=clock)
+    assert cache.get_or_compute("k", lambda: RESULT) == RESULT and cache.lookup("k") == (True, RESULT, "redis")
+    shown = [repr(cfg), str(cfg.flat()), str(cfg.to_dict()), cache.stats_frame().to_csv(), cfg.config_hash()]
+    assert not any(PASSWORD in text or "s3cr3t" in text for text in shown)
+    assert cfg.flat()["cache.redis_url"].startswith("redis://:***@127.0.0.1:")
+    cache.close()
+    with pytest.raises(ConfigError, match=r"cache\.redis_url.*\{env: NAME\}") as info:
+        CacheConfig.from_dict({"tiers": ["redis"], "redis_url": url})  # a literal password in a spec: refused
+    assert "s3cr3t" not in str(info.value)
