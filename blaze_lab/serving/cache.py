@@ -34,6 +34,7 @@ from blaze_lab.cache.keys import cache_key
 from blaze_lab.cache.tiered import CacheConfig, TieredCache
 from blaze_lab.clock import Clock, VirtualClock
 from blaze_lab.errors import ConfigError
+from blaze_lab.secrets import Secret
 from blaze_lab.serving.handles import OK, RequestHandle
 
 # Nominal per-tier lookup costs for the simulated workload (seconds): an in-process dict, a local SQLite read,
@@ -42,7 +43,12 @@ NOMINAL_TIER_COST_S: dict[str, float] = {"memory": 5e-6, "disk": 2e-4, "redis": 
 
 
 def open_cache(
-    tiers: Sequence[str], *, redis_url: str, clock: Clock | None = None, disk_path: str = "", field: str = "serving"
+    tiers: Sequence[str],
+    *,
+    redis_url: Secret | str,
+    clock: Clock | None = None,
+    disk_path: str = "",
+    field: str = "serving",
 ) -> TieredCache:
     """A TieredCache for ``tiers``; an unreachable Redis raises ConfigError naming ``<field>.redis_url``."""
     cfg = CacheConfig(tiers=tuple(tiers), redis_url=redis_url, disk_path=disk_path, redis_required=True)
@@ -50,7 +56,8 @@ def open_cache(
         return TieredCache.from_config(cfg, clock=clock)
     except ConfigError as exc:
         if exc.field.endswith("redis_url"):
-            raise ConfigError(f"{field}.redis_url", redis_url, reason=exc.reason or str(exc)) from None
+            # exc.value is the redacted URL; never re-raise with the raw one.
+            raise ConfigError(f"{field}.redis_url", exc.value, reason=exc.reason or str(exc)) from None
         raise
 
 
@@ -112,7 +119,7 @@ def cache_tier_workload(
     memory_max_bytes: int = 20_000,
     value_chars: int = 200,
     ttl_s: float | None = None,
-    redis_url: str = "redis://127.0.0.1:6379/0",
+    redis_url: Secret | str = "redis://127.0.0.1:6379/0",
     tier_cost_s: Mapping[str, float] | None = None,
     disk_dir: str | Path | None = None,
     seed: int = 0,

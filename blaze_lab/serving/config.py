@@ -19,12 +19,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import ClassVar
 
-from blaze_lab.config import BaseConfig, check_choice, check_int, check_number, check_type
+from blaze_lab.config import BaseConfig, check_choice, check_int, check_number, check_type, check_url
 from blaze_lab.engines.llm.config import DEVICES, DTYPES
 from blaze_lab.errors import ConfigError
 from blaze_lab.load.arrivals import ARRIVAL_KINDS
 from blaze_lab.load.slo import SLO
+from blaze_lab.secrets import Secret
 
 BATCHING_MODES = ("none", "dynamic", "continuous")
 """``none``: one request per generate call; ``dynamic``: Triton-style batches (size or max wait);
@@ -56,7 +59,8 @@ class ServingConfig(BaseConfig):
         new_tokens: tokens generated per request (greedy).
         slo_ttft_s, slo_tpot_s, slo_e2e_s: per-request objectives for goodput; None = not checked.
         cache_tiers: result-cache tiers in front of the batcher (any of memory, disk, redis); empty = no cache.
-        redis_url: the Redis server of the ``redis`` tier (only this address is contacted).
+        redis_url: the Redis server of the ``redis`` tier (only this address is contacted). A secret: with a
+            password, give ``{env: NAME}`` in specs (a literal one is refused); it is written down redacted.
         prompt_pool: 0 = every request has its own prompt; N > 0 = prompts drawn from N with Zipf popularity
             (repeats are what a result cache can answer).
         zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``).
@@ -65,6 +69,7 @@ class ServingConfig(BaseConfig):
 
     PREFIX = "serving"
     LOAD_FIELDS = ("model", "device", "dtype")
+    SECRET_FIELDS: ClassVar[Mapping[str, str]] = {"redis_url": "url"}
 
     model: str = "random:tiny-llama"
     device: str = "auto"
@@ -84,7 +89,7 @@ class ServingConfig(BaseConfig):
     slo_tpot_s: float | None = None
     slo_e2e_s: float | None = None
     cache_tiers: tuple[str, ...] = ()
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: Secret | str = "redis://127.0.0.1:6379/0"
     prompt_pool: int = 0
     zipf_s: float = 1.1
     seed: int = 0
@@ -116,11 +121,7 @@ class ServingConfig(BaseConfig):
                 raise ConfigError(self.field_name("cache_tiers"), tier, allowed=CACHE_TIERS)
         if len(set(self.cache_tiers)) != len(self.cache_tiers):
             raise ConfigError(self.field_name("cache_tiers"), list(self.cache_tiers), reason="a tier is listed twice")
-        check_type(self, "redis_url", str)
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(
-                self.field_name("redis_url"), self.redis_url, allowed=["redis://", "rediss://", "unix://"]
-            )
+        check_url(self, "redis_url", ("redis://", "rediss://", "unix://"))
         check_int(self, "prompt_pool", minimum=0)
         check_number(self, "zipf_s", minimum=0.0)
         check_int(self, "seed", minimum=0)
