@@ -189,8 +189,11 @@ def _one_shot(
     else:
         row["contended"] = False
     row.update(ctx.env)
-    keep = {k: v for k, v in base.items() if "." not in k}  # ids on raw rows; config columns stay in the summary
-    raw_rows = [{**keep, **r} for r in raw.to_dict("records")] if len(raw) else []
+    # ids on raw rows; config columns too when the kind asks (a router ledger of 10^6 requests does not)
+    with_config = bool(getattr(measurer, "raw_with_config", False))
+    keep = base if with_config else {k: v for k, v in base.items() if "." not in k}
+    env = ctx.env if with_config else {}
+    raw_rows = [{**keep, **r, **env} for r in raw.to_dict("records")] if len(raw) else []
     return row, raw_rows
 
 

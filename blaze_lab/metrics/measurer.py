@@ -85,7 +85,8 @@ class OneShot(Protocol):
 
     ``run_one(config) -> (summary columns, raw frame)``. Optional ``timing_sensitive(config) -> bool`` (default
     True): False for results that do not depend on the machine's speed (a simulation on a virtual clock), which
-    are then never marked contended.
+    are then never marked contended. Optional attribute ``raw_with_config`` (default False): copy the config's
+    columns onto every raw row (small raw frames that the report groups by config).
     """
 
     def run_one(self, config: Any) -> tuple[dict[str, Any], pd.DataFrame]: ...

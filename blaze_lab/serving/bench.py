@@ -32,7 +32,6 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import Overloaded
 from blaze_lab.load.arrivals import arrival_times
 from blaze_lab.load.slo import goodput
-from blaze_lab.metrics.recorder import order_columns
 from blaze_lab.metrics.stats import summarize, summarize_columns
 from blaze_lab.serving.batching import make_server
 from blaze_lab.serving.config import ServingConfig
@@ -227,10 +226,10 @@ def benchmark_group(
     ``reference`` is unused (serving has no quality reference); ``measure.warmup`` (default 1) > 0 runs one
     request before each measured config. Bad configs raise ConfigError, an unresolvable model ModelLoadError, an
     unreachable Redis (a config with the ``redis`` tier) ConfigError naming ``serving.redis_url`` — all before
-    anything runs. Failures while running become rows with their status; the group goes on.
+    anything runs. Each config is one serving experiment measured through the one measurement loop; anything that
+    fails while running becomes its row with its status, and the group goes on.
     """
-    from blaze_lab.engines.base import classify_failure
-    from blaze_lab.env import fingerprint
+    from blaze_lab.metrics.loop import run_configs
     from blaze_lab.models import resolve_model
 
     del reference
@@ -239,38 +238,44 @@ def benchmark_group(
     for spec in dict.fromkeys(c.model for c in configs):
         resolve_model(spec, kind="llm")
     caches = [_cache_for(c) for c in configs]  # fail fast on an unreachable Redis
-    env = fingerprint()
-    raw_rows: list[dict[str, Any]] = []
-    summary_rows: list[dict[str, Any]] = []
     try:
-        for run_spec, cfg, cache in zip(runs, configs, caches, strict=True):
-            base = {"run_id": str(run_spec["run_id"]), "sweep": sweep, "group": group,
-                    "config_hash": cfg.config_hash(), "engine": "serving", **cfg.flat()}
-            try:
-                engine = llm_engine_for(cfg)
-                loaded = engine.load()
-                base.update(random_weights=loaded.random_weights, device=loaded.device)
-                result = run_serving(cfg, engine=engine, warmup=warmup, cache=cache)
-            except Exception as exc:
-                status, reason = classify_failure(exc, capability_stage=cfg.batching == "continuous")
-                row = {**base, "status": status, "error": reason}
-                raw_rows.append({**row, **env})
-                summary_rows.append({**row, "n": 0, "valid": False, "validity_reason": f"status={status}", **env})
-                continue
-            for r in result.rows:
-                req_ok = r["outcome"] == OK
-                raw_rows.append({**base, "status": "ok" if req_ok else "error", "error": r.get("request_error", ""),
-                                 "iteration": r["request"], **r, **env})
-            summary_rows.append({**base, "status": "ok", "error": "", **summarize_run(cfg, result), **env})
+        return run_configs(
+            "serving",
+            [(str(r["run_id"]), c) for r, c in zip(runs, configs, strict=True)],
+            _ServingRuns(dict(zip([id(c) for c in configs], caches, strict=True)), warmup),
+            extra={"sweep": sweep, "group": group},
+            progress=False,
+        )
     finally:
         for cache in caches:
             if cache is not None:
                 cache.close()
-    raw = order_columns(pd.DataFrame(raw_rows))
-    summary = order_columns(pd.DataFrame(summary_rows))
-    if len(summary):
-        summary = summary.astype({"n": "int64", "valid": "bool"})
-    return summary, raw
+
+
+class _ServingRuns:
+    """The serving kind for the measurement loop: one config = one open-loop serving experiment."""
+
+    raw_with_config = True  # a few hundred request rows; the report draws them per config
+
+    def __init__(self, caches: dict[int, Any], warmup: bool) -> None:
+        self.caches = caches
+        self.warmup = warmup
+
+    def run_one(self, cfg: ServingConfig) -> tuple[dict[str, Any], pd.DataFrame]:
+        engine = llm_engine_for(cfg)
+        loaded = engine.load()
+        result = run_serving(cfg, engine=engine, warmup=self.warmup, cache=self.caches.get(id(cfg)))
+        rows = [
+            {
+                "status": "ok" if r["outcome"] == OK else "error",
+                "error": r.get("request_error", ""),
+                "iteration": r["request"],
+                **r,
+            }
+            for r in result.rows
+        ]
+        cols = {"random_weights": loaded.random_weights, "device": loaded.device, **summarize_run(cfg, result)}
+        return cols, pd.DataFrame(rows)
 
 
 def _cache_for(config: ServingConfig) -> Any:

@@ -132,7 +132,9 @@ def test_configs_sharing_a_load_are_interleaved_in_rotating_order() -> None:
 
 def test_ratio_estimator_peaks_and_stable_dtypes() -> None:
     summary, _, _ = _run([Toy(cost_s=0.5, flag=True), Toy(cost_s=0.25, size=3)])
-    assert summary.loc[0, "items_per_s"] == pytest.approx(4.0) and summary.loc[1, "items_per_s"] == pytest.approx(8.0)
+    assert summary.loc[0, "items_per_s_mean"] == pytest.approx(4.0) and summary.loc[
+        1, "items_per_s_mean"
+    ] == pytest.approx(8.0)
     assert summary.loc[0, "peak_bytes"] == 104
     assert str(summary["toy.flag"].dtype) == "bool" and str(summary["toy.size"].dtype) == "Int64"
     assert str(summary["toy.cost_s"].dtype) == "float64" and str(summary["n"].dtype) == "int64"
