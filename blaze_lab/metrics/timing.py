@@ -1,32 +1,27 @@
-"""Timing: device-synchronized timers and the measurement loop.
+"""Timing: device-synchronized timers and the measurement settings.
 
 On CUDA a region is timed with CUDA events (the GPU's own timeline, no host jitter); on CPU with the injected
-clock after a device synchronize. The measurement loop runs warm-up iterations, then measures until it has at
-least ``min_iters`` samples and ``min_duration_s`` of measured time, optionally until the bootstrap 95% CI
-half-width of the mean falls under ``target_ci_rel`` × mean, and never past ``max_iters`` / ``max_duration_s``.
+clock after a device synchronize. :class:`MeasureSettings` says how long to measure one config; the loop that
+applies it — warm-up until stable, interleaved rounds, the CI stop rule — is :func:`blaze_lab.metrics.loop.run_configs`
+(the only per-run loop in the library).
 
 Example:
-    >>> from blaze_lab.clock import VirtualClock
-    >>> clock = VirtualClock()
-    >>> def step(i):
-    ...     clock.advance(0.5)
-    ...     return {"latency_s": 0.5}
-    >>> settings = MeasureSettings(min_iters=4, target_ci_rel=None)
-    >>> out = measure(step, settings, clock=clock, value=lambda r: r["latency_s"])
-    >>> len(out.samples), out.stopped_by
-    (4, 'min_iters')
+    >>> MeasureSettings(min_iters=5, target_ci_rel=0.05).max_duration_s
+    30.0
+    >>> MeasureSettings(min_iters=0)
+    Traceback (most recent call last):
+    ...
+    blaze_lab.errors.ConfigError: measure.min_iters: invalid value 0; must be >= 1
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.config import BaseConfig, check_int, check_number
 from blaze_lab.errors import ConfigError
-from blaze_lab.metrics.stats import ci_half_width
 
 T = TypeVar("T")
 
@@ -82,60 +77,6 @@ class MeasureSettings(BaseConfig):
             check_number(self, "target_ci_rel", minimum=0, maximum=1, strict_min=True)
 
 
-@dataclasses.dataclass
-class MeasureOutcome(Generic[T]):
-    """What the loop measured: one result per measured iteration and why it stopped."""
-
-    samples: list[T]
-    duration_s: float
-    stopped_by: str  # "min_iters" | "ci_target" | "max_iters" | "time_cap" | "min_duration"
-
-
-def measure(
-    step: Callable[[int], T],
-    settings: MeasureSettings | None = None,
-    *,
-    clock: Clock | None = None,
-    value: Callable[[T], float] | None = None,
-    on_sample: Callable[[int, T], None] | None = None,
-) -> MeasureOutcome[T]:
-    """Run ``step(i)`` under the warm-up / min / max / CI stop rules.
-
-    ``value`` extracts the float the CI stop rule looks at (required when ``target_ci_rel`` is set).
-    ``on_sample`` is called after every measured iteration (progress bars).
-    """
-    settings = settings or MeasureSettings()
-    clock = clock or RealClock()
-    for i in range(settings.warmup):
-        step(-1 - i)
-    samples: list[T] = []
-    values: list[float] = []
-    start = clock.now()
-    stopped_by = "max_iters"
-    for i in range(settings.max_iters):
-        result = step(i)
-        samples.append(result)
-        if on_sample is not None:
-            on_sample(i, result)
-        if value is not None:
-            values.append(float(value(result)))
-        elapsed = clock.now() - start
-        if elapsed >= settings.max_duration_s:
-            stopped_by = "time_cap"
-            break
-        if len(samples) < settings.min_iters or elapsed < settings.min_duration_s:
-            continue
-        if settings.target_ci_rel is None:
-            stopped_by = "min_duration" if settings.min_duration_s > 0 else "min_iters"
-            break
-        if len(values) >= 2:
-            mean = sum(values) / len(values)
-            if mean and ci_half_width(values) / abs(mean) <= settings.target_ci_rel:
-                stopped_by = "ci_target"
-                break
-    return MeasureOutcome(samples=samples, duration_s=clock.now() - start, stopped_by=stopped_by)
-
-
 class RegionTimer:
     """Times a region on the device: CUDA events on a CUDA device, else the clock after a synchronize.
 
@@ -188,4 +129,4 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-__all__ = ["MeasureOutcome", "MeasureSettings", "RegionTimer", "measure", "synchronize"]
+__all__ = ["MeasureSettings", "RegionTimer", "synchronize"]

@@ -50,7 +50,7 @@ class ToyTrial:
             raise MemoryError()
         if self.cfg.fail == "call" and iteration == 1:
             raise KeyError("boom")
-        cost = self.cfg.cost_s * (1 + self.cfg.noise * self.rng.standard_normal())
+        cost = self.cfg.cost_s * float(np.exp(self.cfg.noise * self.rng.standard_normal()))
         self.clock.advance(cost)
         if iteration >= 0:
             self.log.append(self.run)
@@ -147,6 +147,13 @@ def test_time_cap_before_the_ci_target_is_invalid_with_the_achieved_half_width()
     assert "time cap 4s before the CI target: half-width" in row["validity_reason"]
     quiet, _, _ = _run([Toy(cost_s=1.0, noise=0.001)], target_ci_rel=0.05)
     assert quiet.loc[0, "stopped_by"] == "ci_target" and quiet.loc[0, "valid"], quiet.loc[0, "validity_reason"]
+
+
+def test_min_duration_and_max_iters_stop_rules() -> None:
+    summary, _, _ = _run([Toy(cost_s=1.0)], min_iters=1, min_duration_s=4.5, target_ci_rel=None)
+    assert summary.loc[0, "n"] == 5 and summary.loc[0, "stopped_by"] == "min_duration"
+    noisy, _, _ = _run([Toy(cost_s=1.0, noise=0.5)], min_iters=3, max_iters=12, target_ci_rel=0.01)
+    assert noisy.loc[0, "n"] == 12 and noisy.loc[0, "stopped_by"] == "max_iters"
 
 
 def test_warm_up_runs_until_stable_and_is_marked() -> None:
