@@ -53,7 +53,7 @@ def test_memory_tracker_sees_a_large_allocation() -> None:
 def test_summarize_frame_groups_runs_and_keeps_config_columns() -> None:
     rec = Recorder()
     for run, base in (("a", 1.0), ("b", 2.0)):
-        for i in range(4):
+        for i in range(5):  # the minimum n for a valid summary
             rec.add(
                 {
                     "run_id": run,
@@ -68,8 +68,8 @@ def test_summarize_frame_groups_runs_and_keeps_config_columns() -> None:
     assert list(raw.columns[:2]) == ["run_id", "status"] and raw.columns[-1] == "env.python"
     summary = summarize_frame(raw, metrics=["latency_s"], max_metrics=["peak_rss_bytes"])
     assert list(summary["run_id"]) == ["a", "b"]
-    assert summary.loc[1, "latency_s_p50"] == pytest.approx(2.015)
-    assert summary.loc[0, "peak_rss_bytes"] == 103
+    assert summary.loc[1, "latency_s_p50"] == pytest.approx(2.02)
+    assert summary.loc[0, "peak_rss_bytes"] == 104
     assert summary.loc[0, "llm.dtype"] == "a" and bool(summary.loc[0, "valid"])
     assert summarize_frame(pd.DataFrame(), metrics=["x"]).empty
 

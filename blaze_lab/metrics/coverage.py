@@ -1,0 +1,154 @@
+"""Coverage harness: how often each interval blaze_lab reports contains the truth, on synthetic call times.
+
+Each :class:`Sampler` draws ``(reps, n)`` per-call times with a known true mean and true quantiles; the functions
+below run the library's own estimators (:mod:`blaze_lab.metrics.stats`, :mod:`blaze_lab.metrics.compare`) on every
+row at once and return the share of rows whose interval holds the truth. ``benchmarks/coverage_table.py`` prints
+the table in docs/metrics.md; ``tests/metrics/test_coverage.py`` asserts it.
+
+Example:
+    >>> s = SAMPLERS["lognormal cv 10%"]
+    >>> round(mean_coverage(s, n=5, reps=2000, seed=0), 2)
+    0.95
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+
+from blaze_lab.metrics.stats import mean_ci, quantile_ci, ratio_ci
+
+_PHI = np.vectorize(NormalDist().cdf, otypes=[float])
+
+
+def _lognormal_params(cv: float) -> tuple[float, float]:
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return -sigma * sigma / 2.0, sigma  # mean exp(mu + sigma²/2) = 1
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Synthetic per-call times: a lognormal base (mean 1, given CV), an optional linear drift over the n calls
+    (from 1 to 1 + ``drift``), and an optional share of outlier calls ``outlier_factor`` times slower."""
+
+    name: str
+    cv: float
+    drift: float = 0.0
+    outlier_share: float = 0.0
+    outlier_factor: float = 1.0
+    _cache: dict[tuple[int, float], float] = field(default_factory=dict, compare=False, repr=False)
+
+    def draw(self, rng: np.random.Generator, reps: int, n: int) -> np.ndarray:
+        mu, sigma = _lognormal_params(self.cv)
+        x = rng.lognormal(mu, sigma, size=(reps, n))
+        x *= self._trend(n)
+        if self.outlier_share:
+            x *= np.where(rng.random((reps, n)) < self.outlier_share, self.outlier_factor, 1.0)
+        return x
+
+    def _trend(self, n: int) -> np.ndarray:
+        return 1.0 + self.drift * (np.arange(n) / max(n - 1, 1))
+
+    def true_mean(self, n: int) -> float:
+        """Expected mean of the n calls (with drift: of the drifting means over the window)."""
+        scale = 1.0 + self.outlier_share * (self.outlier_factor - 1.0)
+        return float(self._trend(n).mean() * scale)
+
+    def true_quantile(self, q: float, n: int) -> float:
+        """q-quantile of one call drawn at a uniformly random position of the window (the mixture's quantile)."""
+        key = (n, q)
+        if key not in self._cache:
+            self._cache[key] = self._solve_quantile(q, n)
+        return self._cache[key]
+
+    def _cdf(self, x: float, n: int) -> float:
+        mu, sigma = _lognormal_params(self.cv)
+        scales = [(1.0, 1.0 - self.outlier_share)]
+        if self.outlier_share:
+            scales.append((self.outlier_factor, self.outlier_share))
+        total = 0.0
+        for factor, weight in scales:
+            z = (np.log(x / (self._trend(n) * factor)) - mu) / sigma
+            total += weight * float(_PHI(z).mean())
+        return total
+
+    def _solve_quantile(self, q: float, n: int) -> float:
+        lo, hi = 1e-6, 100.0
+        for _ in range(200):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if self._cdf(mid, n) < q else (lo, mid)
+        return math.sqrt(lo * hi)
+
+
+SAMPLERS: dict[str, Sampler] = {
+    s.name: s
+    for s in (
+        Sampler("lognormal cv 2%", 0.02),
+        Sampler("lognormal cv 10%", 0.10),
+        Sampler("lognormal cv 30%", 0.30),
+        Sampler("drift +5%, cv 5%", 0.05, drift=0.05),
+        Sampler("5% outliers 3x, cv 5%", 0.05, outlier_share=0.05, outlier_factor=3.0),
+    )
+}
+
+
+def _share(hit: np.ndarray) -> float:
+    return float(np.mean(hit))
+
+
+def mean_coverage(
+    sampler: Sampler,
+    n: int,
+    *,
+    reps: int = 4000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> float:
+    """Share of samples whose t-CI of the mean holds the true mean."""
+    x = sampler.draw(np.random.default_rng(seed), reps, n)
+    _, lo, hi = mean_ci(x, confidence)
+    truth = sampler.true_mean(n)
+    return _share((lo <= truth) & (truth <= hi))
+
+
+def quantile_coverage(sampler: Sampler, q: float, n: int, *, reps: int = 4000, seed: int = 0) -> float:
+    """Share of samples whose order-statistic CI of the q-quantile holds the true quantile (NaN below min n)."""
+    x = sampler.draw(np.random.default_rng(seed), reps, n)
+    _, lo, hi = quantile_ci(x, q)
+    if np.isnan(lo).all():
+        return math.nan
+    truth = sampler.true_quantile(q, n)
+    return _share((lo <= truth) & (truth <= hi))
+
+
+def ratio_coverage(sampler: Sampler, n: int, *, varying: bool = False, reps: int = 4000, seed: int = 0) -> float:
+    """Share of samples whose Fieller CI of Σtokens/Σseconds holds E[tokens]/E[seconds].
+
+    With ``varying=False`` every call generates 256 tokens and takes ``sampler`` seconds; with ``varying=True``
+    each call generates :func:`uniform_tokens` tokens and takes 0.05 + tokens × 0.01 × the sampler's draw seconds
+    (a fixed overhead plus a per-token cost).
+    """
+    rng = np.random.default_rng(seed)
+    base = sampler.draw(rng, reps, n)
+    if not varying:
+        y = np.full_like(base, 256.0)
+        x = base
+        truth = 256.0 / sampler.true_mean(n)
+    else:
+        y = uniform_tokens(rng, (reps, n)).astype(float)
+        x = 0.05 + y * 0.01 * base
+        mean_tokens = 136.0  # E[uniform_tokens]
+        truth = mean_tokens / (0.05 + 0.01 * mean_tokens * sampler.true_mean(n))
+    _, lo, hi = ratio_ci(y, x)
+    return _share((lo <= truth) & (truth <= hi))
+
+
+def uniform_tokens(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Output lengths uniform on 16..256 (requests of a serving workload)."""
+    return rng.integers(16, 257, size=shape)
+
+
+__all__ = ["SAMPLERS", "Sampler", "mean_coverage", "quantile_coverage", "ratio_coverage", "uniform_tokens"]
