@@ -19,6 +19,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from blaze_lab.metrics.compare import ratio_of_means_ci
+from blaze_lab.metrics.stability import first_stop
 from blaze_lab.metrics.stats import mean_ci, quantile_ci, ratio_ci
 
 _PHI = np.vectorize(NormalDist().cdf, otypes=[float])
@@ -146,9 +148,63 @@ def ratio_coverage(sampler: Sampler, n: int, *, varying: bool = False, reps: int
     return _share((lo <= truth) & (truth <= hi))
 
 
+def stopped_mean_coverage(
+    sampler: Sampler, *, min_n: int = 10, target_rel: float = 0.05, max_n: int = 200, reps: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """Coverage of the mean's t-CI when n is chosen by the stop rule (:func:`~blaze_lab.metrics.stability.
+    first_stop`: stop at the first n >= min_n whose half-width <= target_rel × mean, else at max_n), and the mean
+    n at which the runs stopped. Stopping on a small sample spread can lower coverage; this measures by how much.
+    The truth is the sampler's mean over the n calls actually taken (drift: over that window)."""
+    x = sampler.draw(np.random.default_rng(seed), reps, max_n)
+    stop = first_stop(x, min_n=min_n, target_rel=target_rel, max_n=max_n)
+    hits = np.zeros(reps, dtype=bool)
+    for n in np.unique(stop):
+        rows = stop == n
+        _, lo, hi = mean_ci(x[rows, :n])
+        truth = sampler.true_mean(int(n)) if not sampler.drift else float(
+            (1.0 + sampler.drift * np.arange(n) / max(max_n - 1, 1)).mean())
+        hits[rows] = (lo <= truth) & (truth <= hi)
+    return _share(hits), float(stop.mean())
+
+
+def compare_coverage(
+    sampler: Sampler,
+    n: int,
+    *,
+    true_ratio: float = 1.0,
+    paired: bool = True,
+    round_cv: float = 0.05,
+    reps: int = 4000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A config vs a baseline, both drawing per-call times from ``sampler``, the config ``true_ratio`` times slower;
+    interleaved so each round's two calls share a machine-state factor (lognormal, CV ``round_cv``).
+
+    Returns (coverage of the true ratio by :func:`~blaze_lab.metrics.compare.ratio_of_means_ci`, share of runs whose
+    CI excludes 1, i.e. that report a difference). With ``true_ratio = 1`` (A/A) the second is the false-alarm rate.
+    """
+    rng = np.random.default_rng(seed)
+    mu, sigma = _lognormal_params(round_cv) if round_cv else (0.0, 0.0)
+    shared = rng.lognormal(mu, sigma, size=(reps, n)) if round_cv else np.ones((reps, n))
+    b = sampler.draw(rng, reps, n) * shared
+    c = sampler.draw(rng, reps, n) * shared * true_ratio
+    _, lo, hi = ratio_of_means_ci(c, b, paired=paired)
+    covered = (lo <= true_ratio) & (true_ratio <= hi)
+    return _share(covered), _share((lo > 1.0) | (hi < 1.0))
+
+
 def uniform_tokens(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Output lengths uniform on 16..256 (requests of a serving workload)."""
     return rng.integers(16, 257, size=shape)
 
 
-__all__ = ["SAMPLERS", "Sampler", "mean_coverage", "quantile_coverage", "ratio_coverage", "uniform_tokens"]
+__all__ = [
+    "SAMPLERS",
+    "Sampler",
+    "compare_coverage",
+    "mean_coverage",
+    "quantile_coverage",
+    "ratio_coverage",
+    "stopped_mean_coverage",
+    "uniform_tokens",
+]
