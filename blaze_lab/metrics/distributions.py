@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -146,9 +147,19 @@ def t_crit(confidence: float, df: np.ndarray | float) -> np.ndarray:
     2.2622
     """
     df_ = np.asarray(df, dtype=float)
+    if df_.ndim == 0:
+        return np.asarray(_t_crit_scalar(float(confidence), float(df_)))
     ok = np.isfinite(df_) & (df_ > 0)
-    safe = np.where(ok, df_, 1.0)
-    return np.asarray(np.where(ok, t_ppf((1.0 + confidence) / 2.0, safe), math.nan), dtype=float)
+    uniq, inverse = np.unique(np.where(ok, df_, 1.0), return_inverse=True)  # Welch df repeat; integer df do
+    values = t_ppf((1.0 + confidence) / 2.0, uniq)[inverse].reshape(df_.shape)
+    return np.asarray(np.where(ok, values, math.nan), dtype=float)
+
+
+@lru_cache(maxsize=4096)
+def _t_crit_scalar(confidence: float, df: float) -> float:
+    if not (math.isfinite(df) and df > 0):
+        return math.nan
+    return float(t_ppf((1.0 + confidence) / 2.0, df))
 
 
 def binom_cdf(k: np.ndarray | int, n: int, q: float) -> np.ndarray:

@@ -210,7 +210,7 @@ def first_stop(samples: np.ndarray, *, min_n: int = 10, target_rel: float = 0.05
     array([3, 6])
     """
     x = np.asarray(samples, dtype=float)
-    reps, total = x.shape
+    total = x.shape[-1]
     max_n = total if max_n is None else min(max_n, total)
     k = np.arange(1, total + 1, dtype=float)
     csum = np.cumsum(x, axis=1)

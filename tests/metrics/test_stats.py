@@ -51,7 +51,7 @@ def test_binom_cdf_matches_exact_sums() -> None:
 
 def test_mean_ci_is_the_student_t_interval() -> None:
     x = np.array([9.8, 10.1, 10.4, 9.9, 10.3])
-    m, lo, hi = mean_ci(x)
+    _, lo, hi = mean_ci(x)
     half = 2.7764451 * x.std(ddof=1) / math.sqrt(5)
     assert float(lo) == pytest.approx(x.mean() - half) and float(hi) == pytest.approx(x.mean() + half)
     assert ci_half_width(x) == pytest.approx(half)
