@@ -133,8 +133,9 @@ def ratio_of_means_ci(
     """
     ca, ba = np.asarray(c, dtype=float), np.asarray(b, dtype=float)
     mc, mb = ca.mean(axis=-1), ba.mean(axis=-1)
-    low, high, _ = log_ratio_ci(np.log(mc / mb), ca / mc[..., None] - 1.0, ba / mb[..., None] - 1.0,
-                                paired=paired, confidence=confidence)
+    low, high, _ = log_ratio_ci(
+        np.log(mc / mb), ca / mc[..., None] - 1.0, ba / mb[..., None] - 1.0, paired=paired, confidence=confidence
+    )
     return np.asarray(mc / mb), low, high
 
 
@@ -176,6 +177,15 @@ def _rep_se(row: pd.Series, metric: str, confidence: float) -> tuple[float, floa
 
 def _keys(frame: pd.DataFrame, by: Sequence[str]) -> pd.Series:
     return frame[list(by)].apply(lambda r: tuple(r), axis=1) if len(frame) else pd.Series([], dtype=object)
+
+
+def _measured(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that are measurements: status ok (when present) and not warm-up calls (``warmup`` True)."""
+    if "status" in frame.columns:
+        frame = frame[frame["status"].fillna("ok") == "ok"]
+    if "warmup" in frame.columns:
+        frame = frame[~frame["warmup"].fillna(False).astype(bool)]
+    return frame
 
 
 def _resolve_baseline(frame: pd.DataFrame, baseline: Any, by: list[str]) -> tuple[Any, ...]:
@@ -233,14 +243,13 @@ def compare(
     Returns one row per config: the ``by`` column(s), ``baseline``, ``metric``, ``mean``, ``baseline_mean``,
     ``ratio``, ``ratio_ci_low``, ``ratio_ci_high``, ``method``, ``n``, ``n_baseline``, ``n_pairs``, ``df``,
     ``direction`` (``higher``/``lower``/""), ``better`` (bool or NA) and ``verdict`` (``baseline`` for itself).
-    Rows with a ``status`` other than ``ok`` are left out.
+    Rows with a ``status`` other than ``ok``, and raw rows with ``warmup`` True, are left out.
     """
     by_cols = [by] if isinstance(by, str) else list(by)
     missing_by = [c for c in by_cols if c not in frame.columns]
     if missing_by:
         raise ConfigError("by", by, reason=f"column(s) {missing_by} not in the frame")
-    if "status" in frame.columns:
-        frame = frame[frame["status"].fillna("ok") == "ok"]
+    frame = _measured(frame)
     is_raw = (ratio is not None and all(c in frame.columns for c in ratio)) or (ratio is None and metric in frame)
     if not is_raw and f"{metric}_mean" not in frame.columns:
         numeric = sorted(c[: -len("_mean")] for c in frame.columns if c.endswith("_mean"))
@@ -282,15 +291,32 @@ def compare(
         verdict, direction, better = _verdict(low, high, metric, higher_is_better)
         if k == base_key:
             verdict, direction, better = "baseline", "", pd.NA
-        out.append({**dict(zip(by_cols, k, strict=True)), "baseline": base_key[0] if len(by_cols) == 1 else base_key,
-                    "metric": metric, "mean": mc, "baseline_mean": mb, "ratio": mc / mb if mb else math.nan,
-                    "ratio_ci_low": low, "ratio_ci_high": high, "method": method, "n": n_c, "n_baseline": n_b,
-                    "n_pairs": n_pairs, "df": df, "direction": direction, "better": better, "verdict": verdict})
+        out.append(
+            {
+                **dict(zip(by_cols, k, strict=True)),
+                "baseline": base_key[0] if len(by_cols) == 1 else base_key,
+                "metric": metric,
+                "mean": mc,
+                "baseline_mean": mb,
+                "ratio": mc / mb if mb else math.nan,
+                "ratio_ci_low": low,
+                "ratio_ci_high": high,
+                "method": method,
+                "n": n_c,
+                "n_baseline": n_b,
+                "n_pairs": n_pairs,
+                "df": df,
+                "direction": direction,
+                "better": better,
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(out)
 
 
-def _replication_means(frame: pd.DataFrame, keys: pd.Series, metric: str,
-                       ratio: tuple[str, str] | None) -> dict[Any, pd.Series]:
+def _replication_means(
+    frame: pd.DataFrame, keys: pd.Series, metric: str, ratio: tuple[str, str] | None
+) -> dict[Any, pd.Series]:
     """Per config: its estimate in each replication (index = replication)."""
     out: dict[Any, pd.Series] = {}
     for k in dict.fromkeys(keys):
@@ -314,8 +340,9 @@ def _replication_ci(c: pd.Series | None, b: pd.Series | None, confidence: float)
         low, high = _log_ci(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(d.size), d.size - 1, confidence)
         return low, high, float(d.size - 1)
     lc, lb = np.log(c.to_numpy(float)), np.log(b.to_numpy(float))
-    se, df = _welch(float(lc.std(ddof=1)) / math.sqrt(lc.size), lc.size - 1, float(lb.std(ddof=1)) /
-                    math.sqrt(lb.size), lb.size - 1)
+    se, df = _welch(
+        float(lc.std(ddof=1)) / math.sqrt(lc.size), lc.size - 1, float(lb.std(ddof=1)) / math.sqrt(lb.size), lb.size - 1
+    )
     low, high = _log_ci(est, se, df, confidence)
     return low, high, df
 
@@ -334,12 +361,16 @@ def replication_ci(means: Sequence[float] | np.ndarray, confidence: float = 0.95
     r = int(arr.size)
     mean = float(arr.mean()) if r else math.nan
     if r < 2:
-        return {"rep_mean": mean, "rep_ci_low": math.nan, "rep_ci_high": math.nan, "rep_std": math.nan,
-                "replications": r}
+        return {
+            "rep_mean": mean,
+            "rep_ci_low": math.nan,
+            "rep_ci_high": math.nan,
+            "rep_std": math.nan,
+            "replications": r,
+        }
     std = float(arr.std(ddof=1))
     half = float(t_crit(confidence, r - 1)) * std / math.sqrt(r)
-    return {"rep_mean": mean, "rep_ci_low": mean - half, "rep_ci_high": mean + half, "rep_std": std,
-            "replications": r}
+    return {"rep_mean": mean, "rep_ci_low": mean - half, "rep_ci_high": mean + half, "rep_std": std, "replications": r}
 
 
 def replication_columns(
@@ -362,6 +393,7 @@ def replication_columns(
     """
     if replication not in raw.columns:
         raise ConfigError("replication", replication, reason="column not in the raw frame")
+    raw = _measured(raw)
     out = []
     for key, g in raw.groupby(by, sort=False):
         row: dict[str, Any] = {by: key}
@@ -406,25 +438,38 @@ def best_configs(
         if direction not in ("max", "min"):
             raise ConfigError(f"objectives[{metric!r}]", direction, allowed=["max", "min"])
         ratio = (ratios or {}).get(metric)
-        any_key = frame[by_cols[0]].iloc[0] if len(by_cols) == 1 else dict(zip(by_cols, frame[by_cols].iloc[0],
-                                                                              strict=True))
-        table = compare(frame, any_key, metric, by=by_cols if len(by_cols) > 1 else by_cols[0], ratio=ratio,
-                        confidence=confidence)
+        any_key = (
+            frame[by_cols[0]].iloc[0] if len(by_cols) == 1 else dict(zip(by_cols, frame[by_cols].iloc[0], strict=True))
+        )
+        table = compare(
+            frame, any_key, metric, by=by_cols if len(by_cols) > 1 else by_cols[0], ratio=ratio, confidence=confidence
+        )
         table = table[table["mean"].notna()]
         if table.empty:
             continue
         best_idx = table["mean"].idxmax() if direction == "max" else table["mean"].idxmin()
         best = table.loc[best_idx, by_cols]
         best_key = best.iloc[0] if len(by_cols) == 1 else dict(best.items())
-        vs = compare(frame, best_key, metric, by=by_cols if len(by_cols) > 1 else by_cols[0], ratio=ratio,
-                     confidence=confidence)
+        vs = compare(
+            frame, best_key, metric, by=by_cols if len(by_cols) > 1 else by_cols[0], ratio=ratio, confidence=confidence
+        )
         for _, r in vs.iterrows():
             if r["verdict"] not in ("baseline", NO_DIFFERENCE):
                 continue
-            rows.append({"objective": f"{direction} {metric}", "metric": metric, "direction": direction,
-                         **{c: r[c] for c in by_cols}, "role": "best" if r["verdict"] == "baseline" else "tie",
-                         "mean": r["mean"], "ratio_to_best": r["ratio"], "ratio_ci_low": r["ratio_ci_low"],
-                         "ratio_ci_high": r["ratio_ci_high"], "method": r["method"]})
+            rows.append(
+                {
+                    "objective": f"{direction} {metric}",
+                    "metric": metric,
+                    "direction": direction,
+                    **{c: r[c] for c in by_cols},
+                    "role": "best" if r["verdict"] == "baseline" else "tie",
+                    "mean": r["mean"],
+                    "ratio_to_best": r["ratio"],
+                    "ratio_ci_low": r["ratio_ci_low"],
+                    "ratio_ci_high": r["ratio_ci_high"],
+                    "method": r["method"],
+                }
+            )
     out = pd.DataFrame(rows)
     if len(out):
         out = out.sort_values(["objective", "role", "mean"], ascending=[True, True, False], kind="stable")

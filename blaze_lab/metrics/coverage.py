@@ -20,8 +20,8 @@ from statistics import NormalDist
 import numpy as np
 
 from blaze_lab.metrics.compare import ratio_of_means_ci
+from blaze_lab.metrics.intervals import mean_ci, quantile_ci, ratio_ci
 from blaze_lab.metrics.stability import first_stop
-from blaze_lab.metrics.stats import mean_ci, quantile_ci, ratio_ci
 
 _PHI = np.vectorize(NormalDist().cdf, otypes=[float])
 
@@ -161,8 +161,11 @@ def stopped_mean_coverage(
     for n in np.unique(stop):
         rows = stop == n
         _, lo, hi = mean_ci(x[rows, :n])
-        truth = sampler.true_mean(int(n)) if not sampler.drift else float(
-            (1.0 + sampler.drift * np.arange(n) / max(max_n - 1, 1)).mean())
+        truth = (
+            sampler.true_mean(int(n))
+            if not sampler.drift
+            else float((1.0 + sampler.drift * np.arange(n) / max(max_n - 1, 1)).mean())
+        )
         hits[rows] = (lo <= truth) & (truth <= hi)
     return _share(hits), float(stop.mean())
 

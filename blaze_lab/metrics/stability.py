@@ -37,7 +37,7 @@ import numpy as np
 from blaze_lab.config import BaseConfig, check_int, check_number
 from blaze_lab.errors import ConfigError
 from blaze_lab.metrics.distributions import t_crit
-from blaze_lab.metrics.stats import mean_ci, ratio_ci
+from blaze_lab.metrics.intervals import mean_ci, ratio_ci
 
 
 @dataclass(frozen=True)
@@ -118,11 +118,13 @@ def warmup_verdict(values: Sequence[float] | np.ndarray, rule: StabilityRule | N
     mean_b = float(b.mean())
     change = abs(mean_b - float(a.mean())) / abs(mean_b) if mean_b else math.inf
     if t_slope > crit:
-        return StabilityVerdict(False, f"trend in the last {w} calls (slope t={t_slope:.2f} > {crit:.2f})",
-                                t_slope, change)
+        return StabilityVerdict(
+            False, f"trend in the last {w} calls (slope t={t_slope:.2f} > {crit:.2f})", t_slope, change
+        )
     if change > rule.rel_tol and _shift_significant(a, b, rule.confidence):
-        return StabilityVerdict(False, f"last {w} calls differ from the {w} before by {change:.1%}"
-                                f" > {rule.rel_tol:.0%}", t_slope, change)
+        return StabilityVerdict(
+            False, f"last {w} calls differ from the {w} before by {change:.1%} > {rule.rel_tol:.0%}", t_slope, change
+        )
     return StabilityVerdict(True, "stable", t_slope, change)
 
 
@@ -201,8 +203,14 @@ def stop_rule(
     return StopDecision(True, n, est, half, rel, "ci_target")
 
 
-def first_stop(samples: np.ndarray, *, min_n: int = 10, target_rel: float = 0.05, max_n: int | None = None,
-               confidence: float = 0.95) -> np.ndarray:
+def first_stop(
+    samples: np.ndarray,
+    *,
+    min_n: int = 10,
+    target_rel: float = 0.05,
+    max_n: int | None = None,
+    confidence: float = 0.95,
+) -> np.ndarray:
     """For each row of ``samples`` (calls in order), the n at which :func:`stop_rule` first stops (mean version),
     or ``max_n`` (default: the row length) when it never does. Vectorized, for the coverage harness.
 

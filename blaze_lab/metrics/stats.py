@@ -27,12 +27,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from blaze_lab.metrics.distributions import binom_cdf, t_crit
+from blaze_lab.metrics.distributions import t_crit
+from blaze_lab.metrics.intervals import mean_ci, quantile_ci, quantile_ci_ranks, quantile_min_n, ratio_ci
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -57,8 +57,15 @@ STAT_SUFFIXES = (
 )
 
 # Per-metric columns of a summary that are not numbers of the sample (flattened as ``<metric>_<key>``).
-METRIC_FLAGS = ("ci_method", "call_mean", "call_mean_ci_low", "call_mean_ci_high", "valid", "validity_reason",
-                "unreported")
+METRIC_FLAGS = (
+    "ci_method",
+    "call_mean",
+    "call_mean_ci_low",
+    "call_mean_ci_high",
+    "valid",
+    "validity_reason",
+    "unreported",
+)
 
 
 @dataclass(frozen=True)
@@ -90,152 +97,6 @@ class ValidityRules:
 
 
 DEFAULT_RULES = ValidityRules()
-
-
-# -- estimators over arrays (last axis = samples) ----------------------------------------------------------------
-
-
-def mean_ci(values: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and Student-t CI along the last axis: mean ± t(n−1) · s/√n; NaN bounds when n < 2.
-
-    Works on a 1-D sample or a 2-D array of many samples (rows), which the coverage harness uses.
-
-    >>> m, lo, hi = mean_ci([1.0, 2.0, 3.0])
-    >>> float(m), round(float(lo), 4), round(float(hi), 4)
-    (2.0, -0.4841, 4.4841)
-    """
-    arr = np.asarray(values, dtype=float)
-    n = arr.shape[-1]
-    mean = arr.mean(axis=-1) if n else np.full(arr.shape[:-1], math.nan)
-    if n < 2:
-        nan = np.full_like(np.asarray(mean, dtype=float), math.nan)
-        return np.asarray(mean), nan, nan.copy()
-    half = t_crit(confidence, n - 1) * arr.std(axis=-1, ddof=1) / math.sqrt(n)
-    return np.asarray(mean), mean - half, mean + half
-
-
-def _hs_weight(linear: float, rank: int, n: int, q: float) -> float:
-    """Interpolation weight λ for (1−λ)·x₍ᵣ₎ + λ·x₍ᵣ₊₁₎ (r 1-based) whose miss probability is the target.
-
-    ``linear`` is the share I of P(K = r) the bound may still miss. Given K = r, ξ_q lies between x₍ᵣ₎ and x₍ᵣ₊₁₎;
-    with a locally flat density their distances to ξ_q are ≈ exponential with rates a = r/q and b = (n−r)/(1−q),
-    so P(miss | K = r) = aλ / (aλ + b(1−λ)); setting it to I gives λ = I·b / (a(1−I) + I·b). For the median this is
-    Hettmansperger & Sheather's (n−r)I / (r + (n−2r)I).
-    """
-    a, b = rank / q, (n - rank) / (1.0 - q)
-    den = a * (1.0 - linear) + linear * b
-    return float(linear * b / den) if den > 0 else 0.0
-
-
-@lru_cache(maxsize=4096)
-def quantile_ci_ranks(n: int, q: float, confidence: float = 0.95) -> tuple[int, float, int, float] | None:
-    """0-based order-statistic indices and interpolation weights of the CI of the q-quantile, or None when n is
-    too small.
-
-    K = #{xᵢ ≤ ξ_q} ~ Binomial(n, q) for any continuous distribution. The lower bound x₍ₗ₎ misses ξ_q with
-    probability P(K ≤ l−1); l is the largest rank whose miss probability is <= (1−confidence)/2, and the bound is
-    interpolated towards x₍ₗ₊₁₎ so that its miss probability equals (1−confidence)/2 when the density is locally
-    flat (:func:`_hs_weight`; Hettmansperger & Sheather 1986 for the median); likewise the upper bound. The
-    interval lies between the exact intervals [x₍ₗ₊₁₎, x₍ᵤ₋₁₎] and [x₍ₗ₎, x₍ᵤ₎], whose coverages bound its own
-    for every continuous distribution.
-    Returns ``(lo_index, lo_weight, hi_index, hi_weight)``: low = x[lo] + w·(x[lo+1] − x[lo]),
-    high = x[hi] − w·(x[hi] − x[hi−1]).
-
-    >>> quantile_ci_ranks(5, 0.5) is None, quantile_ci_ranks(6, 0.5)[0]
-    (True, 0)
-    """
-    alpha = (1.0 - confidence) / 2.0
-    if n < 2:
-        return None
-    cdf = binom_cdf(0, n, q)  # cdf[k] = P(K <= k)
-    if cdf[0] > alpha or cdf[n - 1] < 1.0 - alpha:
-        return None
-    # Lower: largest l (1-based) with P(K <= l-1) <= alpha.
-    l_rank = int(np.searchsorted(cdf, alpha, side="right"))  # count of cdf values <= alpha = l
-    miss_l = cdf[l_rank - 1]
-    miss_next = cdf[l_rank]
-    lo_lin = float((alpha - miss_l) / (miss_next - miss_l)) if miss_next > miss_l else 0.0
-    lo_w = _hs_weight(lo_lin, l_rank, n, q)
-    # Upper: smallest u (1-based) with P(K <= u-1) >= 1 - alpha.
-    u_rank = int(np.searchsorted(cdf, 1.0 - alpha, side="left")) + 1
-    cover_u = cdf[u_rank - 1]
-    cover_prev = cdf[u_rank - 2] if u_rank >= 2 else 0.0
-    hi_lin = float((cover_u - (1.0 - alpha)) / (cover_u - cover_prev)) if cover_u > cover_prev else 0.0
-    hi_w = _hs_weight(hi_lin, n + 1 - u_rank, n, 1.0 - q)  # the upper bound is a lower bound of −x
-    return (l_rank - 1, lo_w, u_rank - 1, hi_w)
-
-
-@lru_cache(maxsize=64)
-def quantile_min_n(q: float, confidence: float = 0.95) -> int:
-    """Smallest n whose order-statistic CI of the q-quantile exists (6 for p50, 36 p90, 72 p95, 368 p99).
-
-    >>> [quantile_min_n(q) for q in (0.5, 0.9, 0.95, 0.99)]
-    [6, 36, 72, 368]
-    """
-    alpha = (1.0 - confidence) / 2.0
-    n = max(2, math.floor(math.log(alpha) / math.log(max(q, 1.0 - q))))  # P(all n on one side) <= alpha, ± rounding
-    while quantile_ci_ranks(n, q, confidence) is None:
-        n += 1
-    return n
-
-
-def quantile_ci(values: Any, q: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Point estimate (linear interpolation, ``numpy.percentile``) and order-statistic CI of the q-quantile along
-    the last axis; NaN everywhere when n < :func:`quantile_min_n`.
-
-    >>> est, lo, hi = quantile_ci(np.arange(1.0, 11.0), 0.5)
-    >>> float(est), round(float(lo), 3), round(float(hi), 3)
-    (5.5, 2.658, 8.342)
-    """
-    arr = np.sort(np.asarray(values, dtype=float), axis=-1)
-    n = arr.shape[-1]
-    ranks = quantile_ci_ranks(n, q, confidence) if n else None
-    if ranks is None:
-        nan = np.full(arr.shape[:-1], math.nan)
-        return nan, nan.copy(), nan.copy()
-    lo_i, lo_w, hi_i, hi_w = ranks
-    est = np.percentile(arr, 100.0 * q, axis=-1)
-    lo = arr[..., lo_i] + lo_w * (arr[..., min(lo_i + 1, n - 1)] - arr[..., lo_i])
-    hi = arr[..., hi_i] - hi_w * (arr[..., hi_i] - arr[..., max(hi_i - 1, 0)])
-    return np.asarray(est), np.asarray(lo), np.asarray(hi)
-
-
-def ratio_ci(numerator: Any, denominator: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ratio estimator R = Σy / Σx along the last axis with its Fieller CI.
-
-    The CI is every R for which the t-test of mean(yᵢ − R·xᵢ) = 0 does not reject: the roots of
-    (x̄² − t²s_xx/n)R² − 2(x̄ȳ − t²s_xy/n)R + (ȳ² − t²s_yy/n) <= 0. With a constant numerator (same tokens every
-    call) it is exactly numerator / (t-CI of the mean denominator). NaN bounds when n < 2 or when the denominator's
-    mean is not significantly non-zero (the set is then unbounded).
-
-    >>> r, lo, hi = ratio_ci([100.0, 100.0, 100.0], [1.0, 1.1, 0.9])
-    >>> round(float(r), 3), bool(lo < r < hi)
-    (100.0, True)
-    """
-    y = np.asarray(numerator, dtype=float)
-    x = np.asarray(denominator, dtype=float)
-    n = x.shape[-1]
-    ybar, xbar = y.mean(axis=-1), x.mean(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = ybar / xbar
-    if n < 2:
-        nan = np.full(np.shape(ratio), math.nan)
-        return np.asarray(ratio), nan, nan.copy()
-    t2 = float(t_crit(confidence, n - 1)) ** 2
-    dy, dx = y - ybar[..., None], x - xbar[..., None]
-    sxx = (dx * dx).sum(axis=-1) / (n - 1)
-    syy = (dy * dy).sum(axis=-1) / (n - 1)
-    sxy = (dx * dy).sum(axis=-1) / (n - 1)
-    a = xbar**2 - t2 * sxx / n
-    b = xbar * ybar - t2 * sxy / n
-    c = ybar**2 - t2 * syy / n
-    disc = b * b - a * c
-    ok = (a > 0) & (disc >= 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.sqrt(np.where(ok, disc, 0.0))
-        lo = np.where(ok, (b - root) / a, math.nan)
-        hi = np.where(ok, (b + root) / a, math.nan)
-    return np.asarray(ratio), np.asarray(lo), np.asarray(hi)
 
 
 # -- compatibility helpers ------------------------------------------------------------------------------------
@@ -292,8 +153,15 @@ def _clean(values: Any) -> np.ndarray:
 
 def _empty(n: int, reason: str) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n, **{k: math.nan for k in STAT_SUFFIXES}}
-    out.update(ci_method="", call_mean=math.nan, call_mean_ci_low=math.nan, call_mean_ci_high=math.nan,
-               unreported="", valid=False, validity_reason=reason)
+    out.update(
+        ci_method="",
+        call_mean=math.nan,
+        call_mean_ci_low=math.nan,
+        call_mean_ci_high=math.nan,
+        unreported="",
+        valid=False,
+        validity_reason=reason,
+    )
     return out
 
 

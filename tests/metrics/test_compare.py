@@ -17,8 +17,9 @@ from blaze_lab.metrics.compare import (
 from blaze_lab.metrics.recorder import summarize_frame
 
 
-def raw_frame(rng: np.random.Generator, factors: dict[str, float], rounds: int, cv: float = 0.05,
-              replications: int = 1) -> pd.DataFrame:
+def raw_frame(
+    rng: np.random.Generator, factors: dict[str, float], rounds: int, cv: float = 0.05, replications: int = 1
+) -> pd.DataFrame:
     """Interleaved calls: every round runs each config once; a shared per-round factor hits all of them."""
     rows = []
     for rep in range(replications):
@@ -27,9 +28,19 @@ def raw_frame(rng: np.random.Generator, factors: dict[str, float], rounds: int, 
             shared = rng.lognormal(0, 0.05) * rep_factor
             for run, f in factors.items():
                 t = f * shared * rng.lognormal(0, cv)
-                rows.append({"run_id": run, "llm.dtype": run.split("-")[0], "llm.batch_size": 1, "status": "ok",
-                             "replication": rep, "round": r, "latency_s": t, "output_tokens_total": 64,
-                             "tokens_per_s": 64 / t})
+                rows.append(
+                    {
+                        "run_id": run,
+                        "llm.dtype": run.split("-")[0],
+                        "llm.batch_size": 1,
+                        "status": "ok",
+                        "replication": rep,
+                        "round": r,
+                        "latency_s": t,
+                        "output_tokens_total": 64,
+                        "tokens_per_s": 64 / t,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -45,17 +56,24 @@ def test_paired_raw_matches_the_vectorized_core_and_finds_a_real_difference() ->
     assert row["ratio_ci_high"] == pytest.approx(float(hi))
     assert row["verdict"] == "faster" and row["direction"] == "lower" and bool(row["better"])
     assert out.loc["fp32-a", "verdict"] == "baseline"
+    # Warm-up calls recorded in the raw frame are not measurements.
+    cold = pd.DataFrame([{"run_id": "fp16-b", "round": -1, "warmup": True, "latency_s": 50.0, "status": "ok"}])
+    with_warmup = pd.concat([raw.assign(warmup=False), cold], ignore_index=True)
+    again = compare(with_warmup, "fp32-a", "latency_s").set_index("run_id")
+    assert again.loc["fp16-b", "ratio"] == pytest.approx(row["ratio"])
     tps = compare(raw, "fp32-a", "tokens_per_s").set_index("run_id")
     assert tps.loc["fp16-b", "verdict"] == "faster" and tps.loc["fp16-b", "direction"] == "higher"
 
 
 def test_ratio_estimator_comparison_and_dict_baseline() -> None:
     raw = raw_frame(np.random.default_rng(1), {"fp32-a": 1.0, "fp16-b": 1.25}, rounds=12)
-    out = compare(raw, {"llm.dtype": "fp32", "llm.batch_size": 1}, "tokens_per_s",
-                  ratio=("output_tokens_total", "latency_s")).set_index("run_id")
+    out = compare(
+        raw, {"llm.dtype": "fp32", "llm.batch_size": 1}, "tokens_per_s", ratio=("output_tokens_total", "latency_s")
+    ).set_index("run_id")
     sums = raw.groupby("run_id")[["output_tokens_total", "latency_s"]].sum()
     expected = (sums.loc["fp16-b"].iloc[0] / sums.loc["fp16-b"].iloc[1]) / (
-        sums.loc["fp32-a"].iloc[0] / sums.loc["fp32-a"].iloc[1])
+        sums.loc["fp32-a"].iloc[0] / sums.loc["fp32-a"].iloc[1]
+    )
     assert out.loc["fp16-b", "ratio"] == pytest.approx(expected)
     assert out.loc["fp16-b", "verdict"] == "slower" and out.loc["fp16-b", "baseline"] == "fp32-a"
 
@@ -108,8 +126,15 @@ def test_baseline_errors_name_the_problem() -> None:
 
 
 def test_non_speed_metrics_use_higher_lower_and_better_follows_the_caller() -> None:
-    summary = pd.DataFrame({"run_id": ["a", "b"], "n": [10, 10], "energy_j_mean": [10.0, 12.0],
-                            "energy_j_ci_low": [9.8, 11.8], "energy_j_ci_high": [10.2, 12.2]})
+    summary = pd.DataFrame(
+        {
+            "run_id": ["a", "b"],
+            "n": [10, 10],
+            "energy_j_mean": [10.0, 12.0],
+            "energy_j_ci_low": [9.8, 11.8],
+            "energy_j_ci_high": [10.2, 12.2],
+        }
+    )
     out = compare(summary, "a", "energy_j").set_index("run_id")
     assert out.loc["b", "verdict"] == "higher" and out.loc["b", "better"] is pd.NA
     out = compare(summary, "a", "energy_j", higher_is_better=False).set_index("run_id")

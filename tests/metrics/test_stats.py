@@ -4,16 +4,12 @@ import numpy as np
 import pytest
 
 from blaze_lab.metrics.distributions import betainc, binom_cdf, t_cdf, t_crit, t_ppf
+from blaze_lab.metrics.intervals import mean_ci, quantile_ci, quantile_ci_ranks, quantile_min_n, ratio_ci
 from blaze_lab.metrics.stats import (
     STAT_SUFFIXES,
     ValidityRules,
     bootstrap_ci,
     ci_half_width,
-    mean_ci,
-    quantile_ci,
-    quantile_ci_ranks,
-    quantile_min_n,
-    ratio_ci,
     summarize,
     summarize_columns,
     summarize_ratio,
@@ -21,9 +17,21 @@ from blaze_lab.metrics.stats import (
 
 # Two-sided critical values from a printed t table (upper-tail probability p, df).
 T_TABLE = [
-    (0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 3, 3.1824), (0.975, 4, 2.7764), (0.975, 5, 2.5706),
-    (0.975, 9, 2.2622), (0.975, 19, 2.0930), (0.975, 29, 2.0452), (0.975, 60, 2.0003), (0.975, 120, 1.9799),
-    (0.995, 1, 63.6567), (0.995, 10, 3.1693), (0.95, 30, 1.6973), (0.90, 2, 1.8856), (0.999, 5, 5.8934),
+    (0.975, 1, 12.7062),
+    (0.975, 2, 4.3027),
+    (0.975, 3, 3.1824),
+    (0.975, 4, 2.7764),
+    (0.975, 5, 2.5706),
+    (0.975, 9, 2.2622),
+    (0.975, 19, 2.0930),
+    (0.975, 29, 2.0452),
+    (0.975, 60, 2.0003),
+    (0.975, 120, 1.9799),
+    (0.995, 1, 63.6567),
+    (0.995, 10, 3.1693),
+    (0.95, 30, 1.6973),
+    (0.90, 2, 1.8856),
+    (0.999, 5, 5.8934),
 ]
 
 
