@@ -41,6 +41,7 @@ import pandas as pd
 
 from blaze_lab.errors import ConfigError
 from blaze_lab.metrics.distributions import t_crit
+from blaze_lab.metrics.intervals import log_ci, log_ratio_ci, ratio_of_means_ci, welch_se
 
 NO_DIFFERENCE = "no difference at this precision"
 PAIR_KEYS = ("replication", "round")
@@ -78,65 +79,6 @@ def _sample(group: pd.DataFrame, metric: str, ratio: tuple[str, str] | None, pai
     v = g[metric].to_numpy(float)
     m = v.mean() if v.size else math.nan
     return _Sample(m, v / m - 1.0, keys)
-
-
-def _log_ci(est: float, se: float, df: float, confidence: float) -> tuple[float, float]:
-    if not (math.isfinite(se) and math.isfinite(df) and df > 0):
-        return math.nan, math.nan
-    half = float(t_crit(confidence, df)) * se
-    return math.exp(est - half), math.exp(est + half)
-
-
-def _welch(se_c: float, df_c: float, se_b: float, df_b: float) -> tuple[float, float]:
-    se2 = se_c**2 + se_b**2
-    den = (se_c**4 / df_c if df_c > 0 else math.inf) + (se_b**4 / df_b if df_b > 0 else math.inf)
-    return math.sqrt(se2), (se2 * se2 / den if den > 0 else math.nan)
-
-
-def log_ratio_ci(
-    est: Any, infl_c: np.ndarray, infl_b: np.ndarray, *, paired: bool, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CI of exp(est) from per-unit influences on the log estimates, along the last axis: (low, high, df).
-
-    Paired: SE = sd(infl_c − infl_b)/√m, m − 1 df. Unpaired: Welch on the two influence samples.
-    """
-    ic, ib = np.asarray(infl_c, dtype=float), np.asarray(infl_b, dtype=float)
-    est = np.asarray(est, dtype=float)
-    nc, nb = ic.shape[-1], ib.shape[-1]
-    if paired:
-        m = nc
-        if m < 2:
-            nan = np.full(est.shape, math.nan)
-            return nan, nan.copy(), nan.copy()
-        se = (ic - ib).std(axis=-1, ddof=1) / math.sqrt(m)
-        df = np.full(est.shape, float(m - 1))
-    else:
-        if nc < 2 or nb < 2:
-            nan = np.full(est.shape, math.nan)
-            return nan, nan.copy(), nan.copy()
-        vc, vb = ic.var(axis=-1, ddof=1) / nc, ib.var(axis=-1, ddof=1) / nb
-        se = np.sqrt(vc + vb)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df = (vc + vb) ** 2 / (vc * vc / (nc - 1) + vb * vb / (nb - 1))
-    half = t_crit(confidence, df) * se
-    return np.exp(est - half), np.exp(est + half), np.asarray(df, dtype=float)
-
-
-def ratio_of_means_ci(
-    c: Any, b: Any, *, paired: bool = False, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """mean(c)/mean(b) and its CI along the last axis (rows = independent experiments): (ratio, low, high).
-
-    >>> r, lo, hi = ratio_of_means_ci([1.0, 1.1, 0.9, 1.0], [2.0, 2.1, 1.9, 2.0], paired=True)
-    >>> float(r), round(float(lo), 4), round(float(hi), 4)
-    (0.5, 0.4686, 0.5336)
-    """
-    ca, ba = np.asarray(c, dtype=float), np.asarray(b, dtype=float)
-    mc, mb = ca.mean(axis=-1), ba.mean(axis=-1)
-    low, high, _ = log_ratio_ci(
-        np.log(mc / mb), ca / mc[..., None] - 1.0, ba / mb[..., None] - 1.0, paired=paired, confidence=confidence
-    )
-    return np.asarray(mc / mb), low, high
 
 
 def _raw_ci(c: _Sample, b: _Sample, confidence: float) -> tuple[float, float, str, int, float]:
@@ -277,11 +219,11 @@ def compare(
             row = g.iloc[0]
             mc, mb = float(row[f"{metric}_mean"]), float(base_row[f"{metric}_mean"])
             est = math.log(mc / mb) if mc > 0 and mb > 0 else math.nan
-            se, df = _welch(*_summary_se(row, metric, confidence), se_b, df_b)
-            low, high = _log_ci(est, se, df, confidence)
+            se, df = welch_se(*_summary_se(row, metric, confidence), se_b, df_b)
+            low, high = log_ci(est, se, df, confidence)
             method = "summary"
-            rse, rdf = _welch(*_rep_se(row, metric, confidence), rse_b, rdf_b)
-            rlow, rhigh = _log_ci(est, rse, rdf, confidence)
+            rse, rdf = welch_se(*_rep_se(row, metric, confidence), rse_b, rdf_b)
+            rlow, rhigh = log_ci(est, rse, rdf, confidence)
             if math.isfinite(rhigh) and (not math.isfinite(high) or rhigh / rlow > high / low):
                 low, high, method, df = rlow, rhigh, "replications", rdf
             n_c, n_b = row.get("n", math.nan), base_row.get("n", math.nan)
@@ -337,13 +279,13 @@ def _replication_ci(c: pd.Series | None, b: pd.Series | None, confidence: float)
     est = math.log(float(c.mean()) / float(b.mean()))
     if len(common) >= 2:
         d = np.log(c[common].to_numpy(float)) - np.log(b[common].to_numpy(float))
-        low, high = _log_ci(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(d.size), d.size - 1, confidence)
+        low, high = log_ci(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(d.size), d.size - 1, confidence)
         return low, high, float(d.size - 1)
     lc, lb = np.log(c.to_numpy(float)), np.log(b.to_numpy(float))
-    se, df = _welch(
+    se, df = welch_se(
         float(lc.std(ddof=1)) / math.sqrt(lc.size), lc.size - 1, float(lb.std(ddof=1)) / math.sqrt(lb.size), lb.size - 1
     )
-    low, high = _log_ci(est, se, df, confidence)
+    low, high = log_ci(est, se, df, confidence)
     return low, high, df
 
 

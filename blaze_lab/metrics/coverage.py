@@ -19,8 +19,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from blaze_lab.metrics.compare import ratio_of_means_ci
-from blaze_lab.metrics.intervals import mean_ci, quantile_ci, ratio_ci
+from blaze_lab.metrics.intervals import mean_ci, quantile_ci, ratio_ci, ratio_of_means_ci
 from blaze_lab.metrics.stability import first_stop
 
 _PHI = np.vectorize(NormalDist().cdf, otypes=[float])

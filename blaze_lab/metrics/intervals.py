@@ -6,6 +6,8 @@ All functions work along the last axis, so one call handles a single sample or t
 - :func:`quantile_ci`: distribution-free order-statistic interval of a quantile, interpolated between adjacent
   order statistics; exists from :func:`quantile_min_n` samples.
 - :func:`ratio_ci`: ratio estimator Σy/Σx with its Fieller interval.
+- :func:`ratio_of_means_ci` / :func:`log_ratio_ci`: ratio of two configs' means on the log scale (paired or Welch),
+  used by :mod:`blaze_lab.metrics.compare`.
 
 Example:
     >>> m, lo, hi = mean_ci([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
@@ -167,4 +169,75 @@ def ratio_ci(numerator: Any, denominator: Any, confidence: float = 0.95) -> tupl
     return np.asarray(ratio), np.asarray(lo), np.asarray(hi)
 
 
-__all__ = ["mean_ci", "quantile_ci", "quantile_ci_ranks", "quantile_min_n", "ratio_ci"]
+def log_ci(est: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    """exp(est ± t(df)·se): a CI built on the log scale, back on the ratio scale (NaN when se or df is not usable)."""
+    if not (math.isfinite(se) and math.isfinite(df) and df > 0):
+        return math.nan, math.nan
+    half = float(t_crit(confidence, df)) * se
+    return math.exp(est - half), math.exp(est + half)
+
+
+def welch_se(se_c: float, df_c: float, se_b: float, df_b: float) -> tuple[float, float]:
+    """SE of a difference of two independent estimates and its Welch–Satterthwaite df."""
+    se2 = se_c**2 + se_b**2
+    den = (se_c**4 / df_c if df_c > 0 else math.inf) + (se_b**4 / df_b if df_b > 0 else math.inf)
+    return math.sqrt(se2), (se2 * se2 / den if den > 0 else math.nan)
+
+
+def log_ratio_ci(
+    est: Any, infl_c: np.ndarray, infl_b: np.ndarray, *, paired: bool, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CI of exp(est) from per-unit influences on the log estimates, along the last axis: (low, high, df).
+
+    Paired: SE = sd(infl_c − infl_b)/√m, m − 1 df. Unpaired: Welch on the two influence samples.
+    """
+    ic, ib = np.asarray(infl_c, dtype=float), np.asarray(infl_b, dtype=float)
+    est = np.asarray(est, dtype=float)
+    nc, nb = ic.shape[-1], ib.shape[-1]
+    if paired:
+        m = nc
+        if m < 2:
+            nan = np.full(est.shape, math.nan)
+            return nan, nan.copy(), nan.copy()
+        se = (ic - ib).std(axis=-1, ddof=1) / math.sqrt(m)
+        df = np.full(est.shape, float(m - 1))
+    else:
+        if nc < 2 or nb < 2:
+            nan = np.full(est.shape, math.nan)
+            return nan, nan.copy(), nan.copy()
+        vc, vb = ic.var(axis=-1, ddof=1) / nc, ib.var(axis=-1, ddof=1) / nb
+        se = np.sqrt(vc + vb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = (vc + vb) ** 2 / (vc * vc / (nc - 1) + vb * vb / (nb - 1))
+    half = t_crit(confidence, df) * se
+    return np.exp(est - half), np.exp(est + half), np.asarray(df, dtype=float)
+
+
+def ratio_of_means_ci(
+    c: Any, b: Any, *, paired: bool = False, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """mean(c)/mean(b) and its CI along the last axis (rows = independent experiments): (ratio, low, high).
+
+    >>> r, lo, hi = ratio_of_means_ci([1.0, 1.1, 0.9, 1.0], [2.0, 2.1, 1.9, 2.0], paired=True)
+    >>> float(r), round(float(lo), 4), round(float(hi), 4)
+    (0.5, 0.4686, 0.5336)
+    """
+    ca, ba = np.asarray(c, dtype=float), np.asarray(b, dtype=float)
+    mc, mb = ca.mean(axis=-1), ba.mean(axis=-1)
+    low, high, _ = log_ratio_ci(
+        np.log(mc / mb), ca / mc[..., None] - 1.0, ba / mb[..., None] - 1.0, paired=paired, confidence=confidence
+    )
+    return np.asarray(mc / mb), low, high
+
+
+__all__ = [
+    "log_ci",
+    "log_ratio_ci",
+    "mean_ci",
+    "quantile_ci",
+    "quantile_ci_ranks",
+    "quantile_min_n",
+    "ratio_ci",
+    "ratio_of_means_ci",
+    "welch_se",
+]
