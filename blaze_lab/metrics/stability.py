@@ -55,6 +55,14 @@ class StabilityRule(BaseConfig):
     rel_tol: float = 0.02
     confidence: float = 0.95
 
+    def stable(self, values: Sequence[float]) -> bool:
+        """Same interface as :class:`blaze_lab.metrics.warmup.WarmupRule`: ``warmup_verdict(values, self).stable``.
+
+        >>> StabilityRule(window=3).stable([1.0, 1.0, 1.0, 1.0, 1.01, 0.99])
+        True
+        """
+        return warmup_verdict(values, self).stable
+
     def validate(self) -> None:
         check_int(self, "window", minimum=3)
         check_number(self, "rel_tol", minimum=0)
