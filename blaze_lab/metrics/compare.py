@@ -2,8 +2,8 @@
 
 :func:`compare` takes a **raw** frame (one row per measured call: ``run_id``, the metric and, when configs were
 measured interleaved, ``round`` — calls of the same ``round`` in the same ``replication`` are paired) or a
-**summary** frame (one row per run: ``<metric>_mean``, ``<metric>_ci_low``/``_ci_high``, ``n``; optionally
-``<metric>_rep_ci_low``/``_rep_ci_high`` and ``replications`` from :func:`replication_columns`).
+**summary** frame (one row per run: ``<metric>_mean``, ``<metric>_ci_low``/``_ci_high``, ``<metric>_n`` or
+``n``; optionally ``<metric>_rep_ci_low``/``_rep_ci_high`` and ``replications`` from :func:`replication_columns`).
 
 The ratio r = mean(config) / mean(baseline) is estimated on the log scale, log r = log m_c − log m_b, with the
 linearization of each log mean (each call's influence (xᵢ − m)/m; for a ratio estimator Σy/Σx,
@@ -97,7 +97,7 @@ def _raw_ci(c: _Sample, b: _Sample, confidence: float) -> tuple[float, float, st
 
 def _summary_se(row: pd.Series, metric: str, confidence: float) -> tuple[float, float]:
     """Relative SE of a summary row's mean and its df, from its CI (or std) and n."""
-    n = float(row.get("n", math.nan))
+    n = float(row.get(f"{metric}_n", row.get("n", math.nan)))
     m = float(row[f"{metric}_mean"])
     lo, hi = row.get(f"{metric}_ci_low", math.nan), row.get(f"{metric}_ci_high", math.nan)
     if n >= 2 and pd.notna(lo) and pd.notna(hi):
@@ -226,7 +226,8 @@ def compare(
             rlow, rhigh = log_ci(est, rse, rdf, confidence)
             if math.isfinite(rhigh) and (not math.isfinite(high) or rhigh / rlow > high / low):
                 low, high, method, df = rlow, rhigh, "replications", rdf
-            n_c, n_b = row.get("n", math.nan), base_row.get("n", math.nan)
+            n_c = row.get(f"{metric}_n", row.get("n", math.nan))
+            n_b = base_row.get(f"{metric}_n", base_row.get("n", math.nan))
             rows.append((k, mc, mb, low, high, method, n_c, n_b, 0, df))
     out = []
     for k, mc, mb, low, high, method, n_c, n_b, n_pairs, df in rows:

@@ -331,9 +331,10 @@ def summarize_columns(
     - ``ci_target_met`` / ``ci_rel_half_width``: what the measurement loop's stop rule achieved; an unmet target
       makes the row invalid with the achieved relative half-width in the reason.
 
-    Each metric gets ``<metric>_valid`` and ``<metric>_validity_reason``; the row's ``valid`` is True only when
-    every metric with samples is valid, the duration rule holds and the target was met. ``validity_reason`` lists
-    each distinct reason once with the metrics it applies to, e.g. ``n=3 < 5 samples [latency_s, ttft_s]``.
+    Each metric gets ``<metric>_n``, ``<metric>_valid`` and ``<metric>_validity_reason``; the row's ``valid`` is
+    True only when every metric with samples is valid, the duration rule holds and the target was met.
+    ``validity_reason`` lists each distinct reason once with the metrics it applies to, e.g.
+    ``n=3 < 5 samples [latency_s, ttft_s]``.
     ``n`` is the primary metric's sample count (default: the first metric).
 
     >>> cols = summarize_columns({"latency_s": [1.0, 1.2, 1.1, 1.0, 1.1, 1.2]})
@@ -351,6 +352,7 @@ def summarize_columns(
     by_reason: dict[str, list[str]] = {}
     primary = primary or next(iter(summaries), None)
     for metric, s in summaries.items():
+        row[f"{metric}_n"] = s["n"]  # metrics of one row can differ in n (NaNs dropped per metric)
         for key in (*STAT_SUFFIXES, *METRIC_FLAGS):
             row[f"{metric}_{key}"] = s[key]
         if s["n"] == 0 and metric != primary:
