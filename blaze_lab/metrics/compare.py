@@ -72,18 +72,24 @@ def _sample(group: pd.DataFrame, metric: str, ratio: tuple[str, str] | None, pai
         agg = "sum" if ratio else "mean"  # a ratio estimator pools numerators and denominators within the round
         g = g.groupby(pair, sort=True)[cols].agg(agg).reset_index()
     keys = [tuple(k) for k in g[pair].itertuples(index=False, name=None)] if pair else None
-    if ratio:
-        y, x = g[ratio[0]].to_numpy(float), g[ratio[1]].to_numpy(float)
-        ybar, xbar = y.mean() if y.size else math.nan, x.mean() if x.size else math.nan
-        return _Sample(ybar / xbar if xbar else math.nan, y / ybar - x / xbar, keys)
-    v = g[metric].to_numpy(float)
-    m = v.mean() if v.size else math.nan
-    return _Sample(m, v / m - 1.0, keys)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero mean has no ratio: NaN, then no verdict
+        if ratio:
+            y, x = g[ratio[0]].to_numpy(float), g[ratio[1]].to_numpy(float)
+            ybar, xbar = y.mean() if y.size else math.nan, x.mean() if x.size else math.nan
+            return _Sample(ybar / xbar if xbar else math.nan, y / ybar - x / xbar, keys)
+        v = g[metric].to_numpy(float)
+        m = v.mean() if v.size else math.nan
+        return _Sample(m, v / m - 1.0, keys)
+
+
+def _log_ratio(mc: float, mb: float) -> float:
+    """log(mc/mb); NaN unless both are positive (a ratio of means is only defined for positive metrics)."""
+    return math.log(mc / mb) if mc > 0 and mb > 0 else math.nan
 
 
 def _raw_ci(c: _Sample, b: _Sample, confidence: float) -> tuple[float, float, str, int, float]:
     """(low, high, method, n_pairs, df) of the ratio from per-unit influences."""
-    est = math.log(c.mean / b.mean)
+    est = _log_ratio(c.mean, b.mean)
     if c.keys is not None and b.keys is not None:
         bi = {k: i for i, k in enumerate(b.keys)}
         common = [(i, bi[k]) for i, k in enumerate(c.keys) if k in bi]
@@ -218,7 +224,7 @@ def compare(
         for k, g in groups.items():
             row = g.iloc[0]
             mc, mb = float(row[f"{metric}_mean"]), float(base_row[f"{metric}_mean"])
-            est = math.log(mc / mb) if mc > 0 and mb > 0 else math.nan
+            est = _log_ratio(mc, mb)
             se, df = welch_se(*_summary_se(row, metric, confidence), se_b, df_b)
             low, high = log_ci(est, se, df, confidence)
             method = "summary"
@@ -277,7 +283,7 @@ def _replication_ci(c: pd.Series | None, b: pd.Series | None, confidence: float)
     if c is None or b is None or len(c) < 2 or len(b) < 2:
         return None
     common = c.index.intersection(b.index)
-    est = math.log(float(c.mean()) / float(b.mean()))
+    est = _log_ratio(float(c.mean()), float(b.mean()))
     if len(common) >= 2:
         d = np.log(c[common].to_numpy(float)) - np.log(b[common].to_numpy(float))
         low, high = log_ci(float(d.mean()), float(d.std(ddof=1)) / math.sqrt(d.size), d.size - 1, confidence)

@@ -41,7 +41,8 @@ def mean_ci(values: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarr
     if n < 2:
         nan = np.full_like(np.asarray(mean, dtype=float), math.nan)
         return np.asarray(mean), nan, nan.copy()
-    half = t_crit(confidence, n - 1) * arr.std(axis=-1, ddof=1) / math.sqrt(n)
+    with np.errstate(invalid="ignore"):  # inf values give NaN bounds, not a warning
+        half = t_crit(confidence, n - 1) * arr.std(axis=-1, ddof=1) / math.sqrt(n)
     return np.asarray(mean), mean - half, mean + half
 
 

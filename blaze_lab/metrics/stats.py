@@ -148,7 +148,7 @@ def ci_half_width(values: Sequence[float] | np.ndarray, confidence: float = 0.95
 
 def _clean(values: Any) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
-    return arr[~np.isnan(arr)]
+    return arr[np.isfinite(arr)]  # NaN (missing) and ±inf (a failed timing) are not samples
 
 
 def _empty(n: int, reason: str) -> dict[str, Any]:
@@ -167,6 +167,11 @@ def _empty(n: int, reason: str) -> dict[str, Any]:
 
 def _spread_and_quantiles(arr: np.ndarray, out: dict[str, Any], confidence: float) -> None:
     n = arr.size
+    if n == 0:  # a ratio whose every call had a zero denominator: no per-call rates
+        out.update({k: math.nan for k in ("std", "cv", *QUANTILES, "median_ci_low", "median_ci_high")})
+        out.update({f"{q}_ci_{side}": math.nan for q in ("p90", "p95", "p99") for side in ("low", "high")})
+        out["unreported"] = "no per-call values"
+        return
     std = float(arr.std(ddof=1)) if n > 1 else 0.0
     mean = float(arr.mean())
     out.update(std=std, cv=std / abs(mean) if mean else math.nan)
@@ -191,7 +196,7 @@ def summarize(
     report_p99: bool = False,
     **_ignored: Any,
 ) -> dict[str, Any]:
-    """Summary statistics of one metric's per-call samples (NaNs dropped).
+    """Summary statistics of one metric's per-call samples (NaN and ±inf dropped).
 
     Returns ``n``, the keys of :data:`STAT_SUFFIXES` (percentiles and their CIs NaN below their minimum n),
     ``ci_method``, ``unreported`` (which estimates are NaN for lack of samples), ``valid`` and
@@ -241,6 +246,7 @@ def summarize_ratio(
         return _empty(0, "no samples")
     with np.errstate(divide="ignore", invalid="ignore"):
         per_call = y / x
+    per_call = per_call[np.isfinite(per_call)]  # a call with zero denominator has no rate of its own
     ratio, lo, hi = ratio_ci(y, x, rules.confidence)
     cm, cm_lo, cm_hi = mean_ci(per_call, rules.confidence)
     out: dict[str, Any] = {"n": int(y.size), "mean": float(ratio), "ci_low": float(lo), "ci_high": float(hi)}

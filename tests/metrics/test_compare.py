@@ -107,6 +107,12 @@ def test_between_replication_ci_is_used_when_wider() -> None:
     assert s.loc["fp16-b", "method"] == "replications" and s.loc["fp16-b", "verdict"] == NO_DIFFERENCE
 
 
+def test_zero_or_missing_values_give_no_verdict_not_an_error() -> None:
+    raw = pd.DataFrame({"run_id": ["a"] * 3 + ["b"] * 3, "round": [0, 1, 2] * 2, "queue_wait_s": [0.0] * 6})
+    out = compare(raw, "a", "queue_wait_s").set_index("run_id")
+    assert out.loc["b", "verdict"] == NO_DIFFERENCE and math.isnan(out.loc["b", "ratio_ci_low"])
+
+
 def test_replication_ci_is_a_t_interval() -> None:
     r = replication_ci([1.0, 2.0, 3.0])
     assert r["rep_mean"] == 2.0 and r["rep_ci_low"] == pytest.approx(2.0 - 4.302653 / math.sqrt(3))
