@@ -259,24 +259,6 @@ def summarize_ratio(
     return out
 
 
-def summarize_ratio(numerator: Sequence[float], denominator: Sequence[float]) -> dict[str, Any]:
-    """The ratio estimator sum(numerator) / sum(denominator) with a delta-method t-interval (``mean``, CI)."""
-    y = np.asarray(numerator, dtype=float)
-    x = np.asarray(denominator, dtype=float)
-    n = int(y.size)
-    if n == 0 or x.sum() <= 0:
-        return {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "call_mean": math.nan}
-    ratio = float(y.sum() / x.sum())
-    if n < 2:
-        return {"mean": ratio, "ci_low": math.nan, "ci_high": math.nan, "call_mean": float(np.mean(y / x))}
-    resid = y - ratio * x
-    se = float(np.std(resid, ddof=1) / (math.sqrt(n) * x.mean()))
-    from statistics import NormalDist
-
-    t = NormalDist().inv_cdf(0.975) * (1 + 2.5 / n)  # rough t(0.975, n-1) until the exact quantile lands
-    return {"mean": ratio, "ci_low": ratio - t * se, "ci_high": ratio + t * se, "call_mean": float(np.mean(y / x))}
-
-
 def validity_reasons(
     summary: Mapping[str, Any],
     *,
