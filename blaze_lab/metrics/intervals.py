@@ -137,12 +137,14 @@ def ratio_ci(numerator: Any, denominator: Any, confidence: float = 0.95) -> tupl
 
     The CI is every R for which the t-test of mean(yᵢ − R·xᵢ) = 0 does not reject: the roots of
     (x̄² − t²s_xx/n)R² − 2(x̄ȳ − t²s_xy/n)R + (ȳ² − t²s_yy/n) <= 0. With a constant numerator (same tokens every
-    call) it is exactly numerator / (t-CI of the mean denominator). NaN bounds when n < 2 or when the denominator's
-    mean is not significantly non-zero (the set is then unbounded).
+    call) it is exactly numerator / (t-CI of the mean denominator). NaN bounds when n < 2. When the denominator's
+    mean is not significantly non-zero the set is unbounded: one bound is ±inf (e.g. [low, inf) for a throughput).
 
     >>> r, lo, hi = ratio_ci([100.0, 100.0, 100.0], [1.0, 1.1, 0.9])
     >>> round(float(r), 3), bool(lo < r < hi)
     (100.0, True)
+    >>> [round(float(v), 2) for v in ratio_ci([1.0, 1.0], [0.1, 5.0])]
+    [0.39, 0.03, inf]
     """
     y = np.asarray(numerator, dtype=float)
     x = np.asarray(denominator, dtype=float)
@@ -162,12 +164,18 @@ def ratio_ci(numerator: Any, denominator: Any, confidence: float = 0.95) -> tupl
     b = xbar * ybar - t2 * sxy / n
     c = ybar**2 - t2 * syy / n
     disc = b * b - a * c
-    ok = (a > 0) & (disc >= 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        root = np.sqrt(np.where(ok, disc, 0.0))
-        lo = np.where(ok, (b - root) / a, math.nan)
-        hi = np.where(ok, (b + root) / a, math.nan)
-    return np.asarray(ratio), np.asarray(lo), np.asarray(hi)
+        root = np.sqrt(np.maximum(disc, 0.0))
+        r1, r2 = (b - root) / a, (b + root) / a
+        lo_root, hi_root = np.minimum(r1, r2), np.maximum(r1, r2)
+    bounded = a > 0
+    # a <= 0: the set is two rays (−∞, lo_root] ∪ [hi_root, ∞), or the whole line; R̂ is always inside it, so report
+    # the ray that holds R̂ — e.g. [low, ∞) for a throughput whose mean time is not significantly above zero.
+    rays = (a < 0) & (disc >= 0)
+    lo = np.where(bounded, lo_root, np.where(rays & (ratio >= hi_root), hi_root, -math.inf))
+    hi = np.where(bounded, hi_root, np.where(rays & (ratio <= lo_root), lo_root, math.inf))
+    missing = np.isnan(ratio) | np.isnan(a)
+    return np.asarray(ratio), np.where(missing, math.nan, lo), np.where(missing, math.nan, hi)
 
 
 def log_ci(est: float, se: float, df: float, confidence: float) -> tuple[float, float]:

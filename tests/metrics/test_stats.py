@@ -93,9 +93,13 @@ def test_ratio_ci_with_constant_numerator_inverts_the_t_interval() -> None:
     _, mlo, mhi = mean_ci(secs)
     assert float(r) == pytest.approx(64.0 / secs.mean())
     assert float(lo) == pytest.approx(64.0 / float(mhi)) and float(hi) == pytest.approx(64.0 / float(mlo))
-    # An unbounded Fieller set (mean denominator not significantly > 0) gives NaN bounds, not a wrong interval.
-    _, lo2, hi2 = ratio_ci([1.0, 1.0], [0.1, 5.0])
-    assert math.isnan(float(lo2)) and math.isnan(float(hi2))
+    # An unbounded Fieller set (mean denominator not significantly > 0) is reported as the ray holding the estimate:
+    # with a constant numerator, exactly 1 / (upper t bound of the mean denominator) to infinity.
+    r2, lo2, hi2 = ratio_ci([1.0, 1.0], [0.1, 5.0])
+    _, _, mhi2 = mean_ci([0.1, 5.0])
+    assert float(lo2) == pytest.approx(1.0 / float(mhi2)) and math.isinf(float(hi2)) and lo2 < r2
+    s = summarize_ratio([1.0] * 5, [0.1, 5.0, 0.1, 5.0, 0.1])
+    assert math.isinf(s["ci_high"]) and "mean CI unbounded" in s["validity_reason"]
 
 
 def test_summary_matches_numpy_and_reports_tails_only_with_enough_samples() -> None:
