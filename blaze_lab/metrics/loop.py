@@ -381,23 +381,24 @@ def _summarize(ctx: _Context, metrics: MetricSpec, state: _Active) -> dict[str, 
     values: dict[str, Sequence[float]] = {
         m: [float(r[m]) for r in rows if m in r and r[m] == r[m]] for m in metrics.sampled
     }
-    cols = stats.summarize_columns(dict(values), primary=metrics.primary)
+    ratios = {
+        ratio.name: ([float(r[ratio.numerator]) for r in rows], [float(r[ratio.denominator]) for r in rows])
+        for ratio in metrics.ratios
+    }
+    rel = _relative_half_width(values.get(metrics.primary, []))
+    target = None if s.target_ci_rel is None else state.stopped_by == "ci_target" or rel <= s.target_ci_rel
+    rules = dataclasses.replace(stats.DEFAULT_RULES, target_ci_rel=s.target_ci_rel or stats.DEFAULT_RULES.target_ci_rel)
+    cols = stats.summarize_columns(
+        dict(values), primary=metrics.primary, ratios=ratios, ci_target_met=target, ci_rel_half_width=rel, rules=rules
+    )
     for m in metrics.peaks:
         present = [r[m] for r in rows if m in r and r[m] == r[m]]
         cols[m] = max(present) if present else math.nan
     for m in metrics.totals:
         cols[f"{m}_total"] = float(sum(r.get(m, 0.0) for r in rows))
-    for ratio in metrics.ratios:
-        num = [float(r[ratio.numerator]) for r in rows]
-        den = [float(r[ratio.denominator]) for r in rows]
-        summary = stats.summarize_ratio(num, den)
-        cols.update({f"{ratio.name}_{k}": v for k, v in summary.items() if k not in ("n", "valid", "validity_reason")})
     reasons = [cols["validity_reason"]] if cols.get("validity_reason") else []
-    rel = _relative_half_width(values.get(metrics.primary, []))
-    if state.stopped_by == "time_cap" and s.target_ci_rel is not None and rel > s.target_ci_rel:
-        reasons.append(
-            f"time cap {s.max_duration_s:g}s before the CI target: half-width {rel:.1%} > {s.target_ci_rel:.0%}"
-        )
+    if state.stopped_by == "time_cap" and target is False:
+        reasons.append(f"stopped by the {s.max_duration_s:g}s time cap")
     if s.warmup == 0:
         reasons.append("no warm-up (measure.warmup=0)")
     elif not state.warmup_stable:

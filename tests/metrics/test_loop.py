@@ -113,7 +113,7 @@ def test_any_exception_becomes_a_row_and_the_group_completes_in_input_order() ->
     assert list(summary["error_type"]) == ["MemoryError", "", "KeyError", "RuntimeError", "ValueError", ""]
     assert summary.loc[2, "error"].startswith("[measure] KeyError")
     assert summary.loc[3, "error"].startswith("[load] RuntimeError: no kernel")
-    assert list(summary["n"]) == [0, 5, 0, 0, 0, 5]
+    assert list(summary["n"]) == [0, 10, 0, 0, 0, 10]
     assert summary.loc[1, "quality"] == 1.0 and summary.loc[1, "device"] == "cpu"
     assert list(pd.unique(raw["run_id"])) == ["r0", "r1", "r2", "r4", "r5"]  # raw grouped by run, input order
 
@@ -135,7 +135,7 @@ def test_ratio_estimator_peaks_and_stable_dtypes() -> None:
     assert summary.loc[0, "items_per_s_mean"] == pytest.approx(4.0) and summary.loc[
         1, "items_per_s_mean"
     ] == pytest.approx(8.0)
-    assert summary.loc[0, "peak_bytes"] == 104
+    assert summary.loc[0, "peak_bytes"] == 109
     assert str(summary["toy.flag"].dtype) == "bool" and str(summary["toy.size"].dtype) == "Int64"
     assert str(summary["toy.cost_s"].dtype) == "float64" and str(summary["n"].dtype) == "int64"
 
@@ -144,7 +144,8 @@ def test_time_cap_before_the_ci_target_is_invalid_with_the_achieved_half_width()
     summary, _, _ = _run([Toy(cost_s=1.0, noise=0.3)], max_duration_s=4.0, target_ci_rel=0.01)
     row = summary.iloc[0]
     assert row["stopped_by"] == "time_cap" and not row["valid"]
-    assert "time cap 4s before the CI target: half-width" in row["validity_reason"]
+    assert "CI target not met: half-width" in row["validity_reason"]
+    assert "stopped by the 4s time cap" in row["validity_reason"]
     quiet, _, _ = _run([Toy(cost_s=1.0, noise=0.001)], target_ci_rel=0.05)
     assert quiet.loc[0, "stopped_by"] == "ci_target" and quiet.loc[0, "valid"], quiet.loc[0, "validity_reason"]
 
