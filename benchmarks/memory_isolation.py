@@ -1,0 +1,80 @@
+"""Memory that belongs to the config: the README's multi-config example vs each config measured alone.
+
+Runs the README's SmolLM2 configs (fp32, bf16, bnb-8bit, bnb-nf4 at batch 1 and 8) twice: all together in one
+``LLMEngine.benchmark`` call in this process (as the README does), and each alone in a fresh Python process. For
+every config it prints ``peak_rss_increase_bytes`` (peak RSS minus the RSS before the config's model was loaded) and
+``rss_anon_increase_bytes`` (anonymous memory only: without the file-backed pages of a memory-mapped checkpoint)
+from both, and their ratio; the goal is every ratio within 5% of 1. It also checks that on CPU the nf4 model's
+peak increase is below fp32's. Timing is irrelevant here (3 measured calls, no CI target), so a busy machine does
+not change the figures.
+
+    .venv/bin/python benchmarks/memory_isolation.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+COLUMNS = ("peak_rss_increase_bytes", "rss_anon_increase_bytes", "peak_rss_bytes")
+PAIRS = [("fp32", "none"), ("bf16", "none"), ("fp32", "bnb-8bit"), ("fp32", "bnb-nf4")]
+
+_ONE = r"""
+import json, sys
+from blaze_lab.engines.llm import LLMConfig, LLMEngine
+from blaze_lab.engines.llm.quality import QualitySettings
+from blaze_lab.metrics import MeasureSettings
+cfg = LLMConfig.from_dict(json.loads(sys.argv[1]))
+settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
+summary, _ = LLMEngine().benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
+row = summary.iloc[0]
+print(json.dumps({k: float(row[k]) for k in %r}))
+""" % (COLUMNS,)
+
+
+def configs(model: str) -> list[object]:
+    from blaze_lab.engines.llm import LLMConfig
+
+    base = LLMConfig(model=model, prompt_tokens=32, new_tokens=16)
+    return [base.replace(dtype=d, quantization=q, batch_size=b) for d, q in PAIRS for b in (1, 8)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    args = parser.parse_args()
+    from blaze_lab.engines.llm import LLMEngine
+    from blaze_lab.engines.llm.quality import QualitySettings
+    from blaze_lab.metrics import MeasureSettings
+
+    cfgs = configs(args.model)
+    settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
+    together, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
+    print(f"{'config':28s} {'together MB':>12s} {'alone MB':>10s} {'ratio':>7s}  {'anon tog.':>9s} {'anon alone':>10s}")
+    worst = 0.0
+    by_name: dict[str, float] = {}
+    for cfg, (_, row) in zip(cfgs, together.iterrows(), strict=True):
+        out = subprocess.run(
+            [sys.executable, "-c", _ONE, json.dumps(cfg.to_dict())],  # type: ignore[attr-defined]
+            capture_output=True, text=True, check=True,
+        )
+        alone = json.loads(out.stdout.strip().splitlines()[-1])
+        name = f"{cfg.dtype}/{cfg.quantization}/bs{cfg.batch_size}"  # type: ignore[attr-defined]
+        tog = float(row["peak_rss_increase_bytes"])
+        ratio = tog / alone["peak_rss_increase_bytes"]
+        worst = max(worst, abs(ratio - 1))
+        by_name[name] = alone["peak_rss_increase_bytes"]
+        print(
+            f"{name:28s} {tog / 1e6:12.1f} {alone['peak_rss_increase_bytes'] / 1e6:10.1f} {ratio:7.3f}  "
+            f"{float(row['rss_anon_increase_bytes']) / 1e6:9.1f} {alone['rss_anon_increase_bytes'] / 1e6:10.1f}",
+            flush=True,
+        )
+    print(f"\nlargest |together/alone - 1| = {worst:.1%} (goal <= 5%)")
+    nf4, fp32 = by_name["fp32/bnb-nf4/bs1"], by_name["fp32/none/bs1"]
+    print(f"nf4 peak increase {nf4 / 1e6:.1f} MB vs fp32 {fp32 / 1e6:.1f} MB: {'below' if nf4 < fp32 else 'NOT below'}")
+
+
+if __name__ == "__main__":
+    main()
