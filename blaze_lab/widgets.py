@@ -386,7 +386,7 @@ class Explorer:
         self._render_plot()
         images = self.session.images()
         if images:
-            from blaze_lab.report.figures import image_grid_html
+            from blaze_lab.report.html import image_grid_html
 
             self.images_html.value = "<b>Images</b> (first image of each diffusion run)" + image_grid_html(images)
 

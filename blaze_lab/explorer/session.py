@@ -303,7 +303,7 @@ class ExplorerSession:
 def _labels(rows: pd.DataFrame, info: Panel) -> list[str]:
     """Short labels from the settings that differ between these rows (the report's labelling rule); with nothing
     differing (one run), the kind's headline settings."""
-    from blaze_lab.report.figures import config_label, varying_columns
+    from blaze_lab.report.labels import config_label, varying_columns
 
     columns = [f"{info.name}.{f}" for f in info.fields if f"{info.name}.{f}" in rows]
     shown = varying_columns(rows, columns) or [f"{info.name}.{f}" for f in info.label_fields]

@@ -28,12 +28,10 @@ from plotly.subplots import make_subplots
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import (
     ci_bars,
-    has_values,
-    labels_of,
-    numeric,
-    ok_rows,
-    require,
     scatter_with_front,
+)
+from blaze_lab.report.labels import (
+    labels_of,
     with_labels,
 )
 
@@ -43,6 +41,12 @@ from blaze_lab.report.llm_figures import (
     latency_stat,
     memory_latency_scatter,
     random_weights,
+)
+from blaze_lab.report.rows import (
+    has_values,
+    numeric,
+    ok_rows,
+    require,
 )
 from blaze_lab.report.sections import Item, figure_item, note
 

@@ -1,22 +1,18 @@
-"""Figure building blocks shared by every engine kind: labels, Pareto fronts, CI bars, CDFs and tables.
+"""Figure building blocks shared by every engine kind: Pareto fronts, CI bars, scatter with a front, CDFs.
 
-Everything here is a pure function ``DataFrame -> Figure | DataFrame | Series``: no I/O, no global state. A figure
-that cannot be drawn from the frame it is given (a needed column is missing, no row has a value) raises
+Everything here is a pure function ``DataFrame -> Figure``: no I/O, no global state. A figure that cannot be drawn
+from the frame it is given (a needed column is missing, no row has a value) raises
 :class:`~blaze_lab.errors.ReportError` with the reason; :func:`blaze_lab.report.sections.figure_item` turns that
 into a note in the report instead of a crash.
 
-Conventions (from the result-rows contract): config fields are dotted columns (``llm.dtype``), ``env.*`` columns are
-the environment, a metric ``m`` has summary columns ``m_mean``, ``m_p50``, ``m_ci_low``/``m_ci_high`` (CI of the mean)
-and ``m_median_ci_low``/``m_median_ci_high`` (CI of the median). Rows whose ``status`` is not ``ok`` carry no
-metrics: they are left out of metric figures (:func:`ok_rows`) and listed by :func:`status_rows`. Rows with
-``valid == False`` are drawn hatched/open and listed by :func:`invalid_rows` with their ``validity_reason``.
+A metric ``m`` has summary columns ``m_mean``, ``m_p50``, ``m_ci_low``/``m_ci_high`` (CI of the mean) and
+``m_median_ci_low``/``m_median_ci_high`` (CI of the median). Rows whose ``status`` is not ``ok`` are left out of
+metric figures; rows with ``valid == False`` are drawn hatched/open (see :mod:`blaze_lab.report.rows`).
 
 Example:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"llm.dtype": ["fp32", "bf16"], "llm.batch_size": [8, 8],
     ...                    "tokens_per_s_mean": [90.0, 170.0], "status": ["ok", "ok"]})
-    >>> list(config_labels(df))
-    ['fp32', 'bf16']
     >>> fig = ci_bars(df, "tokens_per_s", title="Throughput")
     >>> list(fig.data[0].y)
     [90.0, 170.0]
@@ -24,12 +20,8 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import html
 import math
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,30 +30,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
-
-# Short names for config fields in labels: "bs8" reads better than "batch_size=8".
-FIELD_SHORT: dict[str, str] = {
-    "batch_size": "bs",
-    "max_new_tokens": "out",
-    "new_tokens": "out",
-    "prompt_tokens": "in",
-    "prompt_len": "in",
-    "num_inference_steps": "steps",
-    "steps": "steps",
-    "quantization": "quant",
-    "attn_implementation": "attn",
-    "attention": "attn",
-    "images_per_prompt": "batch",
-    "replicas": "replicas",
-}
-# Fields shown as prefix+value with no separator (numbers that read as one token: bs8, steps20).
-_GLUED = {"bs", "steps", "out", "in", "batch"}
-# String values that mean "off": shown with the field name so "none" alone is not ambiguous.
-_OFF_VALUES = {"none", "off", "false", "no", ""}
-
-LABEL_SEPARATOR = " · "
-LABEL = "config"  # column added by with_labels()
-OK = "ok"
+from blaze_lab.report.labels import config_label, labels_of
+from blaze_lab.report.rows import has_values, invalid_mask, numeric, ok_rows, require
 
 COLORS = {
     "bar": "#4C78A8",
@@ -71,144 +41,6 @@ COLORS = {
     "line": "#E45756",
 }
 INVALID_PATTERN = "/"  # hatch on bars whose measurement is flagged valid=False
-
-
-# -- columns and rows ----------------------------------------------------------------------------------------------
-def config_columns(df: pd.DataFrame) -> list[str]:
-    """Dotted config columns (``llm.dtype``, ``router.strategy``), excluding ``env.*``."""
-    return [c for c in df.columns if isinstance(c, str) and "." in c and not c.startswith("env.")]
-
-
-def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows that carry metrics: ``status == "ok"`` (all rows when the frame has no ``status`` column)."""
-    if "status" not in df.columns:
-        return df
-    return df[df["status"].astype(str) == OK]
-
-
-def has_values(df: pd.DataFrame, column: str) -> bool:
-    """True when ``column`` exists and at least one row has a non-NaN value in it."""
-    return column in df.columns and bool(pd.to_numeric(df[column], errors="coerce").notna().any())
-
-
-def require(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    """Raise ReportError naming every missing or all-NaN column needed for ``what``."""
-    missing = [c for c in columns if not has_values(df, c)]
-    if missing:
-        raise ReportError(f"{what}: no values in column(s) {', '.join(missing)}")
-
-
-def invalid_mask(df: pd.DataFrame) -> pd.Series:
-    """Boolean Series: rows whose measurement is flagged ``valid == False`` (missing column or NaN -> False)."""
-    if "valid" not in df.columns:
-        return pd.Series(False, index=df.index)
-    return df["valid"].map(lambda v: v is False or v is np.False_ or (isinstance(v, str) and v.lower() == "false"))
-
-
-def numeric(df: pd.DataFrame, column: str) -> pd.Series:
-    """``df[column]`` as floats (NaN where missing or not a number); an all-NaN Series when the column is absent."""
-    if column not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype=float)
-    return pd.to_numeric(df[column], errors="coerce").astype(float)
-
-
-# -- labels --------------------------------------------------------------------------------------------------------
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # lists / arrays: not a missing scalar
-        return False
-
-
-def _format_value(field: str, value: Any) -> str:
-    name = field.split(".", 1)[-1]
-    short = FIELD_SHORT.get(name, name)
-    if isinstance(value, bool | np.bool_):
-        return short if value else f"no-{short}"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int | np.integer | float | np.floating):
-        return f"{short}{value}" if short in _GLUED else f"{short}={value:g}"
-    text = str(value)
-    if text.lower() in _OFF_VALUES:
-        return f"{short}={text or 'none'}"
-    if name == "model" and "/" in text:
-        text = text.rstrip("/").rsplit("/", 1)[-1]  # a local path or hub id: its last part names it
-    return text
-
-
-def varying_columns(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
-    """Config columns whose value differs between rows of ``df`` (missing counts as a value)."""
-    cols = list(columns) if columns is not None else config_columns(df)
-    return [c for c in cols if c in df.columns and df[c].astype(str).nunique(dropna=False) > 1]
-
-
-def config_label(row: pd.Series | dict[str, Any], fields: Sequence[str] | None = None) -> str:
-    """A readable label for one config, e.g. ``"bf16 · bnb-nf4 · bs8"``.
-
-    ``fields`` are the config columns to show (normally those that vary across the frame, see
-    :func:`config_labels`); by default every dotted config field of the row. Missing values are skipped.
-
-    >>> config_label({"llm.dtype": "bf16", "llm.quantization": "bnb-nf4", "llm.batch_size": 8})
-    'bf16 · bnb-nf4 · bs8'
-    >>> config_label({"llm.dtype": "fp32", "llm.quantization": "none", "llm.compile": True})
-    'fp32 · quant=none · compile'
-    """
-    items = dict(row)
-    names = (
-        list(fields) if fields is not None else [k for k in items if "." in str(k) and not str(k).startswith("env.")]
-    )
-    parts = [_format_value(f, items[f]) for f in names if f in items and not _is_missing(items[f])]
-    return LABEL_SEPARATOR.join(parts) if parts else "(default)"
-
-
-def config_labels(df: pd.DataFrame) -> pd.Series:
-    """One label per row showing only the config fields that vary (per engine kind when the frame mixes kinds).
-
-    Duplicate labels (configs that differ only in fields outside the dotted columns) get ``#2``, ``#3`` … so bars
-    never merge.
-
-    >>> df = pd.DataFrame({"llm.dtype": ["fp32", "bf16"], "llm.model": ["m", "m"]})
-    >>> config_labels(df).tolist()
-    ['fp32', 'bf16']
-    """
-    labels = pd.Series("", index=df.index, dtype=object)
-    if df.empty:
-        return labels
-    groups = df.groupby(df["engine"].astype(str), sort=False) if "engine" in df.columns else [("", df)]
-    for kind, sub in groups:
-        cols = [c for c in config_columns(sub) if c.startswith(f"{kind}.")] or [
-            c for c in config_columns(sub) if sub[c].notna().any()
-        ]
-        # A field constant within this kind (but not across kinds) is not news: compare within the group.
-        fields = varying_columns(sub, cols) or [c for c in cols if sub[c].notna().any()]
-        for idx, row in sub.iterrows():
-            labels[idx] = config_label(row, fields)
-    seen: dict[str, int] = {}
-    for idx, label in labels.items():
-        seen[label] = seen.get(label, 0) + 1
-        if seen[label] > 1:
-            labels[idx] = f"{label} #{seen[label]}"
-    return labels
-
-
-def with_labels(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with a ``config`` column of :func:`config_labels` (kept when already there).
-
-    Label a whole engine frame once, before filtering, so every figure of a report names a config the same way.
-    """
-    if LABEL in df.columns:
-        return df
-    return df.assign(**{LABEL: config_labels(df)})
-
-
-def labels_of(df: pd.DataFrame) -> pd.Series:
-    """The ``config`` column when present (see :func:`with_labels`), else :func:`config_labels` of ``df``."""
-    if LABEL in df.columns:
-        return df[LABEL].astype(str)
-    return config_labels(df)
 
 
 # -- Pareto --------------------------------------------------------------------------------------------------------
@@ -246,7 +78,7 @@ def pareto_front(df: pd.DataFrame, x: str, y: str, minimize: tuple[bool, bool] =
 
 
 # -- generic figures -----------------------------------------------------------------------------------------------
-def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
+def layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
     settings: dict[str, Any] = {
         "title": title,
         "template": "plotly_white",
@@ -335,7 +167,7 @@ def ci_bars(
             hoverinfo="text+y",
         )
     )
-    _layout(fig, title or f"{metric} ({stat}, 95% CI)", yaxis_title=axis_title or f"{metric} {stat}", showlegend=False)
+    layout(fig, title or f"{metric} ({stat}, 95% CI)", yaxis_title=axis_title or f"{metric} {stat}", showlegend=False)
     if bad.any():
         fig.add_annotation(
             text="hatched = measurement flagged invalid (see table)",
@@ -370,7 +202,7 @@ def multi_ci_bars(
         bar.name = sub_title
         fig.add_trace(bar, row=1, col=i)
         fig.update_yaxes(title_text=f"{stat} {unit}".strip(), row=1, col=i)
-    return _layout(fig, title, showlegend=False)
+    return layout(fig, title, showlegend=False)
 
 
 def scatter_with_front(
@@ -439,7 +271,7 @@ def scatter_with_front(
             hoverinfo="skip",
         )
     )
-    return _layout(fig, title, xaxis_title=x_title, yaxis_title=y_title)
+    return layout(fig, title, xaxis_title=x_title, yaxis_title=y_title)
 
 
 def cdf_figure(
@@ -477,7 +309,7 @@ def cdf_figure(
     xs = np.concatenate([np.asarray(t.x, dtype=float) for t in fig.data])
     positive = xs[xs > 0]
     spread = float(positive.max() / positive.min()) if positive.size else 1.0
-    return _layout(
+    return layout(
         fig,
         title,
         xaxis_title=f"{column.removesuffix('_s')} ({unit})",
@@ -488,112 +320,14 @@ def cdf_figure(
     )
 
 
-def table_figure(df: pd.DataFrame, *, title: str) -> go.Figure:
-    """A plotly Table of ``df`` (cells as text; floats to 4 significant digits), height sized to the rows."""
-    if df.empty:
-        raise ReportError(f"{title}: no rows")
-    cells = [[format_cell(v) for v in df[c]] for c in df.columns]
-    fig = go.Figure(
-        go.Table(
-            header={"values": [f"<b>{c}</b>" for c in df.columns], "fill_color": "#E8EEF6", "align": "left"},
-            cells={"values": cells, "align": "left", "height": 26},
-        )
-    )
-    return _layout(fig, title, height=120 + 30 * (len(df) + 1), margin={"l": 10, "r": 10, "t": 50, "b": 10})
-
-
-def format_cell(value: Any) -> str:
-    """Text of one table cell: floats to 4 significant digits, NaN/None as an empty cell."""
-    if _is_missing(value):
-        return ""
-    if isinstance(value, float | np.floating):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def image_grid_html(images: Sequence[tuple[str, bytes | str | os.PathLike[str]]], *, width: int = 160) -> str:
-    """A self-contained HTML grid of PNG thumbnails (base64-embedded), one captioned cell per image.
-
-    For section functions that show images (e.g. one diffusion output per config, same seed). An image is PNG
-    bytes or a path to a PNG file; captions are escaped.
-
-    >>> image_grid_html([("fp32", b"\\x89PNG")]).count("<figure")
-    1
-    """
-    cells = []
-    for caption, image in images:
-        data = image if isinstance(image, bytes) else Path(image).read_bytes()
-        src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-        cells.append(
-            f'<figure style="margin:4px;width:{width}px"><img src="{src}" width="{width}" alt="{html.escape(caption)}">'
-            f'<figcaption style="font-size:12px">{html.escape(caption)}</figcaption></figure>'
-        )
-    return '<div class="image-grid" style="display:flex;flex-wrap:wrap">' + "".join(cells) + "</div>"
-
-
-# -- tables of rows that are not plain ok measurements -------------------------------------------------------------
-def status_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose ``status`` is not ok: engine, config label, status, error (empty frame when every row is ok)."""
-    cols = ["engine", "config", "status", "error"]
-    if "status" not in df.columns:
-        return pd.DataFrame(columns=cols)
-    bad = df[df["status"].astype(str) != OK]
-    out = pd.DataFrame(
-        {
-            "engine": bad["engine"].astype(str) if "engine" in bad.columns else "",
-            "config": labels_of(df).loc[bad.index],
-            "status": bad["status"].astype(str),
-            "error": bad["error"].fillna("").astype(str) if "error" in bad.columns else "",
-        },
-        index=bad.index,
-    )
-    return out.reset_index(drop=True)[cols]
-
-
-def status_table(df: pd.DataFrame) -> go.Figure:
-    """Plotly Table of :func:`status_rows` (ReportError when every run is ok)."""
-    return table_figure(status_rows(df), title="Runs that did not produce measurements")
-
-
-def invalid_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Ok rows flagged ``valid == False``: engine, config label, n, validity_reason."""
-    rows = ok_rows(df)
-    bad = rows[invalid_mask(rows)]
-    labels = labels_of(rows)
-    return pd.DataFrame(
-        {
-            "engine": bad["engine"].astype(str) if "engine" in bad.columns else "",
-            "config": labels.loc[bad.index],
-            "n": numeric(bad, "n"),
-            "validity_reason": bad["validity_reason"].astype(str) if "validity_reason" in bad.columns else "",
-        }
-    ).reset_index(drop=True)
-
-
 __all__ = [
-    "FIELD_SHORT",
+    "COLORS",
     "cdf_figure",
     "ci_bars",
     "ci_columns",
-    "config_columns",
-    "config_label",
-    "config_labels",
     "error_arrays",
-    "format_cell",
-    "has_values",
-    "image_grid_html",
-    "invalid_mask",
-    "invalid_rows",
-    "labels_of",
+    "layout",
     "multi_ci_bars",
-    "numeric",
-    "ok_rows",
     "pareto_front",
-    "require",
     "scatter_with_front",
-    "status_rows",
-    "status_table",
-    "table_figure",
-    "varying_columns",
-    "with_labels",
 ]

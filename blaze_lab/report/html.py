@@ -17,7 +17,7 @@ import base64
 import datetime as dt
 import html
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,10 @@ from plotly.offline import get_plotlyjs
 
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import ReportError
-from blaze_lab.report.figures import format_cell, invalid_rows, status_rows, with_labels
+from blaze_lab.report.labels import with_labels
 from blaze_lab.report.png import export_pngs
 from blaze_lab.report.sections import Item, report_sections, rows_of
+from blaze_lab.report.tables import format_cell, invalid_rows, status_rows
 
 DEFAULT_TITLE = "blaze_lab sweep report"
 # Header facts: (label, keys tried in the manifest's env / top level / the frame's env.* columns, in order).
@@ -141,6 +142,26 @@ def frame_html(df: pd.DataFrame) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     table = f'<table class="data"><thead><tr>{heads}</tr></thead><tbody>{"".join(body)}</tbody></table>'
     return f'<div class="scroll">{table}</div>'
+
+
+def image_grid_html(images: Sequence[tuple[str, bytes | str | os.PathLike[str]]], *, width: int = 160) -> str:
+    """A self-contained HTML grid of PNG thumbnails (base64-embedded), one captioned cell per image.
+
+    For pages that show images (e.g. the explorer's first image of each diffusion run). An image is PNG bytes or a
+    path to a PNG file (read here: this module is where the report does file I/O); captions are escaped.
+
+    >>> image_grid_html([("fp32", b"\\x89PNG")]).count("<figure")
+    1
+    """
+    cells = []
+    for caption, image in images:
+        data = image if isinstance(image, bytes) else Path(image).read_bytes()
+        src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        cells.append(
+            f'<figure style="margin:4px;width:{width}px"><img src="{src}" width="{width}" alt="{html.escape(caption)}">'
+            f'<figcaption style="font-size:12px">{html.escape(caption)}</figcaption></figure>'
+        )
+    return '<div class="image-grid" style="display:flex;flex-wrap:wrap">' + "".join(cells) + "</div>"
 
 
 def summary_columns(summary: pd.DataFrame) -> list[str]:
@@ -306,6 +327,7 @@ __all__ = [
     "build_report",
     "frame_html",
     "header_html",
+    "image_grid_html",
     "item_html",
     "overview_items",
     "summary_columns",

@@ -23,22 +23,28 @@ from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import (
-    LABEL,
     cdf_figure,
     ci_bars,
     ci_columns,
+    multi_ci_bars,
+    scatter_with_front,
+)
+from blaze_lab.report.labels import (
+    LABEL,
+    labels_of,
+    with_labels,
+)
+from blaze_lab.report.rows import (
     has_values,
     invalid_mask,
-    labels_of,
-    multi_ci_bars,
     numeric,
     ok_rows,
     require,
-    scatter_with_front,
-    table_figure,
-    with_labels,
 )
 from blaze_lab.report.sections import Item, figure_item, note
+from blaze_lab.report.tables import (
+    table_figure,
+)
 
 MIB = 1024.0 * 1024.0
 DEFAULT_KL_THRESHOLD = 0.05  # nats; below this the next-token distributions are near-identical to the reference

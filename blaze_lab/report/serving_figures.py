@@ -30,17 +30,23 @@ from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import (
-    _layout,
     cdf_figure,
-    config_columns,
+    layout,
+)
+from blaze_lab.report.labels import (
     config_label,
+    varying_columns,
+)
+from blaze_lab.report.rows import (
+    config_columns,
     numeric,
     ok_rows,
     require,
-    status_rows,
-    varying_columns,
 )
 from blaze_lab.report.sections import Item, figure_item, note
+from blaze_lab.report.tables import (
+    status_rows,
+)
 
 RATE = "serving.rate_rps"
 MODE = "serving.batching"
@@ -86,7 +92,7 @@ def latency_throughput(summary: pd.DataFrame, latency: str = "latency_s_p50",
                 hovertemplate="%{text}<br>%{x:.3g} tok/s<br>%{y:.3g} s<extra>" + str(curve) + "</extra>",
             )
         )
-    return _layout(fig, f"Latency ({latency.removeprefix('latency_s_')}) vs throughput per batching config",
+    return layout(fig, f"Latency ({latency.removeprefix('latency_s_')}) vs throughput per batching config",
                    xaxis_title=f"achieved {throughput.replace('_', ' ')}", yaxis_title=f"{latency} (s)")
 
 
@@ -107,7 +113,7 @@ def ttft_tpot_percentiles(summary: pd.DataFrame) -> go.Figure:
             )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title_text="seconds", row=1, col=1)
-    return _layout(fig, "TTFT and TPOT percentiles per config")
+    return layout(fig, "TTFT and TPOT percentiles per config")
 
 
 def goodput_vs_rate(summary: pd.DataFrame) -> go.Figure:
@@ -128,7 +134,7 @@ def goodput_vs_rate(summary: pd.DataFrame) -> go.Figure:
                        hovertemplate="%{x:g} req/s offered<br>goodput %{y:.3g}/s<br>"
                                      "SLO attainment %{customdata:.0%}<extra></extra>")
         )
-    return _layout(fig, "Goodput under the SLO vs offered rate", xaxis_title="offered rate (req/s)",
+    return layout(fig, "Goodput under the SLO vs offered rate", xaxis_title="offered rate (req/s)",
                    yaxis_title="goodput (req/s meeting every SLO)")
 
 

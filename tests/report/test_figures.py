@@ -10,18 +10,9 @@ import pandas as pd
 import pytest
 
 from blaze_lab.errors import ReportError
-from blaze_lab.report.figures import (
-    cdf_figure,
-    ci_bars,
-    config_label,
-    config_labels,
-    invalid_rows,
-    pareto_front,
-    scatter_with_front,
-    status_rows,
-    status_table,
-    varying_columns,
-)
+from blaze_lab.report.figures import cdf_figure, ci_bars, pareto_front, scatter_with_front
+from blaze_lab.report.labels import config_label, config_labels, varying_columns
+from blaze_lab.report.tables import invalid_rows, status_rows, status_table
 
 
 # -- pareto_front ---------------------------------------------------------------------------------------------------
@@ -175,7 +166,7 @@ def test_invalid_rows_lists_reason(summary: pd.DataFrame) -> None:
 
 
 def test_image_grid_html_embeds_images(tmp_path: Path) -> None:
-    from blaze_lab.report.figures import image_grid_html
+    from blaze_lab.report.html import image_grid_html
 
     (tmp_path / "b.png").write_bytes(b"\x89PNG-b")
     out = image_grid_html([("fp32 <ref>", b"\x89PNG-a"), ("bf16", tmp_path / "b.png")])

@@ -1,0 +1,145 @@
+"""Config labels: the one formatter that names a config in the report, the CLI and the explorer.
+
+A label shows only the config fields that differ between the rows being compared (``bf16 · bnb-nf4 · bs8``), with
+short field names (:data:`FIELD_SHORT`). Pure functions over frames and rows: no plotting, no I/O.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"llm.dtype": ["fp32", "bf16"], "llm.batch_size": [8, 8]})
+    >>> config_labels(df).tolist()
+    ['fp32', 'bf16']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from blaze_lab.report.rows import config_columns, is_missing
+
+# Short names for config fields in labels: "bs8" reads better than "batch_size=8".
+FIELD_SHORT: dict[str, str] = {
+    "batch_size": "bs",
+    "max_new_tokens": "out",
+    "new_tokens": "out",
+    "prompt_tokens": "in",
+    "prompt_len": "in",
+    "num_inference_steps": "steps",
+    "steps": "steps",
+    "quantization": "quant",
+    "attn_implementation": "attn",
+    "attention": "attn",
+    "images_per_prompt": "batch",
+    "replicas": "replicas",
+}
+# Fields shown as prefix+value with no separator (numbers that read as one token: bs8, steps20).
+_GLUED = {"bs", "steps", "out", "in", "batch"}
+# String values that mean "off": shown with the field name so "none" alone is not ambiguous.
+_OFF_VALUES = {"none", "off", "false", "no", ""}
+
+LABEL_SEPARATOR = " · "
+LABEL = "config"  # column added by with_labels()
+
+
+def _format_value(field: str, value: Any) -> str:
+    name = field.split(".", 1)[-1]
+    short = FIELD_SHORT.get(name, name)
+    if isinstance(value, bool | np.bool_):
+        return short if value else f"no-{short}"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int | np.integer | float | np.floating):
+        return f"{short}{value}" if short in _GLUED else f"{short}={value:g}"
+    text = str(value)
+    if text.lower() in _OFF_VALUES:
+        return f"{short}={text or 'none'}"
+    if name == "model" and "/" in text:
+        text = text.rstrip("/").rsplit("/", 1)[-1]  # a local path or hub id: its last part names it
+    return text
+
+
+def varying_columns(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
+    """Config columns whose value differs between rows of ``df`` (missing counts as a value)."""
+    cols = list(columns) if columns is not None else config_columns(df)
+    return [c for c in cols if c in df.columns and df[c].astype(str).nunique(dropna=False) > 1]
+
+
+def config_label(row: pd.Series | dict[str, Any], fields: Sequence[str] | None = None) -> str:
+    """A readable label for one config, e.g. ``"bf16 · bnb-nf4 · bs8"``.
+
+    ``fields`` are the config columns to show (normally those that vary across the frame, see
+    :func:`config_labels`); by default every dotted config field of the row. Missing values are skipped.
+
+    >>> config_label({"llm.dtype": "bf16", "llm.quantization": "bnb-nf4", "llm.batch_size": 8})
+    'bf16 · bnb-nf4 · bs8'
+    >>> config_label({"llm.dtype": "fp32", "llm.quantization": "none", "llm.compile": True})
+    'fp32 · quant=none · compile'
+    """
+    items = dict(row)
+    names = (
+        list(fields) if fields is not None else [k for k in items if "." in str(k) and not str(k).startswith("env.")]
+    )
+    parts = [_format_value(f, items[f]) for f in names if f in items and not is_missing(items[f])]
+    return LABEL_SEPARATOR.join(parts) if parts else "(default)"
+
+
+def config_labels(df: pd.DataFrame) -> pd.Series:
+    """One label per row showing only the config fields that vary (per engine kind when the frame mixes kinds).
+
+    Duplicate labels (configs that differ only in fields outside the dotted columns) get ``#2``, ``#3`` … so bars
+    never merge.
+
+    >>> df = pd.DataFrame({"llm.dtype": ["fp32", "bf16"], "llm.model": ["m", "m"]})
+    >>> config_labels(df).tolist()
+    ['fp32', 'bf16']
+    """
+    labels = pd.Series("", index=df.index, dtype=object)
+    if df.empty:
+        return labels
+    groups = df.groupby(df["engine"].astype(str), sort=False) if "engine" in df.columns else [("", df)]
+    for kind, sub in groups:
+        cols = [c for c in config_columns(sub) if c.startswith(f"{kind}.")] or [
+            c for c in config_columns(sub) if sub[c].notna().any()
+        ]
+        # A field constant within this kind (but not across kinds) is not news: compare within the group.
+        fields = varying_columns(sub, cols) or [c for c in cols if sub[c].notna().any()]
+        for idx, row in sub.iterrows():
+            labels[idx] = config_label(row, fields)
+    seen: dict[str, int] = {}
+    for idx, label in labels.items():
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[idx] = f"{label} #{seen[label]}"
+    return labels
+
+
+def with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``config`` column of :func:`config_labels` (kept when already there).
+
+    Label a whole engine frame once, before filtering, so every figure of a report names a config the same way.
+    """
+    if LABEL in df.columns:
+        return df
+    return df.assign(**{LABEL: config_labels(df)})
+
+
+def labels_of(df: pd.DataFrame) -> pd.Series:
+    """The ``config`` column when present (see :func:`with_labels`), else :func:`config_labels` of ``df``."""
+    if LABEL in df.columns:
+        return df[LABEL].astype(str)
+    return config_labels(df)
+
+
+__all__ = [
+    "FIELD_SHORT",
+    "LABEL",
+    "LABEL_SEPARATOR",
+    "config_label",
+    "config_labels",
+    "labels_of",
+    "varying_columns",
+    "with_labels",
+]
