@@ -108,18 +108,21 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
 
     runs = expand(spec)
     plan = groups(runs)
+    from blaze_lab.report.labels import config_labels
+
     done = completed_runs(spec, plan, results, retry_errors)
-    varying = _varying_fields(runs)
+    # The report's labels: per kind, the fields that differ between its runs (bf16 · quant=bnb-nf4 · bs8).
+    configs = pd.DataFrame(
+        [{"engine": r.kind, **{f"{r.kind}.{k}": v for k, v in r.config.to_dict().items()}} for r in runs]
+    )
     table = pd.DataFrame(
-        [
-            {
-                "run_id": r.run_id,
-                "group": r.group,
-                **{f: str(getattr(r.config, f, "")) for f in varying},
-                "done": "yes" if r.run_id in done else "no",
-            }
-            for r in runs
-        ]
+        {
+            "run_id": [r.run_id for r in runs],
+            "group": [r.group for r in runs],
+            "kind": [r.kind for r in runs],
+            "config": config_labels(configs).tolist(),
+            "done": ["yes" if r.run_id in done else "no" for r in runs],
+        }
     )
     typer.echo(
         f"sweep {spec.name} ({spec.source}): {len(runs)} run{'s' * (len(runs) != 1)} in {len(plan)} load-time "
@@ -139,15 +142,6 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
     typer.echo(pd.DataFrame(rows).to_string(index=False))
     typer.echo("")
     typer.echo(f"dry run: nothing executed or written (results would go to {results / spec.name})")
-
-
-def _varying_fields(runs: list[Any]) -> list[str]:
-    if not runs:
-        return []
-    # A spec with parts mixes config classes: a field one kind lacks counts as a differing value.
-    names = list(dict.fromkeys(n for r in runs for n in r.config.to_dict()))
-    varying = [n for n in names if len({repr(getattr(r.config, n, None)) for r in runs}) > 1]
-    return varying or names[:1]
 
 
 @app.command("report")

@@ -75,7 +75,7 @@ p.note{color:#8a5a00;background:#fff7e6;border-left:4px solid #f0a020;padding:6p
 .fixture{color:#b00;font-weight:600} table.data td,table.data th{white-space:nowrap}
 table.data td.text{white-space:normal;min-width:240px} div.scroll{overflow-x:auto;max-width:100%}
 """
-_WRAP_COLUMNS = {"error", "validity_reason", "note"}
+_WRAP_COLUMNS = {"error", "validity_reason", "note", "reason", "detail"}
 _MIB_COLUMNS = {"peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes"}
 
 

@@ -1,7 +1,7 @@
 """Config labels: the one formatter that names a config in the report, the CLI and the explorer.
 
-A label shows only the config fields that differ between the rows being compared (``bf16 · bnb-nf4 · bs8``), with
-short field names (:data:`FIELD_SHORT`). Pure functions over frames and rows: no plotting, no I/O.
+A label shows only the config fields that differ between the rows being compared (``bf16 · quant=bnb-nf4 · bs8``),
+with short field names (:data:`FIELD_SHORT`). Pure functions over frames and rows: no plotting, no I/O.
 
 Example:
     >>> import pandas as pd
@@ -34,31 +34,39 @@ FIELD_SHORT: dict[str, str] = {
     "attention": "attn",
     "images_per_prompt": "batch",
     "replicas": "replicas",
+    "torch_compile": "compile",
+    "heterogeneity": "hetero",
 }
-# Fields shown as prefix+value with no separator (numbers that read as one token: bs8, steps20).
+# Fields whose values name themselves (fp32, smollm2-135m, round_robin): shown bare. Every other field is shown as
+# ``name=value`` for EVERY value, so "quant=none" sits beside "quant=bnb-8bit" and "offload=model" never reads as a
+# model name.
+BARE_FIELDS = frozenset({"dtype", "model", "strategy"})
+# Count fields shown as prefix+value with no separator (numbers that read as one token: bs8, steps20).
 _GLUED = {"bs", "steps", "out", "in", "batch"}
-# String values that mean "off": shown with the field name so "none" alone is not ambiguous.
-_OFF_VALUES = {"none", "off", "false", "no", ""}
 
 LABEL_SEPARATOR = " · "
 LABEL = "config"  # column added by with_labels()
 
 
-def _format_value(field: str, value: Any) -> str:
+def format_field(field: str, value: Any) -> str:
+    """One field of a label: ``fp32``, ``bs8``, ``quant=none``, ``offload=model``, ``vae_slicing=off``.
+
+    >>> [format_field(f, v) for f, v in [("llm.dtype", "bf16"), ("llm.batch_size", 8.0),
+    ...                                  ("llm.quantization", "bnb-8bit"), ("diffusion.vae_slicing", False)]]
+    ['bf16', 'bs8', 'quant=bnb-8bit', 'vae_slicing=off']
+    """
     name = field.split(".", 1)[-1]
     short = FIELD_SHORT.get(name, name)
     if isinstance(value, bool | np.bool_):
-        return short if value else f"no-{short}"
+        return f"{short}={'on' if value else 'off'}"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int | np.integer | float | np.floating):
         return f"{short}{value}" if short in _GLUED else f"{short}={value:g}"
-    text = str(value)
-    if text.lower() in _OFF_VALUES:
-        return f"{short}={text or 'none'}"
+    text = str(value) or "none"
     if name == "model" and "/" in text:
         text = text.rstrip("/").rsplit("/", 1)[-1]  # a local path or hub id: its last part names it
-    return text
+    return text if name in BARE_FIELDS else f"{short}={text}"
 
 
 def varying_columns(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
@@ -68,21 +76,21 @@ def varying_columns(df: pd.DataFrame, columns: Sequence[str] | None = None) -> l
 
 
 def config_label(row: pd.Series | dict[str, Any], fields: Sequence[str] | None = None) -> str:
-    """A readable label for one config, e.g. ``"bf16 · bnb-nf4 · bs8"``.
+    """A readable label for one config, e.g. ``"bf16 · quant=bnb-nf4 · bs8"`` (fields by :func:`format_field`).
 
     ``fields`` are the config columns to show (normally those that vary across the frame, see
     :func:`config_labels`); by default every dotted config field of the row. Missing values are skipped.
 
     >>> config_label({"llm.dtype": "bf16", "llm.quantization": "bnb-nf4", "llm.batch_size": 8})
-    'bf16 · bnb-nf4 · bs8'
-    >>> config_label({"llm.dtype": "fp32", "llm.quantization": "none", "llm.compile": True})
-    'fp32 · quant=none · compile'
+    'bf16 · quant=bnb-nf4 · bs8'
+    >>> config_label({"llm.dtype": "fp32", "llm.quantization": "none", "llm.torch_compile": True})
+    'fp32 · quant=none · compile=on'
     """
     items = dict(row)
     names = (
         list(fields) if fields is not None else [k for k in items if "." in str(k) and not str(k).startswith("env.")]
     )
-    parts = [_format_value(f, items[f]) for f in names if f in items and not is_missing(items[f])]
+    parts = [format_field(f, items[f]) for f in names if f in items and not is_missing(items[f])]
     return LABEL_SEPARATOR.join(parts) if parts else "(default)"
 
 
@@ -136,9 +144,11 @@ def labels_of(df: pd.DataFrame) -> pd.Series:
 __all__ = [
     "FIELD_SHORT",
     "LABEL",
+    "BARE_FIELDS",
     "LABEL_SEPARATOR",
     "config_label",
     "config_labels",
+    "format_field",
     "labels_of",
     "varying_columns",
     "with_labels",

@@ -14,9 +14,9 @@ Example:
     ...                    "tokens_per_s": [10.0, 12.0, 10.0, 38.0], "latency_s_p50": [0.5, 3.0, 0.6, 0.9],
     ...                    "slo_attainment": [1.0, 0.2, 1.0, 0.95]})
     >>> [t.name for t in latency_throughput(df).data]
-    ['batching=none', 'dynamic']
+    ['batching=none', 'batching=dynamic']
     >>> max_rate_under_slo_table(df)[["curve", "max_rate_rps"]].to_dict("records")
-    [{'curve': 'batching=none', 'max_rate_rps': 1.0}, {'curve': 'dynamic', 'max_rate_rps': 4.0}]
+    [{'curve': 'batching=none', 'max_rate_rps': 1.0}, {'curve': 'batching=dynamic', 'max_rate_rps': 4.0}]
 """
 
 from __future__ import annotations

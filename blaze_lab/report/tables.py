@@ -6,8 +6,8 @@ Example:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"engine": ["llm"] * 2, "llm.dtype": ["fp32", "bf16"], "status": ["ok", "error"],
     ...                    "error": ["", "boom"]})
-    >>> status_rows(df)[["config", "status", "error"]].to_dict("records")
-    [{'config': 'bf16', 'status': 'error', 'error': 'boom'}]
+    >>> status_rows(df)[["config", "status", "reason", "detail"]].to_dict("records")
+    [{'config': 'bf16', 'status': 'error', 'reason': 'boom', 'detail': 'boom'}]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import layout
 from blaze_lab.report.labels import labels_of
+from blaze_lab.report.reasons import human_reason
 from blaze_lab.report.rows import OK, invalid_mask, is_missing, numeric, ok_rows
 
 
@@ -49,17 +50,20 @@ def format_cell(value: Any) -> str:
 
 # -- tables of rows that are not plain ok measurements -------------------------------------------------------------
 def status_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose ``status`` is not ok: engine, config label, status, error (empty frame when every row is ok)."""
-    cols = ["engine", "config", "status", "error"]
+    """Rows whose ``status`` is not ok: engine, config label, status, reason (plain words, see
+    :func:`~blaze_lab.report.reasons.human_reason`) and detail (the library's text); empty when every row is ok."""
+    cols = ["engine", "config", "status", "reason", "detail"]
     if "status" not in df.columns:
         return pd.DataFrame(columns=cols)
     bad = df[df["status"].astype(str) != OK]
+    records = bad.to_dict("records")
     out = pd.DataFrame(
         {
             "engine": bad["engine"].astype(str) if "engine" in bad.columns else "",
             "config": labels_of(df).loc[bad.index],
             "status": bad["status"].astype(str),
-            "error": bad["error"].fillna("").astype(str) if "error" in bad.columns else "",
+            "reason": [human_reason(r) for r in records],
+            "detail": bad["error"].fillna("").astype(str) if "error" in bad.columns else "",
         },
         index=bad.index,
     )

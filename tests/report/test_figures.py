@@ -55,16 +55,34 @@ def test_pareto_front_empty_and_missing_column() -> None:
 # -- labels ---------------------------------------------------------------------------------------------------------
 def test_config_label_formats_fields() -> None:
     row = {"llm.dtype": "bf16", "llm.quantization": "bnb-nf4", "llm.batch_size": 8, "env.device": "cpu"}
-    assert config_label(row) == "bf16 · bnb-nf4 · bs8"
-    assert config_label({"llm.quantization": "none", "llm.torch_compile": False}) == "quant=none · no-torch_compile"
+    assert config_label(row) == "bf16 · quant=bnb-nf4 · bs8"
+    assert config_label({"llm.quantization": "none", "llm.torch_compile": False}) == "quant=none · compile=off"
     assert config_label({"llm.dtype": float("nan")}) == "(default)"
     assert config_label({"llm.model": "/data/models/SmolLM2-135M/"}) == "SmolLM2-135M"
+
+
+def test_config_labels_one_style_per_field() -> None:
+    # every value of a non-self-describing field carries its name: "quant=none" beside "quant=bnb-8bit", and
+    # offload=model never reads as a model name
+    df = pd.DataFrame({"llm.dtype": ["fp32", "fp32"], "llm.quantization": ["none", "bnb-8bit"]})
+    df2 = pd.DataFrame(
+        {
+            "diffusion.attention": ["sdpa", "sliced"],
+            "diffusion.vae_slicing": [False, True],
+            "diffusion.offload": ["model", "none"],
+        }
+    )
+    assert config_labels(df).tolist() == ["quant=none", "quant=bnb-8bit"]
+    assert config_labels(df2).tolist() == [
+        "attn=sdpa · vae_slicing=off · offload=model",
+        "attn=sliced · vae_slicing=on · offload=none",
+    ]
 
 
 def test_config_labels_show_only_varying_fields(summary: pd.DataFrame) -> None:
     ok = summary[summary["status"] == "ok"]
     assert varying_columns(ok) == ["llm.dtype", "llm.quantization"]
-    assert config_labels(ok).tolist() == ["fp32 · quant=none", "bf16 · quant=none", "bf16 · bnb-nf4"]
+    assert config_labels(ok).tolist() == ["fp32 · quant=none", "bf16 · quant=none", "bf16 · quant=bnb-nf4"]
 
 
 def test_config_labels_per_engine_kind_and_duplicates() -> None:
@@ -148,7 +166,10 @@ def test_status_rows_lists_unsupported_with_error(summary: pd.DataFrame) -> None
     assert len(rows) == 1
     assert rows.loc[0, "status"] == "unsupported"
     assert "torchao-int4-weight-only" in rows.loc[0, "config"]
-    assert rows.loc[0, "error"] == "torchao int4: no CPU packing format"
+    assert rows.loc[0, "detail"] == "torchao int4: no CPU packing format"  # the library's words, kept
+    assert rows.loc[0, "reason"] == (  # the explorer's words for the same setting on a CPU
+        "needs an accelerator (torchao int4 weight-only has no CPU kernel); this device is CPU-only"
+    )
     table = status_table(summary).data[0]
     assert "unsupported" in table.cells.values[2]
 
@@ -157,6 +178,20 @@ def test_status_rows_all_ok_is_empty(summary: pd.DataFrame) -> None:
     assert status_rows(summary[summary["status"] == "ok"]).empty
     with pytest.raises(ReportError):
         status_table(summary[summary["status"] == "ok"])
+
+
+def test_human_reason_sources() -> None:
+    from blaze_lab.report.reasons import human_reason
+
+    gpu = {"engine": "llm", "env.device": "cuda", "llm.quantization": "torchao-int4-weight-only"}
+    assert human_reason({**gpu, "error": "torchao: ImportError: Requires mslk >= 1.0.0"}).startswith(
+        "needs the mslk kernel package"
+    )
+    assert human_reason({"engine": "x", "error": "ModuleNotFoundError: No module named 'optimum.quanto'"}) == (
+        "the optimum.quanto package is not installed"
+    )
+    assert human_reason({"engine": "x", "error": "weird\nsecond line"}) == "weird"
+    assert human_reason({"engine": "x", "status": "error", "error": None}) == "status error, no error recorded"
 
 
 def test_invalid_rows_lists_reason(summary: pd.DataFrame) -> None:

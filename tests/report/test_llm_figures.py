@@ -72,7 +72,7 @@ def test_quality_vs_speed_two_panels_and_one(summary: pd.DataFrame) -> None:
 
 def test_latency_cdf_from_raw_labels_from_summary(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
     fig = latency_cdf(summary, raw)
-    assert [t.name for t in fig.data] == ["fp32 · quant=none", "bf16 · quant=none", "bf16 · bnb-nf4"]
+    assert [t.name for t in fig.data] == ["fp32 · quant=none", "bf16 · quant=none", "bf16 · quant=bnb-nf4"]
     tpot = latency_cdf(summary, raw, "tpot_s")
     assert max(tpot.data[0].x) < 100  # ms
 
@@ -81,7 +81,7 @@ def test_best_configs_per_objective(summary: pd.DataFrame) -> None:
     best = best_configs(summary, kl_threshold=0.01).set_index("objective")
     assert best.loc["max throughput", "config"] == "bf16 · quant=none"
     assert best.loc["min latency p50", "config"] == "bf16 · quant=none"
-    assert best.loc["min peak_rss", "config"] == "bf16 · bnb-nf4"
+    assert best.loc["min peak_rss", "config"] == "bf16 · quant=bnb-nf4"
     assert best.loc["min peak_rss", "value"] == pytest.approx(500e6 / 2**20)
     assert bool(best.loc["min peak_rss", "valid"]) is False  # nf4 run is flagged invalid in the fixture
     assert best.loc["min perplexity", "config"] == "fp32 · quant=none"

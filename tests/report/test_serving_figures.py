@@ -41,7 +41,7 @@ def test_latency_throughput_has_one_curve_per_batching_mode_ordered_by_rate() ->
     summary, _ = _sweep()
     fig = sf.latency_throughput(summary)
     assert isinstance(fig, go.Figure)
-    assert [t.name for t in fig.data] == ["batching=none", "dynamic", "continuous"]
+    assert [t.name for t in fig.data] == ["batching=none", "batching=dynamic", "batching=continuous"]
     dyn = fig.data[1]
     assert list(dyn.x) == [32.0, 128.0, 160.0] and len(dyn.y) == 3  # the error row is left out
 
@@ -52,7 +52,7 @@ def test_goodput_and_max_rate_table() -> None:
     assert fig.data[0].name == "offered (ideal)" and len(fig.data) == 4
     table = sf.max_rate_under_slo_table(summary)
     assert dict(zip(table["curve"], table["max_rate_rps"], strict=True)) == {
-        "batching=none": 2.0, "dynamic": 8.0, "continuous": 8.0}
+        "batching=none": 2.0, "batching=dynamic": 8.0, "batching=continuous": 8.0}
     with_bisection = summary.assign(max_rate_rps=np.where(summary["serving.batching"] == "continuous", 13.5, np.nan))
     assert sf.max_rate_under_slo_table(with_bisection)["bisected_max_rate_rps"].iloc[2] == 13.5
 
