@@ -142,9 +142,9 @@ def labels_of(df: pd.DataFrame) -> pd.Series:
 
 
 __all__ = [
+    "BARE_FIELDS",
     "FIELD_SHORT",
     "LABEL",
-    "BARE_FIELDS",
     "LABEL_SEPARATOR",
     "config_label",
     "config_labels",
