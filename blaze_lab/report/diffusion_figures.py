@@ -10,7 +10,7 @@ Example:
     >>> df = pd.DataFrame({"engine": ["diffusion"] * 2, "diffusion.attention": ["sdpa", "sliced"],
     ...                    "status": ["ok", "ok"], "step_latency_s_mean": [0.05, 0.055],
     ...                    "step_latency_s_ci_low": [0.049, 0.054], "step_latency_s_ci_high": [0.051, 0.056]})
-    >>> [round(v, 1) for v in step_latency_bars(df).data[0].y]
+    >>> [round(v, 1) for v in step_latency_bars(df).data[0].x]
     [50.0, 55.0]
 """
 
@@ -23,12 +23,12 @@ import math
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
+from blaze_lab.report.axes import layout
 from blaze_lab.report.figures import (
     ci_bars,
-    scatter_with_front,
+    scatter_panels,
 )
 from blaze_lab.report.labels import (
     labels_of,
@@ -78,7 +78,7 @@ def latency_bars(summary: pd.DataFrame) -> go.Figure:
 
 
 def stage_breakdown(summary: pd.DataFrame) -> go.Figure:
-    """Stacked bars: mean text-encode, denoise and VAE-decode time per config (each measured directly)."""
+    """Stacked horizontal bars: mean text-encode, denoise and VAE-decode time per config (each measured directly)."""
     rows = ok_rows(summary)
     require(rows, ["denoise_s_mean"], "stage breakdown")
     labels = labels_of(rows).tolist()
@@ -86,51 +86,40 @@ def stage_breakdown(summary: pd.DataFrame) -> go.Figure:
     for metric, name in STAGES:
         values = numeric(rows, f"{metric}_mean") * 1000.0
         if values.notna().any():
-            fig.add_trace(go.Bar(x=labels, y=values.fillna(0.0).tolist(), name=name))
-    fig.update_layout(
+            fig.add_trace(go.Bar(y=labels, x=values.fillna(0.0).tolist(), name=name, orientation="h"))
+    return layout(
+        fig,
+        "Where a call's time goes (mean ms per stage)",
         barmode="stack",
-        title="Where a call's time goes (mean ms per stage)",
-        template="plotly_white",
-        yaxis_title="ms per call",
-        margin={"l": 60, "r": 20, "t": 70, "b": 80},
+        xaxis_title="time per call (ms)",
+        yaxis={"autorange": "reversed"},
+        height=int(170 + 34 * max(len(labels), 2)),
+        legend={"orientation": "h", "y": -0.25},
     )
-    return fig
 
 
 def quality_vs_speed(summary: pd.DataFrame) -> go.Figure:
-    """PSNR (dB) and SSIM against the reference vs images/s, one subplot each, Pareto front (max both) marked.
+    """PSNR (dB) and SSIM against the reference vs images/s, one panel each, Pareto front (max both) ringed.
 
-    Identical images (PSNR = inf) are drawn at :data:`PSNR_IDENTICAL_DB`.
+    Identical images (PSNR = inf) are drawn at :data:`PSNR_IDENTICAL_DB`. SSIM cannot pass 1 and its axis spans at
+    least 2% (values 0.9999997 and 1.0 are the same image for a reader, and must look it).
     """
     rows = ok_rows(summary)
     require(rows, ["images_per_s_mean"], "quality vs speed")
-    panels = [(c, t) for c, t in (("psnr_db", "PSNR vs reference (dB)"), ("ssim", "SSIM vs reference")) if c in rows]
-    panels = [(c, t) for c, t in panels if has_values(rows, c)]
+    candidates = (("psnr_db", "PSNR vs reference (dB)", (0.0, None)), ("ssim", "SSIM vs reference", (None, 1.0)))
+    panels = [(c, t, b) for c, t, b in candidates if has_values(rows, c)]
     if not panels:
         raise ReportError("quality vs speed: no values in column(s) psnr_db, ssim")
     shown = rows.assign(psnr_db=numeric(rows, "psnr_db").replace(math.inf, PSNR_IDENTICAL_DB))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
-    for i, (col, sub_title) in enumerate(panels, start=1):
-        part = scatter_with_front(
-            shown,
-            "images_per_s_mean",
-            col,
-            minimize=(False, False),
-            title=sub_title,
-            x_title="images/s",
-            y_title=col,
-            x_err=("images_per_s_ci_low", "images_per_s_ci_high"),
-        )
-        for trace in part.data:
-            trace.showlegend = i == 1
-            fig.add_trace(trace, row=1, col=i)
-        fig.update_xaxes(title_text="mean images/s", row=1, col=i)
-        fig.update_yaxes(title_text=sub_title, row=1, col=i)
-    fig.update_layout(
+    return scatter_panels(
+        shown,
+        "images_per_s_mean",
+        panels,
+        minimize=(False, False),
         title=f"Quality vs speed (higher is better; identical images drawn at {PSNR_IDENTICAL_DB:g} dB)",
-        template="plotly_white",
+        x_title="throughput, mean (images/s)",
+        x_err=("images_per_s_ci_low", "images_per_s_ci_high"),
     )
-    return fig
 
 
 def step_latency_cdf(summary: pd.DataFrame, raw: pd.DataFrame) -> go.Figure:

@@ -7,15 +7,17 @@ into a note in the report instead of a crash.
 
 A metric ``m`` has summary columns ``m_mean``, ``m_p50``, ``m_ci_low``/``m_ci_high`` (CI of the mean) and
 ``m_median_ci_low``/``m_median_ci_high`` (CI of the median). Rows whose ``status`` is not ``ok`` are left out of
-metric figures; rows with ``valid == False`` are drawn hatched/open (see :mod:`blaze_lab.report.rows`).
+metric figures; rows with ``valid == False`` are drawn hatched/open, do not set axis ranges, and are annotated where
+they leave the range (see :mod:`blaze_lab.report.axes`). Bars are horizontal: a config label is one line of the
+y axis, so long labels never overlap or get cut off.
 
 Example:
     >>> import pandas as pd
     >>> df = pd.DataFrame({"llm.dtype": ["fp32", "bf16"], "llm.batch_size": [8, 8],
     ...                    "tokens_per_s_mean": [90.0, 170.0], "status": ["ok", "ok"]})
     >>> fig = ci_bars(df, "tokens_per_s", title="Throughput")
-    >>> list(fig.data[0].y)
-    [90.0, 170.0]
+    >>> list(fig.data[0].x), list(fig.data[0].y)
+    ([90.0, 170.0], ['fp32', 'bf16'])
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
+from blaze_lab.report.axes import color_of, few_samples, layout, log_axis, symbol_of, trusted_mask, value_range
 from blaze_lab.report.labels import config_label, labels_of
 from blaze_lab.report.rows import has_values, invalid_mask, numeric, ok_rows, require
 
@@ -78,16 +81,6 @@ def pareto_front(df: pd.DataFrame, x: str, y: str, minimize: tuple[bool, bool] =
 
 
 # -- generic figures -----------------------------------------------------------------------------------------------
-def layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
-    settings: dict[str, Any] = {
-        "title": title,
-        "template": "plotly_white",
-        "margin": {"l": 60, "r": 20, "t": 70, "b": 80},
-    }
-    fig.update_layout(**{**settings, **kwargs})
-    return fig
-
-
 def _nan_to_none(values: Iterable[float]) -> list[float | None]:
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values]
 
@@ -98,16 +91,20 @@ def ci_columns(metric: str, stat: str) -> tuple[str, str, str]:
         return f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"
     if stat == "p50":
         return f"{metric}_p50", f"{metric}_median_ci_low", f"{metric}_median_ci_high"
-    raise ReportError(f"stat {stat!r}: allowed mean, p50 (the stats with a bootstrap CI)")
+    raise ReportError(f"stat {stat!r}: allowed mean, p50 (the stats with a CI)")
 
 
 def error_arrays(df: pd.DataFrame, value: str, low: str, high: str, scale: float = 1.0) -> dict[str, Any]:
-    """Plotly ``error_y``/``error_x`` dict with asymmetric arrays from CI columns (none when CI columns absent)."""
+    """Plotly ``error_y``/``error_x`` dict with asymmetric arrays from CI columns (none when CI columns absent).
+
+    Rows measured from fewer than 2 samples get no error bar: their collapsed CI would look exact.
+    """
     if low not in df.columns or high not in df.columns:
         return {"visible": False}
     v = numeric(df, value)
-    plus = ((numeric(df, high) - v) * scale).clip(lower=0)
-    minus = ((v - numeric(df, low)) * scale).clip(lower=0)
+    single = few_samples(df)
+    plus = ((numeric(df, high) - v) * scale).clip(lower=0).mask(single)
+    minus = ((v - numeric(df, low)) * scale).clip(lower=0).mask(single)
     return {
         "type": "data",
         "symmetric": False,
@@ -115,6 +112,7 @@ def error_arrays(df: pd.DataFrame, value: str, low: str, high: str, scale: float
         "arrayminus": _nan_to_none(minus),
         "visible": True,
         "thickness": 1.5,
+        "color": "#333",
     }
 
 
@@ -127,11 +125,75 @@ def _hover(df: pd.DataFrame) -> list[str]:
     for i, idx in enumerate(df.index):
         text = full[i]
         if not math.isnan(n[idx]):
-            text += f"<br>n={int(n[idx])}"
+            text += f"<br>n={int(n[idx])}" + (" (no CI)" if n[idx] < 2 else "")
         if bad[idx]:
             text += f"<br><b>invalid</b>: {reasons[idx]}"
         out.append(text)
     return out
+
+
+def _flags(rows: pd.DataFrame, values: pd.Series, high: float) -> list[str]:
+    """Per row, what a reader must know that the bar cannot show: invalid, n=1 (no CI), beyond the axis."""
+    bad, single = invalid_mask(rows), few_samples(rows)
+    n = numeric(rows, "n")
+    out = []
+    for idx in rows.index:
+        parts = []
+        if values[idx] > high:
+            parts.append(f"{values[idx]:.4g} → off scale")
+        if bad[idx]:
+            parts.append("invalid")
+        if single[idx]:
+            parts.append(f"n={int(n[idx])}, no CI")
+        out.append(" · ".join(parts))
+    return out
+
+
+def _bar_panel(
+    rows: pd.DataFrame, metric: str, stat: str, scale: float
+) -> tuple[go.Bar, list[float], list[tuple[str, str]]]:
+    """One horizontal CI bar trace, its value-axis range (trusted rows only) and (label, flag) annotations."""
+    value, low, high = ci_columns(metric, stat)
+    labels = labels_of(rows)
+    values = numeric(rows, value) * scale
+    bad = invalid_mask(rows)
+    trusted = trusted_mask(rows) & ~few_samples(rows)
+    trusted = trusted if bool(trusted.any()) else trusted_mask(rows)
+    rng = value_range(values[trusted], include_zero=True, extra=(numeric(rows, high) * scale)[trusted])
+    bar = go.Bar(
+        y=labels.tolist(),
+        x=values.tolist(),
+        orientation="h",
+        name=f"{metric} {stat}",
+        error_x=error_arrays(rows, value, low, high, scale),
+        marker={
+            "color": [COLORS["invalid"] if b else COLORS["bar"] for b in bad],
+            "pattern": {"shape": [INVALID_PATTERN if b else "" for b in bad]},
+        },
+        hovertext=_hover(rows),
+        hoverinfo="text+x",
+    )
+    flags = [(lab, f) for lab, f in zip(labels, _flags(rows, values, rng[1]), strict=True) if f]
+    return bar, rng, flags
+
+
+def _annotate_flags(fig: go.Figure, flags: list[tuple[str, str]], low: float, axis: str = "") -> None:
+    for label, text in flags:
+        fig.add_annotation(
+            x=low,
+            y=label,
+            xref=f"x{axis}",
+            yref=f"y{axis}",
+            text=text,
+            showarrow=False,
+            xanchor="left",
+            font={"size": 11, "color": "#8a3b00"},
+            bgcolor="rgba(255,255,255,0.8)",
+        )
+
+
+def _bar_height(n: int) -> int:
+    return int(170 + 34 * max(n, 2))
 
 
 def ci_bars(
@@ -143,39 +205,36 @@ def ci_bars(
     axis_title: str | None = None,
     scale: float = 1.0,
 ) -> go.Figure:
-    """One bar per config (``status == ok`` rows) of ``metric``'s ``stat`` with its 95% bootstrap CI as error bars.
+    """One horizontal bar per config (``status == ok`` rows) of ``metric``'s ``stat`` with its 95% CI.
 
-    Bars of rows flagged ``valid == False`` are grey and hatched. ``scale`` multiplies values (e.g. 1000 for ms).
+    Bars of rows flagged ``valid == False`` are grey and hatched and do not set the axis range; a bar beyond the
+    range, an invalid one and one from n < 2 samples (no error bar) are annotated in words. ``scale`` multiplies
+    values (e.g. 1000 for ms).
     """
-    value, low, high = ci_columns(metric, stat)
+    value = ci_columns(metric, stat)[0]
     rows = ok_rows(df)
     require(rows, [value], title or metric)
     rows = rows[numeric(rows, value).notna()]
-    labels = labels_of(rows)
-    bad = invalid_mask(rows)
-    fig = go.Figure(
-        go.Bar(
-            x=labels.tolist(),
-            y=(numeric(rows, value) * scale).tolist(),
-            name=f"{metric} {stat}",
-            error_y=error_arrays(rows, value, low, high, scale),
-            marker={
-                "color": [COLORS["invalid"] if b else COLORS["bar"] for b in bad],
-                "pattern": {"shape": [INVALID_PATTERN if b else "" for b in bad]},
-            },
-            hovertext=_hover(rows),
-            hoverinfo="text+y",
-        )
+    bar, rng, flags = _bar_panel(rows, metric, stat, scale)
+    fig = go.Figure(bar)
+    _annotate_flags(fig, flags, rng[0])
+    layout(
+        fig,
+        title or f"{metric} ({stat}, 95% CI)",
+        xaxis={"title": axis_title or f"{metric} {stat}", "range": rng},
+        yaxis={"autorange": "reversed"},  # first config on top, as in the tables
+        showlegend=False,
+        height=_bar_height(len(rows)),
     )
-    layout(fig, title or f"{metric} ({stat}, 95% CI)", yaxis_title=axis_title or f"{metric} {stat}", showlegend=False)
-    if bad.any():
+    if invalid_mask(rows).any():
         fig.add_annotation(
-            text="hatched = measurement flagged invalid (see table)",
+            text="hatched = measurement flagged invalid (see table); it does not set the axis",
             showarrow=False,
             xref="paper",
             yref="paper",
             x=0,
-            y=1.06,
+            y=1.0,
+            yanchor="bottom",
             xanchor="left",
             font={"size": 11},
         )
@@ -191,18 +250,29 @@ def multi_ci_bars(
     scale: float = 1.0,
     unit: str = "",
 ) -> go.Figure:
-    """Side-by-side subplots of :func:`ci_bars`, one per ``(metric, subplot title)`` that has values."""
+    """Side-by-side panels of :func:`ci_bars` sharing the config axis, one per ``(metric, panel title)`` measured."""
     rows = ok_rows(df)
     present = [(m, t) for m, t in metrics if has_values(rows, ci_columns(m, stat)[0])]
     if not present:
         raise ReportError(f"{title}: no values in column(s) " + ", ".join(ci_columns(m, stat)[0] for m, _ in metrics))
-    fig = make_subplots(rows=1, cols=len(present), subplot_titles=[t for _, t in present])
+    fig = make_subplots(
+        rows=1, cols=len(present), subplot_titles=[t for _, t in present], shared_yaxes=True, horizontal_spacing=0.04
+    )
     for i, (metric, sub_title) in enumerate(present, start=1):
-        bar = ci_bars(rows, metric, stat, scale=scale).data[0]
+        part = rows[numeric(rows, ci_columns(metric, stat)[0]).notna()]
+        bar, rng, flags = _bar_panel(part, metric, stat, scale)
         bar.name = sub_title
         fig.add_trace(bar, row=1, col=i)
-        fig.update_yaxes(title_text=f"{stat} {unit}".strip(), row=1, col=i)
-    return layout(fig, title, showlegend=False)
+        fig.update_xaxes(title_text=f"{stat} {unit}".strip(), range=rng, row=1, col=i)
+        _annotate_flags(fig, flags, rng[0], "" if i == 1 else str(i))
+    fig.update_yaxes(autorange="reversed")
+    return layout(fig, title, showlegend=False, height=_bar_height(len(rows)))
+
+
+def _clamped(values: pd.Series, rng: list[float]) -> tuple[pd.Series, pd.Series]:
+    """Values clamped into ``rng`` and which ones were (drawn at the edge, marked, real value in hover)."""
+    out = values.clip(lower=rng[0], upper=rng[1])
+    return out, (out != values) & values.notna()
 
 
 def scatter_with_front(
@@ -217,10 +287,16 @@ def scatter_with_front(
     x_scale: float = 1.0,
     y_scale: float = 1.0,
     x_err: tuple[str, str] | None = None,
+    y_bounds: tuple[float | None, float | None] = (None, None),
+    y_timed: bool = True,
 ) -> go.Figure:
-    """Scatter of ok rows on (x, y), Pareto-optimal points highlighted and joined by a "Pareto frontier" line.
+    """Scatter of ok rows on (x, y): one legend entry (colour + symbol) per config, so every point can be named in
+    a static image; Pareto-optimal points ringed and joined by a "Pareto frontier" line.
 
-    ``x_err`` names (ci_low, ci_high) columns for horizontal error bars. Invalid rows use an open symbol.
+    ``x_err`` names (ci_low, ci_high) columns for horizontal error bars. Invalid rows use an open symbol and do not
+    set the axis ranges; one outside them is drawn at the edge as a triangle with its value in an annotation.
+    ``y_bounds`` are values the y metric cannot pass (SSIM <= 1). ``y_timed=False`` says y is not a timing (memory,
+    perplexity): the validity flag judges timings, so every row then sets the y range.
     """
     rows = ok_rows(df)
     require(rows, [x, y], title)
@@ -229,38 +305,53 @@ def scatter_with_front(
     labels = labels_of(rows)
     bad = invalid_mask(rows)
     hover = _hover(rows)
+    xs, ys = numeric(rows, x) * x_scale, numeric(rows, y) * y_scale
+    trusted = trusted_mask(rows)
+    x_rng = value_range(xs[trusted], include_zero=False)
+    y_rng = value_range(
+        ys[trusted if y_timed else ys.notna()], include_zero=False, lower_bound=y_bounds[0], upper_bound=y_bounds[1]
+    )
+    x_shown, x_off = _clamped(xs, x_rng)
+    y_shown, y_off = _clamped(ys, y_rng)
     fig = go.Figure()
-    for on_front, name, color, size in (
-        (False, "dominated", COLORS["other"], 9),
-        (True, "Pareto-optimal", COLORS["front"], 13),
-    ):
-        sel = (front == on_front).to_numpy()
-        if not sel.any():
-            continue
-        part = rows[sel]
+    for i, idx in enumerate(rows.index):
+        off = bool(x_off[idx] or y_off[idx])
+        symbol = "triangle-up" if off else symbol_of(i)
         fig.add_trace(
             go.Scatter(
-                x=(numeric(part, x) * x_scale).tolist(),
-                y=(numeric(part, y) * y_scale).tolist(),
-                # Only optimal points carry a text label (the rest in hover): 8+ labels overlap unreadably.
-                mode="markers+text" if on_front else "markers",
-                name=name,
-                text=labels[sel].tolist() if on_front else None,
-                textposition="top center",
-                cliponaxis=False,
-                hovertext=[h for h, s in zip(hover, sel, strict=True) if s],
+                x=[x_shown[idx]],
+                y=[y_shown[idx]],
+                mode="markers",
+                name=str(labels[idx]),
+                legendgroup=str(labels[idx]),
+                hovertext=[hover[i] + (f"<br>off scale: ({xs[idx]:.4g}, {ys[idx]:.4g})" if off else "")],
                 hoverinfo="text+x+y",
                 marker={
-                    "size": size,
-                    "color": color,
-                    "symbol": ["circle-open" if b else "circle" for b in bad[sel]],
-                    "line": {"width": 2, "color": color},
+                    "size": 12,
+                    "color": color_of(i),
+                    "symbol": f"{symbol}-open" if bad[idx] else symbol,
+                    "line": {"width": 2, "color": color_of(i)},
                 },
-                error_x=error_arrays(part, x, x_err[0], x_err[1], x_scale) if x_err else {"visible": False},
+                error_x=error_arrays(rows.loc[[idx]], x, x_err[0], x_err[1], x_scale) if x_err else {"visible": False},
             )
         )
-    line = rows[front.to_numpy()].assign(_x=numeric(rows, x) * x_scale, _y=numeric(rows, y) * y_scale)
-    line = line.sort_values(["_x", "_y"])
+        if off:
+            fig.add_annotation(
+                x=x_shown[idx], y=y_shown[idx], text=f"{labels[idx]}: off scale ({xs[idx]:.3g}, {ys[idx]:.3g})",
+                showarrow=True, arrowhead=0, ax=0, ay=-24, font={"size": 11, "color": "#8a3b00"},
+            )  # fmt: skip
+    on_front = front.to_numpy()
+    fig.add_trace(
+        go.Scatter(
+            x=x_shown[on_front].tolist(),
+            y=y_shown[on_front].tolist(),
+            mode="markers",
+            name="Pareto-optimal",
+            marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": COLORS["front"]}},
+            hoverinfo="skip",
+        )
+    )
+    line = pd.DataFrame({"_x": x_shown[on_front], "_y": y_shown[on_front]}).sort_values(["_x", "_y"])
     fig.add_trace(
         go.Scatter(
             x=line["_x"].tolist(),
@@ -271,7 +362,44 @@ def scatter_with_front(
             hoverinfo="skip",
         )
     )
-    return layout(fig, title, xaxis_title=x_title, yaxis_title=y_title)
+    return layout(
+        fig,
+        title,
+        xaxis={"title": x_title, "range": x_rng},
+        yaxis={"title": y_title, "range": y_rng},
+        height=520,
+    )
+
+
+def scatter_panels(
+    rows: pd.DataFrame,
+    x: str,
+    panels: Sequence[tuple[str, str, tuple[float | None, float | None]]],
+    *,
+    minimize: tuple[bool, bool],
+    title: str,
+    x_title: str,
+    x_err: tuple[str, str] | None = None,
+) -> go.Figure:
+    """Side-by-side :func:`scatter_with_front` panels sharing ``x``, one per ``(y column, panel title, y bounds)``.
+
+    A config keeps its colour and symbol in every panel and has one legend entry (toggling it hides it everywhere).
+    """
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t, _ in panels], horizontal_spacing=0.1)
+    for i, (col, sub_title, bounds) in enumerate(panels, start=1):
+        part = scatter_with_front(
+            rows, x, col, minimize=minimize, title=sub_title, x_title=x_title, y_title=sub_title, x_err=x_err,
+            y_bounds=bounds, y_timed=False,
+        )  # fmt: skip
+        for trace in part.data:
+            trace.showlegend = i == 1
+            fig.add_trace(trace, row=1, col=i)
+        fig.update_xaxes(title_text=x_title, range=part.layout.xaxis.range, row=1, col=i)
+        fig.update_yaxes(title_text=sub_title, range=part.layout.yaxis.range, row=1, col=i)
+        axis = "" if i == 1 else str(i)
+        for note in part.layout.annotations:
+            fig.add_annotation(note.update(xref=f"x{axis}", yref=f"y{axis}"))
+    return layout(fig, title, height=540)
 
 
 def cdf_figure(
@@ -279,14 +407,15 @@ def cdf_figure(
 ) -> go.Figure:
     """Empirical CDF of ``raw[column]`` per config, one line each; ``labels`` maps ``run_id`` -> label.
 
-    Only raw rows whose ``run_id`` is a key of ``labels`` are drawn (pass labels of ok rows only). List-valued
-    cells (e.g. every inter-token gap of a request) are pooled.
+    Only raw rows whose ``run_id`` is a key of ``labels`` are drawn (pass labels of ok rows only); a config
+    without samples gets no legend entry. List-valued cells (e.g. every inter-token gap of a request) are pooled.
+    Each line starts at fraction 0, so a config with a single sample still draws a (vertical) line.
     """
     if "run_id" not in raw.columns:
         raise ReportError(f"{title}: raw frame has no run_id column")
     require(raw.explode(column) if column in raw.columns and raw[column].dtype == object else raw, [column], title)
     fig = go.Figure()
-    for run_id, label in labels.items():
+    for i, (run_id, label) in enumerate(labels.items()):
         part = raw.loc[raw["run_id"] == run_id, column]
         if part.dtype == object:
             part = part.explode()
@@ -296,11 +425,11 @@ def cdf_figure(
         prob = np.arange(1, values.size + 1) / values.size
         fig.add_trace(
             go.Scatter(
-                x=values.tolist(),
-                y=prob.tolist(),
+                x=[float(values[0]), *values.tolist()],
+                y=[0.0, *prob.tolist()],
                 mode="lines",
-                name=str(label),
-                line={"shape": "hv"},
+                name=f"{label} (n={values.size})",
+                line={"shape": "hv", "color": color_of(i), "dash": ("solid", "dash", "dot")[(i // 12) % 3]},
                 hovertemplate=f"{label}<br>%{{x:.4g}} {unit}<br>P≤x = %{{y:.2f}}<extra></extra>",
             )
         )
@@ -309,14 +438,14 @@ def cdf_figure(
     xs = np.concatenate([np.asarray(t.x, dtype=float) for t in fig.data])
     positive = xs[xs > 0]
     spread = float(positive.max() / positive.min()) if positive.size else 1.0
+    # A slow config can be 10x+ the fast ones; a log axis (1-2-5 ticks) keeps the fast CDFs apart.
+    xaxis = log_axis(positive) if spread > 20 else {"range": value_range(xs, include_zero=False)}
     return layout(
         fig,
         title,
-        xaxis_title=f"{column.removesuffix('_s')} ({unit})",
-        yaxis_title="fraction ≤ x",
-        yaxis_range=[0, 1.02],
-        # A slow config can be 10x+ the fast ones; a log axis keeps the fast CDFs apart.
-        xaxis_type="log" if spread > 20 else "linear",
+        xaxis={"title": f"{column.removesuffix('_s')} ({unit})", **xaxis},
+        yaxis={"title": "fraction ≤ x", "range": [0, 1.02]},
+        height=480,
     )
 
 
@@ -326,8 +455,8 @@ __all__ = [
     "ci_bars",
     "ci_columns",
     "error_arrays",
-    "layout",
     "multi_ci_bars",
     "pareto_front",
+    "scatter_panels",
     "scatter_with_front",
 ]

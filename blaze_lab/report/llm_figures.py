@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.figures import (
@@ -27,6 +26,7 @@ from blaze_lab.report.figures import (
     ci_bars,
     ci_columns,
     multi_ci_bars,
+    scatter_panels,
     scatter_with_front,
 )
 from blaze_lab.report.labels import (
@@ -117,45 +117,30 @@ def memory_latency_scatter(summary: pd.DataFrame) -> go.Figure:
         y_title=f"{mem.removesuffix('_bytes')} (MiB)",
         y_scale=1.0 / MIB,
         x_err=(low, high),
+        y_timed=False,
     )
 
 
 def quality_vs_speed(summary: pd.DataFrame) -> go.Figure:
-    """Perplexity and mean KL divergence (vs the reference config) against mean tokens/s, one subplot each.
+    """Perplexity and mean KL divergence (vs the reference config) against mean tokens/s, one panel each.
 
-    The Pareto front (max tokens/s, min quality loss) is highlighted in each subplot.
+    The Pareto front (max tokens/s, min quality loss) is ringed in each panel.
     """
     rows = ok_rows(summary)
     require(rows, ["tokens_per_s_mean"], "quality vs speed")
-    panels = [
-        (c, t)
-        for c, t in (("perplexity", "perplexity"), ("kl_div_mean", "KL divergence vs reference"))
-        if has_values(rows, c)
-    ]
+    candidates = (("perplexity", "perplexity"), ("kl_div_mean", "KL divergence vs reference (nats)"))
+    panels = [(c, t, (0.0, None)) for c, t in candidates if has_values(rows, c)]
     if not panels:
         raise ReportError("quality vs speed: no values in column(s) perplexity, kl_div_mean")
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, t in panels])
-    for i, (col, sub_title) in enumerate(panels, start=1):
-        part = scatter_with_front(
-            rows,
-            "tokens_per_s_mean",
-            col,
-            minimize=(False, True),
-            title=sub_title,
-            x_title="tokens/s",
-            y_title=col,
-            x_err=("tokens_per_s_ci_low", "tokens_per_s_ci_high"),
-        )
-        for trace in part.data:
-            trace.showlegend = i == 1
-            fig.add_trace(trace, row=1, col=i)
-        fig.update_xaxes(title_text="mean tokens/s", row=1, col=i)
-        fig.update_yaxes(title_text=sub_title, row=1, col=i)
-    fig.update_layout(
-        title="Quality vs speed (lower is better; Pareto front highlighted)",
-        template="plotly_white",
+    return scatter_panels(
+        rows,
+        "tokens_per_s_mean",
+        panels,
+        minimize=(False, True),
+        title="Quality vs speed (lower is better; Pareto front ringed)",
+        x_title="throughput, mean (tokens/s)",
+        x_err=("tokens_per_s_ci_low", "tokens_per_s_ci_high"),
     )
-    return fig
 
 
 def latency_cdf(summary: pd.DataFrame, raw: pd.DataFrame, metric: str = "latency_s") -> go.Figure:

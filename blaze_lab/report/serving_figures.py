@@ -29,10 +29,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
-from blaze_lab.report.figures import (
-    cdf_figure,
-    layout,
-)
+from blaze_lab.report.axes import layout
+from blaze_lab.report.figures import cdf_figure
 from blaze_lab.report.labels import (
     config_label,
     varying_columns,

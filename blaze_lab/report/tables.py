@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from blaze_lab.errors import ReportError
-from blaze_lab.report.figures import layout
+from blaze_lab.report.axes import layout
 from blaze_lab.report.labels import labels_of
 from blaze_lab.report.reasons import human_reason
 from blaze_lab.report.rows import OK, invalid_mask, is_missing, numeric, ok_rows

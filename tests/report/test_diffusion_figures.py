@@ -89,8 +89,8 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_step_latency_bars_in_ms_with_ci(frames) -> None:
     fig = step_latency_bars(frames[0])
-    assert [round(v, 3) for v in fig.data[0].y] == [50.0, 56.0, 51.0]
-    assert fig.data[0].error_y.array[0] == pytest.approx(2.5)
+    assert [round(v, 3) for v in fig.data[0].x] == [50.0, 56.0, 51.0]
+    assert fig.data[0].error_x.array[0] == pytest.approx(2.5)
 
 
 def test_stage_breakdown_stacks_three_stages(frames) -> None:

@@ -103,18 +103,18 @@ def test_config_labels_per_engine_kind_and_duplicates() -> None:
 def test_ci_bars_have_asymmetric_error_bars_and_skip_non_ok(summary: pd.DataFrame) -> None:
     fig = ci_bars(summary, "tokens_per_s", "mean")
     bar = fig.data[0]
-    assert len(bar.x) == 3  # the unsupported row has no bar
-    assert list(bar.y) == [90.0, 170.0, 150.0]
-    assert bar.error_y.array == pytest.approx([9.0, 17.0, 15.0])  # ci_high - mean
-    assert bar.error_y.arrayminus == pytest.approx([4.5, 8.5, 7.5])  # mean - ci_low
-    assert bar.error_y.symmetric is False
+    assert len(bar.y) == 3  # the unsupported row has no bar
+    assert list(bar.x) == [90.0, 170.0, 150.0]
+    assert bar.error_x.array == pytest.approx([9.0, 17.0, 15.0])  # ci_high - mean
+    assert bar.error_x.arrayminus == pytest.approx([4.5, 8.5, 7.5])  # mean - ci_low
+    assert bar.error_x.symmetric is False
     # the invalid row (r3) is hatched
     assert list(bar.marker.pattern.shape) == ["", "", "/"]
 
 
 def test_ci_bars_p50_uses_median_ci(summary: pd.DataFrame) -> None:
     bar = ci_bars(summary, "latency_s", "p50").data[0]
-    assert bar.error_y.array == pytest.approx([2.8 * 0.2, 1.5 * 0.2, 1.7 * 0.2])
+    assert bar.error_x.array == pytest.approx([2.8 * 0.2, 1.5 * 0.2, 1.7 * 0.2])
 
 
 def test_ci_bars_missing_metric_raises_report_error(summary: pd.DataFrame) -> None:
@@ -126,7 +126,7 @@ def test_ci_bars_missing_metric_raises_report_error(summary: pd.DataFrame) -> No
 
 def test_ci_bars_without_ci_columns_still_draws(summary: pd.DataFrame) -> None:
     fig = ci_bars(summary.drop(columns=["tokens_per_s_ci_low", "tokens_per_s_ci_high"]), "tokens_per_s")
-    assert fig.data[0].error_y.visible is False
+    assert fig.data[0].error_x.visible is False
 
 
 def test_scatter_with_front_marks_frontier(summary: pd.DataFrame) -> None:
@@ -143,16 +143,16 @@ def test_scatter_with_front_marks_frontier(summary: pd.DataFrame) -> None:
 def test_cdf_figure_one_line_per_config_monotone(raw: pd.DataFrame) -> None:
     labels = pd.Series({"r1": "fp32", "r2": "bf16"})
     fig = cdf_figure(raw, "latency_s", labels, title="t")
-    assert [t.name for t in fig.data] == ["fp32", "bf16"]
+    assert [t.name for t in fig.data] == ["fp32 (n=5)", "bf16 (n=5)"]
     ys = list(fig.data[0].y)
-    assert ys[-1] == 1.0 and ys == sorted(ys)
+    assert ys[0] == 0.0 and ys[-1] == 1.0 and ys == sorted(ys)  # every line starts at 0: one sample still draws
     assert list(fig.data[0].x) == sorted(fig.data[0].x)
 
 
 def test_cdf_figure_pools_list_cells() -> None:
     raw = pd.DataFrame({"run_id": ["a", "a"], "itl_s": [[0.1, 0.3], [0.2]]})
     fig = cdf_figure(raw, "itl_s", pd.Series({"a": "A"}), title="t")
-    assert list(fig.data[0].x) == pytest.approx([0.1, 0.2, 0.3])
+    assert list(fig.data[0].x) == pytest.approx([0.1, 0.1, 0.2, 0.3])
 
 
 def test_cdf_figure_missing_column_raises(raw: pd.DataFrame) -> None:

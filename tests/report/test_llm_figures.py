@@ -25,8 +25,8 @@ from blaze_lab.report.llm_figures import (
 
 def test_throughput_bars_error_bars_from_ci(summary: pd.DataFrame) -> None:
     bar = throughput_bars(summary).data[0]
-    assert list(bar.y) == [90.0, 170.0, 150.0]
-    assert bar.error_y.array == pytest.approx([9.0, 17.0, 15.0])
+    assert list(bar.x) == [90.0, 170.0, 150.0] and bar.orientation == "h"
+    assert bar.error_x.array == pytest.approx([9.0, 17.0, 15.0])
     assert "Throughput" in throughput_bars(summary).layout.title.text
 
 
@@ -39,8 +39,8 @@ def test_latency_bars_prefer_p50_then_mean(summary: pd.DataFrame) -> None:
 def test_ttft_tpot_bars_in_ms_with_ci(summary: pd.DataFrame) -> None:
     fig = ttft_tpot_bars(summary)
     assert [t.name for t in fig.data] == ["TTFT", "TPOT"]  # no itl_s in the frame: no ITL panel
-    assert list(fig.data[0].y) == pytest.approx([2.8 * 0.05 * 1000, 1.5 * 0.05 * 1000, 1.7 * 0.05 * 1000])
-    assert fig.data[0].error_y.visible is True
+    assert list(fig.data[0].x) == pytest.approx([2.8 * 0.05 * 1000, 1.5 * 0.05 * 1000, 1.7 * 0.05 * 1000])
+    assert fig.data[0].error_x.visible is True
 
 
 def test_memory_column_prefers_allocated_then_rss(summary: pd.DataFrame) -> None:
@@ -62,7 +62,7 @@ def test_memory_latency_scatter_has_pareto_trace(summary: pd.DataFrame) -> None:
 
 def test_quality_vs_speed_two_panels_and_one(summary: pd.DataFrame) -> None:
     fig = quality_vs_speed(summary)
-    assert [a.text for a in fig.layout.annotations][:2] == ["perplexity", "KL divergence vs reference"]
+    assert [a.text for a in fig.layout.annotations][:2] == ["perplexity", "KL divergence vs reference (nats)"]
     assert any(t.name == "Pareto frontier" for t in fig.data)
     only_ppl = quality_vs_speed(summary.drop(columns=["kl_div_mean"]))
     assert [a.text for a in only_ppl.layout.annotations] == ["perplexity"]
@@ -72,7 +72,11 @@ def test_quality_vs_speed_two_panels_and_one(summary: pd.DataFrame) -> None:
 
 def test_latency_cdf_from_raw_labels_from_summary(summary: pd.DataFrame, raw: pd.DataFrame) -> None:
     fig = latency_cdf(summary, raw)
-    assert [t.name for t in fig.data] == ["fp32 · quant=none", "bf16 · quant=none", "bf16 · quant=bnb-nf4"]
+    assert [t.name for t in fig.data] == [
+        "fp32 · quant=none (n=5)",
+        "bf16 · quant=none (n=5)",
+        "bf16 · quant=bnb-nf4 (n=5)",
+    ]
     tpot = latency_cdf(summary, raw, "tpot_s")
     assert max(tpot.data[0].x) < 100  # ms
 
