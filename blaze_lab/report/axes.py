@@ -42,21 +42,25 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down", "hexagon", "pentagon")
 
 
+def theme(fig: go.Figure) -> go.Figure:
+    """The report's look (template, font, palette, margins that grow to fit labels) on any figure; the report
+    applies it to every figure of every section, so all kinds share one theme."""
+    fig.update_layout(template="plotly_white", font=FONT, colorway=list(PALETTE), hoverlabel={"align": "left"})
+    # Margins grow to fit tick labels and titles: a long config label is never cut off.
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 def layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
     """Apply the report theme and ``title`` (plus any plotly layout ``kwargs``); returns ``fig``."""
     settings: dict[str, Any] = {
         "title": {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}},
-        "template": "plotly_white",
-        "font": FONT,
-        "colorway": list(PALETTE),
         "margin": {"l": 70, "r": 30, "t": 70, "b": 60},
         "legend": {"font": {"size": 12}},
-        "hoverlabel": {"align": "left"},
     }
+    theme(fig)
     fig.update_layout(**{**settings, **kwargs})
-    # Margins grow to fit tick labels and titles: a long config label is never cut off.
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
     return fig
 
 
@@ -150,6 +154,7 @@ __all__ = [
     "log_axis",
     "log_ticks",
     "symbol_of",
+    "theme",
     "trusted_mask",
     "value_range",
 ]

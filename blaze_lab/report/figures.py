@@ -33,7 +33,7 @@ from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import color_of, few_samples, layout, log_axis, symbol_of, trusted_mask, value_range
-from blaze_lab.report.labels import config_label, labels_of
+from blaze_lab.report.labels import METRIC_NAMES, config_label, labels_of
 from blaze_lab.report.rows import has_values, invalid_mask, numeric, ok_rows, require
 
 COLORS = {
@@ -399,7 +399,8 @@ def scatter_panels(
         axis = "" if i == 1 else str(i)
         for note in part.layout.annotations:
             fig.add_annotation(note.update(xref=f"x{axis}", yref=f"y{axis}"))
-    return layout(fig, title, height=540)
+    # Below the panels: a legend at the right would sit on the last panel.
+    return layout(fig, title, height=600, legend={"orientation": "h", "y": -0.18, "x": 0, "yanchor": "top"})
 
 
 def cdf_figure(
@@ -443,7 +444,7 @@ def cdf_figure(
     return layout(
         fig,
         title,
-        xaxis={"title": f"{column.removesuffix('_s')} ({unit})", **xaxis},
+        xaxis={"title": f"{METRIC_NAMES.get(column, (column.replace('_', ' '), ''))[0]} ({unit})", **xaxis},
         yaxis={"title": "fraction ≤ x", "range": [0, 1.02]},
         height=480,
     )

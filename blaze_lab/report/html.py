@@ -27,10 +27,13 @@ from plotly.offline import get_plotlyjs
 
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import ReportError
-from blaze_lab.report.labels import with_labels
+from blaze_lab.report.axes import theme
+from blaze_lab.report.best import ROUTER_METRICS, router_best_table, scenario_statement
+from blaze_lab.report.overview import DONE, group_status, groups_line, overview_items
 from blaze_lab.report.png import export_pngs
-from blaze_lab.report.sections import Item, report_sections, rows_of
-from blaze_lab.report.tables import format_cell, invalid_rows, status_rows
+from blaze_lab.report.rows import ok_rows
+from blaze_lab.report.sections import Item, figure_item, note, report_sections, rows_of
+from blaze_lab.report.tables import format_cell
 
 DEFAULT_TITLE = "blaze_lab sweep report"
 # Header facts: (label, keys tried in the manifest's env / top level / the frame's env.* columns, in order).
@@ -43,27 +46,6 @@ HEADER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("diffusers", ("env.diffusers",)),
     ("git sha", ("git_sha", "env.git_sha")),
 )
-# Summary-table columns, in order, when present: ids, then the headline stats of each metric.
-SUMMARY_METRICS = (
-    "n",
-    "valid",
-    "tokens_per_s_mean",
-    "tokens_per_s_ci_low",
-    "tokens_per_s_ci_high",
-    "latency_s_p50",
-    "latency_s_p99",
-    "ttft_s_mean",
-    "tpot_s_mean",
-    "step_latency_s_mean",
-    "images_per_s_mean",
-    "peak_allocated_bytes",
-    "peak_rss_bytes",
-    "perplexity",
-    "kl_div_mean",
-    "top1_agreement",
-    "psnr_db",
-    "ssim",
-)
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#222}
 h1{margin-bottom:4px} h2{border-bottom:2px solid #4C78A8;padding-bottom:4px;margin-top:40px} h3{margin-top:28px}
@@ -72,10 +54,13 @@ table.data th,table.data td{border:1px solid #ddd;padding:3px 8px;text-align:lef
 table.data th{background:#E8EEF6} table.data td.num{text-align:right}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 16px;font-size:14px} dl.meta dt{font-weight:600}
 p.note{color:#8a5a00;background:#fff7e6;border-left:4px solid #f0a020;padding:6px 10px}
-.fixture{color:#b00;font-weight:600} table.data td,table.data th{white-space:nowrap}
+.fixture{color:#b00;font-weight:600} table.data td{white-space:nowrap} table.data th{white-space:normal}
 table.data td.text{white-space:normal;min-width:240px} div.scroll{overflow-x:auto;max-width:100%}
+nav.toc{background:#f6f8fb;border:1px solid #dde3ea;padding:8px 14px;margin:16px 0;font-size:14px}
+nav.toc ul{margin:4px 0;padding-left:18px} nav.toc li{margin:3px 0} nav.toc a{color:#2a5a8a;text-decoration:none}
+img{max-width:100%}
 """
-_WRAP_COLUMNS = {"error", "validity_reason", "note", "reason", "detail"}
+_WRAP_COLUMNS = {"error", "validity_reason", "note", "reason", "detail", "tied with", "configs"}
 _MIB_COLUMNS = {"peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes"}
 
 
@@ -106,8 +91,10 @@ def _sweep_name(manifest: Mapping[str, Any], summary: pd.DataFrame) -> str:
     return "—"
 
 
-def header_html(summary: pd.DataFrame, manifest: Mapping[str, Any], title: str, generated: str) -> str:
-    """Title, sweep name, dates, environment and status counts as an HTML fragment."""
+def header_html(
+    summary: pd.DataFrame, manifest: Mapping[str, Any], title: str, generated: str, groups: pd.DataFrame | None = None
+) -> str:
+    """Title, sweep name, dates, environment, status counts and groups not run as an HTML fragment."""
     counts = summary["status"].astype(str).value_counts().to_dict() if "status" in summary.columns else {}
     facts = [("sweep", _sweep_name(manifest, summary))]
     for label, key in (("started", "started"), ("ended", "ended")):
@@ -115,10 +102,16 @@ def header_html(summary: pd.DataFrame, manifest: Mapping[str, Any], title: str, 
             facts.append((label, str(manifest[key])))
     facts.append(("report generated", generated))
     facts += [(label, _manifest_value(manifest, summary, keys)) for label, keys in HEADER_FIELDS]
-    facts.append(("runs", ", ".join(f"{n} {s}" for s, n in counts.items()) or str(len(summary))))
+    facts.append(("runs with results", ", ".join(f"{n} {s}" for s, n in counts.items()) or str(len(summary))))
+    groups = group_status(manifest) if groups is None else groups
+    line = groups_line(groups)
+    if line:
+        facts.append(("groups", line))
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts)
     fixture = manifest.get("fixture")
     banner = f'<p class="fixture">{html.escape(str(fixture))}</p>' if fixture else ""
+    if len(groups) and (groups["status"] != DONE).any():
+        banner += f'<p class="note"><b>Incomplete sweep:</b> {html.escape(line)}. See “Groups not run”.</p>'
     return f'<h1>{html.escape(title)}</h1>{banner}<dl class="meta">{items}</dl>'
 
 
@@ -164,12 +157,6 @@ def image_grid_html(images: Sequence[tuple[str, bytes | str | os.PathLike[str]]]
     return '<div class="image-grid" style="display:flex;flex-wrap:wrap">' + "".join(cells) + "</div>"
 
 
-def summary_columns(summary: pd.DataFrame) -> list[str]:
-    """The columns shown in the report's summary table: engine, config label, status, headline metrics."""
-    cols = ["engine", "config", "status"] + [c for c in SUMMARY_METRICS if c in summary.columns]
-    return [c for c in cols if c in summary.columns and (c in ("config", "status") or summary[c].notna().any())]
-
-
 def item_html(item: Item) -> str:
     """HTML of one section item: a figure div (no plotly.js of its own), a table, or the given HTML."""
     if isinstance(item, go.Figure):
@@ -179,29 +166,19 @@ def item_html(item: Item) -> str:
     return str(item)
 
 
-def overview_items(summary: pd.DataFrame) -> list[tuple[str, Item]]:
-    """Sections shown for every sweep: summary table, runs that are not ok, measurements flagged invalid."""
-    labelled = _labelled(summary)
-    items: list[tuple[str, Item]] = [("Summary", labelled[summary_columns(labelled)])]
-    bad = status_rows(labelled)
-    items.append(
-        (
-            "Runs without measurements (status ≠ ok)",
-            bad if not bad.empty else '<p class="note">Every run has status ok.</p>',
-        )
-    )
-    invalid = invalid_rows(labelled)
-    if not invalid.empty:
-        items.append(("Measurements flagged invalid", invalid))
-    return items
-
-
-def _labelled(summary: pd.DataFrame) -> pd.DataFrame:
-    # Label per engine kind so each kind's labels show only the fields that vary among its own rows.
-    if "engine" not in summary.columns or summary.empty:
-        return with_labels(summary)
-    parts = [with_labels(rows_of(summary, str(k))) for k in pd.unique(summary["engine"].astype(str))]
-    return pd.concat(parts).loc[summary.index]
+def kind_extras(kind: str, summary: pd.DataFrame, items: list[tuple[str, Item]]) -> list[tuple[str, Item]]:
+    """Items the report adds before a kind's section ``items``: the conditions every run shared, and a best-config
+    table when the section has none and its rows have goodput/latency percentiles (router: strategies pooled over
+    seeds, ties by overlapping CIs)."""
+    rows = rows_of(summary, kind)
+    extra: list[tuple[str, Item]] = []
+    scenario = scenario_statement(rows, kind)
+    if scenario:
+        extra.append(("Conditions shared by every run", note(f"Every {kind} run: {scenario}.")))
+    has_best = any(title.startswith("Best config") for title, _ in items)
+    if not has_best and len(ok_rows(rows)) and any(m in rows.columns for m in ROUTER_METRICS):
+        extra.append(figure_item("Best config per objective", router_best_table, rows))
+    return extra
 
 
 def build_report(
@@ -213,29 +190,42 @@ def build_report(
     clock: Clock | None = None,
     figures: dict[str, go.Figure] | None = None,
     static: Mapping[str, bytes] | None = None,
+    groups: pd.DataFrame | None = None,
 ) -> str:
     """One self-contained HTML page (plotly.js inlined once) for a sweep's summary and raw frames.
 
     ``figures``, when given, is filled with ``{file_stem: Figure}`` for every figure drawn (used for PNG export).
     ``static`` (``{file_stem: png bytes}``) draws each figure as an embedded PNG instead and leaves plotly.js out:
-    a small page for committing a run (``results/published/``), still self-contained and offline.
+    a small page for committing a run (``results/published/``), still self-contained and offline. ``groups``
+    (:func:`~blaze_lab.report.overview.group_status`) says which planned groups have results (default: the
+    manifest's word).
 
     >>> page = build_report(summary, raw, {"sweep": "quickstart"})   # doctest: +SKIP
     """
     manifest = manifest or {}
     when = dt.datetime.fromtimestamp((clock or RealClock()).wall(), tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = [header_html(summary, manifest, title, when)]
-    sections: list[tuple[str, list[tuple[str, Item]]]] = [("Overview", overview_items(summary))]
-    sections += [
-        (kind.upper() if len(kind) <= 3 else kind.capitalize(), items)
-        for kind, items in report_sections(summary, raw).items()
-    ]
+    groups = group_status(manifest) if groups is None else groups
+    sections: list[tuple[str, list[tuple[str, Item]]]] = [("Overview", overview_items(summary, manifest, groups))]
+    for kind, items in report_sections(summary, raw).items():
+        sections.append(
+            (kind.upper() if len(kind) <= 3 else kind.capitalize(), kind_extras(kind, summary, items) + items)
+        )
+    body: list[str] = []
+    toc: list[str] = []
     stems: dict[str, go.Figure] = {}
+    anchors: dict[str, go.Figure] = {}
     for section_title, items in sections:
-        body.append(f"<h2>{html.escape(section_title)}</h2>")
+        anchor = _stem("s", section_title, anchors)
+        anchors[anchor] = go.Figure()
+        body.append(f'<h2 id="{anchor}">{html.escape(section_title)}</h2>')
+        links = []
         for item_title, item in items:
-            body.append(f"<h3>{html.escape(item_title)}</h3>")
+            item_anchor = _stem(section_title, item_title, anchors)
+            anchors[item_anchor] = go.Figure()
+            links.append(f'<a href="#{item_anchor}">{html.escape(item_title)}</a>')
+            body.append(f'<h3 id="{item_anchor}">{html.escape(item_title)}</h3>')
             if isinstance(item, go.Figure):
+                theme(item)
                 stem = _stem(section_title, item_title, stems)
                 stems[stem] = item
                 if static is not None and stem in static:
@@ -243,15 +233,16 @@ def build_report(
                     body.append(f'<img alt="{html.escape(item_title)}" src="data:image/png;base64,{data}">')
                     continue
             body.append(item_html(item))
+        toc.append(f'<li><a href="#{anchor}">{html.escape(section_title)}</a>: {" · ".join(links)}</li>')
+    nav = f'<nav class="toc"><b>Contents</b><ul>{"".join(toc)}</ul></nav>'
+    body = [header_html(summary, manifest, title, when, groups), nav, *body]
     if figures is not None:
         figures.update(stems)
     script = "" if static is not None else f'<script type="text/javascript">{get_plotlyjs()}</script>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-        f"{script}</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        f"{script}</head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
 
@@ -304,7 +295,8 @@ def write_report(
     name = manifest.get("sweep") or results.name
     figures: dict[str, go.Figure] = {}
     page_title = title or f"{name} — blaze_lab report"
-    page = build_report(summary, raw, manifest, title=page_title, figures=figures)
+    groups = group_status(manifest, results)
+    page = build_report(summary, raw, manifest, title=page_title, figures=figures, groups=groups)
     target = Path(out) if out is not None else results / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     if static:
@@ -312,7 +304,7 @@ def write_report(
         if not pngs:
             raise ReportError("a static report needs PNG export, and no Chromium was found")
         images = {p.stem: p.read_bytes() for p in pngs}
-        page = build_report(summary, raw, manifest, title=page_title, static=images)
+        page = build_report(summary, raw, manifest, title=page_title, static=images, groups=groups)
         png = False
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
@@ -329,7 +321,6 @@ __all__ = [
     "header_html",
     "image_grid_html",
     "item_html",
-    "overview_items",
-    "summary_columns",
+    "kind_extras",
     "write_report",
 ]

@@ -141,11 +141,54 @@ def labels_of(df: pd.DataFrame) -> pd.Series:
     return config_labels(df)
 
 
+# Metric column roots -> (name a reader knows, unit). Units in every header and axis title come from here.
+METRIC_NAMES: dict[str, tuple[str, str]] = {
+    "tokens_per_s": ("throughput", "tokens/s"),
+    "images_per_s": ("throughput", "images/s"),
+    "latency_s": ("latency", "s"),
+    "step_latency_s": ("per-step latency", "s"),
+    "ttft_s": ("TTFT", "s"),
+    "tpot_s": ("TPOT", "s"),
+    "itl_s": ("ITL", "s"),
+    "peak_allocated_bytes": ("peak allocated memory", "MiB"),
+    "peak_reserved_bytes": ("peak reserved memory", "MiB"),
+    "peak_rss_bytes": ("peak RSS", "MiB"),
+    "perplexity": ("perplexity", ""),
+    "kl_div_mean": ("KL vs reference", "nats"),
+    "top1_agreement": ("top-1 agreement", "fraction"),
+    "psnr_db": ("PSNR vs reference", "dB"),
+    "ssim": ("SSIM vs reference", ""),
+    "goodput_rps": ("goodput", "req/s"),
+    "slo_attainment": ("SLO attainment", "fraction"),
+    "n": ("samples", "n"),
+}
+_STATS = {"mean": "mean", "p50": "p50", "p90": "p90", "p99": "p99", "median": "median"}
+
+
+def column_header(column: str) -> str:
+    """A table header with its unit: ``tokens_per_s_mean`` -> ``throughput mean (tokens/s)``.
+
+    >>> [column_header(c) for c in ("tokens_per_s_mean", "latency_s_p99", "peak_rss_bytes", "ssim", "odd_col")]
+    ['throughput mean (tokens/s)', 'latency p99 (s)', 'peak RSS (MiB)', 'SSIM vs reference', 'odd col']
+    """
+    root, stat = column, ""
+    head, _, tail = column.rpartition("_")
+    if tail in _STATS and head in METRIC_NAMES:
+        root, stat = head, tail
+    if root not in METRIC_NAMES:
+        return column.replace("_", " ")
+    name, unit = METRIC_NAMES[root]
+    text = f"{name} {stat}".strip()
+    return f"{text} ({unit})" if unit else text
+
+
 __all__ = [
     "BARE_FIELDS",
     "FIELD_SHORT",
     "LABEL",
     "LABEL_SEPARATOR",
+    "METRIC_NAMES",
+    "column_header",
     "config_label",
     "config_labels",
     "format_field",

@@ -13,14 +13,14 @@ Example:
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from blaze_lab.errors import ReportError
+from blaze_lab.report.best import Objective, best_table, ci_objective, memory_objective
 from blaze_lab.report.figures import (
     cdf_figure,
     ci_bars,
@@ -30,13 +30,13 @@ from blaze_lab.report.figures import (
     scatter_with_front,
 )
 from blaze_lab.report.labels import (
-    LABEL,
+    METRIC_NAMES,
+    column_header,
     labels_of,
     with_labels,
 )
 from blaze_lab.report.rows import (
     has_values,
-    invalid_mask,
     numeric,
     ok_rows,
     require,
@@ -112,9 +112,9 @@ def memory_latency_scatter(summary: pd.DataFrame) -> go.Figure:
         value,
         mem,
         minimize=(True, True),
-        title=f"Memory vs latency — Pareto frontier ({mem.removesuffix('_bytes')})",
+        title=f"Memory vs latency — {column_header(mem)} against latency {stat}; Pareto front ringed",
         x_title=f"latency {stat} (s)",
-        y_title=f"{mem.removesuffix('_bytes')} (MiB)",
+        y_title=column_header(mem),
         y_scale=1.0 / MIB,
         x_err=(low, high),
         y_timed=False,
@@ -150,75 +150,40 @@ def latency_cdf(summary: pd.DataFrame, raw: pd.DataFrame, metric: str = "latency
         raise ReportError("latency distribution: summary has no run_id column")
     labels = pd.Series(labels_of(rows).to_numpy(), index=rows["run_id"].astype(str).to_numpy())
     raw = raw.assign(run_id=raw["run_id"].astype(str)) if "run_id" in raw.columns else raw
-    title = dict(RAW_LATENCY_METRICS).get(metric, metric)
+    title = dict(RAW_LATENCY_METRICS).get(metric) or METRIC_NAMES.get(metric, (metric, ""))[0].capitalize()
     unit, scale = ("s", 1.0) if metric == "latency_s" else ("ms", 1000.0)
     return cdf_figure(raw, metric, labels, title=f"{title} distribution (CDF per config)", scale=scale, unit=unit)
 
 
-@dataclass(frozen=True)
-class Objective:
-    """One row of the best-config table: pick the row optimizing ``column`` among rows passing ``where``."""
-
-    name: str
-    column: str
-    maximize: bool
-    unit: str = ""
-    scale: float = 1.0
+def llm_objectives(summary: pd.DataFrame, kl_threshold: float = DEFAULT_KL_THRESHOLD) -> list[Objective]:
+    """Max tokens/s, min latency (p50 or mean), min peak memory, min perplexity, max tokens/s with KL under
+    ``kl_threshold``."""
+    rows = ok_rows(summary)
+    lat = latency_stat(rows)
+    kl_note = (
+        "no config with kl_div_mean under the threshold"
+        if has_values(rows, "kl_div_mean")
+        else "kl_div_mean not measured"
+    )
+    throughput = ci_objective("max throughput", "tokens_per_s", "mean", True, "tokens/s")
+    return [
+        throughput,
+        ci_objective(f"min latency {lat}", "latency_s", lat, False, "s"),
+        memory_objective(rows),
+        Objective("min perplexity", "perplexity", False),
+        dataclasses.replace(
+            throughput,
+            name=f"max throughput with KL ≤ {kl_threshold:g}",
+            where=lambda df: numeric(df, "kl_div_mean") <= kl_threshold,
+            why_empty=kl_note,
+        ),
+    ]
 
 
 def best_configs(summary: pd.DataFrame, kl_threshold: float = DEFAULT_KL_THRESHOLD) -> pd.DataFrame:
-    """The best ok config per objective: max tokens/s, min latency p50, min peak memory, min perplexity, and
-    max tokens/s among configs with ``kl_div_mean <= kl_threshold``.
-
-    Columns: objective, config, value, unit, valid, run_id. An objective without data has an empty config and a
-    ``note`` saying why (never an exception: the table always has one row per objective).
-    """
-    rows = with_labels(ok_rows(summary))
-    objectives: list[tuple[Objective, pd.Series | None, str]] = []
-    objectives.append((Objective("max throughput", "tokens_per_s_mean", True, "tokens/s"), None, ""))
-    lat = "latency_s_p50" if has_values(rows, "latency_s_p50") else "latency_s_mean"
-    objectives.append((Objective(f"min latency {lat.rsplit('_', 1)[-1]}", lat, False, "s"), None, ""))
-    try:
-        mem = memory_column(rows)
-        objectives.append((Objective(f"min {mem.removesuffix('_bytes')}", mem, False, "MiB", 1.0 / MIB), None, ""))
-    except ReportError:
-        objectives.append((Objective("min peak memory", "peak_allocated_bytes", False, "MiB", 1.0 / MIB), None, ""))
-    objectives.append((Objective("min perplexity", "perplexity", False), None, ""))
-    kl = numeric(rows, "kl_div_mean")
-    objectives.append(
-        (
-            Objective(f"max throughput with KL ≤ {kl_threshold:g}", "tokens_per_s_mean", True, "tokens/s"),
-            kl <= kl_threshold,
-            "no config with kl_div_mean under the threshold"
-            if has_values(rows, "kl_div_mean")
-            else "kl_div_mean not measured",
-        )
-    )
-    out = []
-    for obj, where, why_empty in objectives:
-        cand = rows if where is None else rows[where.fillna(False).astype(bool)]
-        values = numeric(cand, obj.column)
-        record = {
-            "objective": obj.name,
-            "config": "",
-            "value": math.nan,
-            "unit": obj.unit,
-            "valid": None,
-            "run_id": "",
-            "note": "",
-        }
-        if values.notna().any():
-            idx = values.idxmax() if obj.maximize else values.idxmin()
-            record.update(
-                config=cand.at[idx, LABEL],
-                value=float(values[idx]) * obj.scale,
-                valid=not bool(invalid_mask(cand).at[idx]),
-                run_id=str(cand.at[idx, "run_id"]) if "run_id" in cand.columns else "",
-            )
-        else:
-            record["note"] = why_empty or f"{obj.column} not measured"
-        out.append(record)
-    return pd.DataFrame(out, columns=["objective", "config", "value", "unit", "valid", "run_id", "note"])
+    """The best ok config per objective (:func:`llm_objectives`) and every config tied with it (overlapping 95%
+    CIs: see :mod:`blaze_lab.report.best`). An objective without data has an empty config and a ``note``."""
+    return best_table(summary, llm_objectives(summary, kl_threshold))
 
 
 def best_config_table(summary: pd.DataFrame, kl_threshold: float = DEFAULT_KL_THRESHOLD) -> go.Figure:
@@ -253,11 +218,11 @@ def llm_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, It
 
 __all__ = [
     "DEFAULT_KL_THRESHOLD",
-    "Objective",
     "best_config_table",
     "best_configs",
     "latency_bars",
     "latency_cdf",
+    "llm_objectives",
     "llm_sections",
     "memory_column",
     "memory_latency_scatter",

@@ -85,9 +85,9 @@ def test_best_configs_per_objective(summary: pd.DataFrame) -> None:
     best = best_configs(summary, kl_threshold=0.01).set_index("objective")
     assert best.loc["max throughput", "config"] == "bf16 · quant=none"
     assert best.loc["min latency p50", "config"] == "bf16 · quant=none"
-    assert best.loc["min peak_rss", "config"] == "bf16 · quant=bnb-nf4"
-    assert best.loc["min peak_rss", "value"] == pytest.approx(500e6 / 2**20)
-    assert bool(best.loc["min peak_rss", "valid"]) is False  # nf4 run is flagged invalid in the fixture
+    assert best.loc["min peak RSS", "config"] == "bf16 · quant=bnb-nf4"
+    assert best.loc["min peak RSS", "value"] == pytest.approx(500e6 / 2**20)
+    assert bool(best.loc["min peak RSS", "valid"]) is False  # nf4 run is flagged invalid in the fixture
     assert best.loc["min perplexity", "config"] == "fp32 · quant=none"
     assert best.loc["max throughput with KL ≤ 0.01", "config"] == "bf16 · quant=none"
     none_pass = best_configs(summary, kl_threshold=-1.0).set_index("objective")
