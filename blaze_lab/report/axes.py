@@ -8,7 +8,8 @@ Why these rules (each fixes a way a figure misled):
 * **Minimum relative span.** SSIM values of 0.9999997 and 1.0 drawn on an axis spanning exactly that make noise look
   like a difference; an axis spans at least :data:`MIN_REL_SPAN` of its largest magnitude.
 * **Log axes get 1-2-5 ticks** with full labels (:func:`log_ticks`), not plotly's minor labels "2 3 … 10 2 3".
-* **One theme** (:func:`layout`): font, palette, margins that grow to fit tick labels (none cut off).
+* **One theme** (:func:`theme`, :func:`layout`): font, palette, margins that grow to fit tick labels (none cut off),
+  and no log-scale bars (a bar's length is its value; on a log axis it is not).
 
 Example:
     >>> value_range([1.0, 1.2], include_zero=True)
@@ -46,6 +47,10 @@ def theme(fig: go.Figure) -> go.Figure:
     """The report's look (template, font, palette, margins that grow to fit labels) on any figure; the report
     applies it to every figure of every section, so all kinds share one theme."""
     fig.update_layout(template="plotly_white", font=FONT, colorway=list(PALETTE), hoverlabel={"align": "left"})
+    if any(isinstance(t, go.Bar) for t in fig.data):
+        # No log-scale bars: a bar's length is its value, and on a log axis it is not (the base is arbitrary).
+        fig.for_each_xaxis(lambda ax: ax.update(type="linear") if ax.type == "log" else None)
+        fig.for_each_yaxis(lambda ax: ax.update(type="linear") if ax.type == "log" else None)
     # Margins grow to fit tick labels and titles: a long config label is never cut off.
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)

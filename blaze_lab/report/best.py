@@ -174,6 +174,31 @@ def best_table(summary: pd.DataFrame, objectives: Sequence[Objective]) -> pd.Dat
     return pd.DataFrame(out, columns=COLUMNS)
 
 
+def best_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`best_table` as the report shows it: value, unit and CI in one cell; no run ids (narrow enough for a
+    page). Ties read "no difference at this precision" from the best.
+
+    >>> t = pd.DataFrame([{"objective": "max x", "config": "a", "value": 2.0, "unit": "s", "95% CI": "[1, 3]",
+    ...                    "tied with": "b", "valid": True, "run_id": "r", "note": ""}])
+    >>> best_display(t).iloc[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['max x', 'a', '2 s [1, 3]', 'b', np.True_, '']
+    """
+    value = [
+        f"{_fmt(float(v))} {u} {ci}".strip() if not pd.isna(v) else ""
+        for v, u, ci in zip(table["value"], table["unit"], table["95% CI"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "objective": table["objective"],
+            "config": table["config"],
+            "value [95% CI]": value,
+            "tied with (no difference at this precision)": table["tied with"],
+            "valid": table["valid"],
+            "note": table["note"],
+        }
+    )
+
+
 def memory_objective(rows: pd.DataFrame) -> Objective:
     """Min peak memory: accelerator ``peak_allocated_bytes`` when measured, else the process's ``peak_rss_bytes``."""
     ok = ok_rows(rows)
@@ -220,7 +245,7 @@ def router_best_table(summary: pd.DataFrame) -> pd.DataFrame:
     names = (("max goodput", "goodput_rps", True, "req/s"), ("min latency p50", "latency_s_p50", False, "s"),
              ("min latency p99", "latency_s_p99", False, "s"))  # fmt: skip
     objectives = [Objective(n, f"{m}_mean", hi, u, ci=(f"{m}_ci_low", f"{m}_ci_high")) for n, m, hi, u in names]
-    return best_table(pooled, objectives)
+    return best_display(best_table(pooled, objectives))
 
 
 def scenario_statement(summary: pd.DataFrame, kind: str) -> str:
@@ -237,6 +262,7 @@ __all__ = [
     "COLUMNS",
     "ROUTER_METRICS",
     "Objective",
+    "best_display",
     "best_table",
     "ci_objective",
     "diffusion_objectives",

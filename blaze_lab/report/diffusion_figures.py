@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import layout
-from blaze_lab.report.best import best_table, diffusion_objectives
+from blaze_lab.report.best import best_display, best_table, diffusion_objectives
 from blaze_lab.report.figures import (
     ci_bars,
     scatter_panels,
@@ -188,7 +188,7 @@ def diffusion_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[s
     if random_weights(summary):
         items.append(("Random weights", note(RANDOM_WEIGHTS_NOTE)))
     items += [
-        ("Best config per objective", best_table(summary, diffusion_objectives(summary))),
+        ("Best config per objective", best_display(best_table(summary, diffusion_objectives(summary)))),
         figure_item("Per-step latency", step_latency_bars, summary),
         figure_item("Call latency", latency_bars, summary),
         figure_item("Stage breakdown", stage_breakdown, summary),

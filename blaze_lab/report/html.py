@@ -60,7 +60,15 @@ nav.toc{background:#f6f8fb;border:1px solid #dde3ea;padding:8px 14px;margin:16px
 nav.toc ul{margin:4px 0;padding-left:18px} nav.toc li{margin:3px 0} nav.toc a{color:#2a5a8a;text-decoration:none}
 img{max-width:100%}
 """
-_WRAP_COLUMNS = {"error", "validity_reason", "note", "reason", "detail", "tied with", "configs"}
+_WRAP_COLUMNS = {
+    "error",
+    "validity_reason",
+    "note",
+    "reason",
+    "detail",
+    "configs",
+    "tied with (no difference at this precision)",
+}
 _MIB_COLUMNS = {"peak_allocated_bytes", "peak_reserved_bytes", "peak_rss_bytes", "nvml_vram_bytes"}
 
 
@@ -217,7 +225,7 @@ def build_report(
     for section_title, items in sections:
         anchor = _stem("s", section_title, anchors)
         anchors[anchor] = go.Figure()
-        body.append(f'<h2 id="{anchor}">{html.escape(section_title)}</h2>')
+        body.append(f'<section id="section-{anchor}"><h2 id="{anchor}">{html.escape(section_title)}</h2>')
         links = []
         for item_title, item in items:
             item_anchor = _stem(section_title, item_title, anchors)
@@ -233,6 +241,7 @@ def build_report(
                     body.append(f'<img alt="{html.escape(item_title)}" src="data:image/png;base64,{data}">')
                     continue
             body.append(item_html(item))
+        body.append("</section>")
         toc.append(f'<li><a href="#{anchor}">{html.escape(section_title)}</a>: {" · ".join(links)}</li>')
     nav = f'<nav class="toc"><b>Contents</b><ul>{"".join(toc)}</ul></nav>'
     body = [header_html(summary, manifest, title, when, groups), nav, *body]

@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from blaze_lab.errors import ReportError
-from blaze_lab.report.best import Objective, best_table, ci_objective, memory_objective
+from blaze_lab.report.best import Objective, best_display, best_table, ci_objective, memory_objective
 from blaze_lab.report.figures import (
     cdf_figure,
     ci_bars,
@@ -201,7 +201,7 @@ def llm_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, It
     if random_weights(summary):
         items.append(("Random weights", note(RANDOM_WEIGHTS_NOTE)))
     items += [
-        ("Best config per objective", best_configs(summary)),
+        ("Best config per objective", best_display(best_configs(summary))),
         figure_item("Throughput", throughput_bars, summary),
         figure_item("Latency", latency_bars, summary),
         figure_item("TTFT / TPOT", ttft_tpot_bars, summary),
