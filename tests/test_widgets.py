@@ -96,7 +96,7 @@ def test_run_in_background_fills_table_plot_progress_and_compare(explorer: Explo
     assert "run-1" in explorer.results_html.value and "run-2" in explorer.results_html.value
     (output,) = explorer.plot.outputs
     bars = output["data"]["application/vnd.plotly.v1+json"]["data"][0]
-    assert bars["y"] == [50.0, 200.0]
+    assert bars["x"] == [50.0, 200.0]  # horizontal bars: values on x
     assert list(explorer.compare_select.options) == ["run-1", "run-2"]
     explorer.compare_select.value = ("run-1", "run-2")
     explorer.compare_button.click()

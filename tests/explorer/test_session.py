@@ -117,8 +117,8 @@ def test_figure_has_one_bar_per_ok_run(session: ExplorerSession) -> None:
     assert "no successful runs" in session.figure().layout.title.text
     session.run(vary={"batch_size": [1, 2]})
     bars = session.figure().data[0]
-    assert list(bars.y) == [100.0, 200.0]
-    assert list(bars.x) == ["run-1 · bs1", "run-2 · bs2"]
+    assert list(bars.x) == [100.0, 200.0]  # horizontal bars: values on x, configs on y
+    assert list(bars.y) == ["run-1 · bs1", "run-2 · bs2"]
 
 
 def test_save_as_experiment_reproduces_the_runs(session: ExplorerSession, tmp_path: Path) -> None:
