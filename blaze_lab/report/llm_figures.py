@@ -21,8 +21,8 @@ import plotly.graph_objects as go
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.best import Objective, best_display, best_table, ci_objective, memory_objective
+from blaze_lab.report.cdf import cdf_figure
 from blaze_lab.report.figures import (
-    cdf_figure,
     ci_bars,
     ci_columns,
     multi_ci_bars,

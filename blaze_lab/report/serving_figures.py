@@ -30,7 +30,7 @@ from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import layout
-from blaze_lab.report.figures import cdf_figure
+from blaze_lab.report.cdf import cdf_figure
 from blaze_lab.report.labels import (
     config_label,
     varying_columns,

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from blaze_lab.errors import ReportError
-from blaze_lab.report.figures import cdf_figure, ci_bars, pareto_front, scatter_with_front
+from blaze_lab.report.cdf import cdf_figure
+from blaze_lab.report.figures import ci_bars, pareto_front, scatter_with_front
 from blaze_lab.report.labels import config_label, config_labels, varying_columns
 from blaze_lab.report.tables import invalid_rows, status_rows, status_table
 
