@@ -173,6 +173,8 @@ class ExplorerSession:
 
     def table(self) -> pd.DataFrame:
         """One line per run: id, engine, the settings that differ, status, headline metrics (what the panel shows)."""
+        from blaze_lab.report.reasons import human_reason
+
         if not len(self.results):
             return pd.DataFrame(columns=["run", "engine", "config", "status"])
         parts = []
@@ -183,6 +185,8 @@ class ExplorerSession:
             view["valid"] = rows.get("valid", math.nan)  # False: too few samples or too noisy (see the report)
             for column, label, _ in info.metrics:
                 view[label] = rows.get(column, math.nan)
+            # The report's plain-words reason for a run without measurements; the library's text stays in "error".
+            view["reason"] = ["" if r.get("status") == "ok" else human_reason(r) for r in rows.to_dict("records")]
             view["error"] = rows.get("error", "")
             parts.append(view)
         return pd.concat(parts).loc[self.results.index].reset_index(drop=True)
