@@ -1,9 +1,12 @@
 """Best-config tables that respect uncertainty: the best config per objective AND every config tied with it.
 
 A plain argmax names one winner even when its 95% CI overlaps the runner-up's, which claims a difference the data
-cannot support. Here a config is **tied with the best** when :func:`tied` says the two cannot be told apart: their
-CIs overlap, or either has no CI (n < 2: no difference at this precision). ``tied`` is the one verdict function
-of this module: swap it for a paired comparison (``blaze_lab.metrics.compare``) without touching the tables.
+cannot support. Here a config is **tied with the best** when the two cannot be told apart:
+
+- for a mean with a CI: :func:`blaze_lab.metrics.compare.compare` against the best says
+  ``no difference at this precision`` (the ratio's 95% CI holds 1; n < 2 gives no verdict either);
+- otherwise (a median CI, or a compare that cannot run): :func:`tied` — the CIs overlap, or either is missing;
+  deterministic measurements without a CI (memory, perplexity) tie only when equal.
 
 Replicates (rows that differ only in a ``seed`` field, e.g. router runs) are first pooled by :func:`over_seeds`:
 one row per config, the mean over seeds with a Student-t 95% CI across seeds.
@@ -24,10 +27,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from blaze_lab.errors import BlazeLabError
+from blaze_lab.metrics.compare import NO_DIFFERENCE, compare
 from blaze_lab.report.axes import few_samples
 from blaze_lab.report.labels import LABEL, LABEL_SEPARATOR, config_label, varying_columns, with_labels
 from blaze_lab.report.rows import config_columns, invalid_mask, numeric, ok_rows
@@ -122,6 +128,21 @@ def tied(best: tuple[float, float, float], other: tuple[float, float, float], ha
     return other[1] <= best[2] and best[1] <= other[2]
 
 
+def _compare_ties(cand: pd.DataFrame, idx: Any, obj: Objective) -> list[str] | None:
+    """Configs with no difference at this precision from the best by the ratio-of-means comparison; None when the
+    objective is not a mean with its CI columns or the comparison cannot run on these rows."""
+    metric = obj.column.removesuffix("_mean")
+    if not obj.column.endswith("_mean") or obj.ci != (f"{metric}_ci_low", f"{metric}_ci_high"):
+        return None
+    if cand[LABEL].duplicated().any():
+        return None
+    try:
+        out = compare(cand, cand.at[idx, LABEL], metric, by=LABEL)
+    except (BlazeLabError, ValueError, KeyError, ZeroDivisionError):
+        return None
+    return [str(c) for c in out.loc[out["verdict"] == NO_DIFFERENCE, LABEL]]
+
+
 def _fmt(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.4g}"
 
@@ -151,11 +172,13 @@ def best_table(summary: pd.DataFrame, objectives: Sequence[Objective]) -> pd.Dat
         low = (numeric(cand, obj.ci[0]) * obj.scale).mask(single) if has_ci and obj.ci else values * math.nan
         high = (numeric(cand, obj.ci[1]) * obj.scale).mask(single) if has_ci and obj.ci else values * math.nan
         best = (float(values[idx]), float(low[idx]), float(high[idx]))
-        ties = [
-            str(cand.at[j, LABEL])
-            for j in cand.index
-            if j != idx and not math.isnan(values[j]) and tied(best, (values[j], low[j], high[j]), has_ci)
-        ]
+        ties = _compare_ties(cand, idx, obj) if has_ci else None
+        if ties is None:
+            ties = [
+                str(cand.at[j, LABEL])
+                for j in cand.index
+                if j != idx and not math.isnan(values[j]) and tied(best, (values[j], low[j], high[j]), has_ci)
+            ]
         notes = [f"{skipped} invalid run(s) not considered"] if skipped else []
         if obj.timed and len(cand) and bool(invalid_mask(cand).all()):
             notes.append("every candidate is flagged invalid: a guess, not a finding")

@@ -3,7 +3,7 @@
 An engine records the library's own words (``torchao Int4WeightOnlyConfig: ImportError: Requires mslk >= 1.0.0``);
 a reader wants to know *why* in plain terms. :func:`human_reason` tries, in order:
 
-1. the device capability rules (:mod:`blaze_lab.engines.capabilities`), evaluated for the device the row ran on —
+1. the device capability rules (:mod:`blaze_lab.explorer.capabilities`), evaluated for the device the row ran on —
    the same sentence the explorer shows beside a disabled choice ("no CPU kernel");
 2. a small explicit table of known library messages (:data:`KNOWN_MESSAGES`);
 3. the recorded text itself, cut to its first line.
@@ -48,10 +48,7 @@ def _capability_reason(row: Mapping[str, Any]) -> str:
     kind = _text(row.get("engine"))
     if not kind:
         return ""
-    try:  # the rules live with the engines; a report must still render where they cannot be imported
-        from blaze_lab.engines import capabilities
-    except ImportError:
-        return ""
+    from blaze_lab.explorer import capabilities  # the rules the explorer shows beside a disabled choice
     device_name = _text(row.get("env.device")) or "cpu"
     accelerator = device_name not in ("cpu", "mps")
     device = capabilities.Device(accelerator=accelerator, name=_text(row.get("env.gpu_name")) or device_name)
