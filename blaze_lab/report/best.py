@@ -34,14 +34,12 @@ import pandas as pd
 
 from blaze_lab.errors import BlazeLabError
 from blaze_lab.metrics.compare import NO_DIFFERENCE, compare
+from blaze_lab.metrics.distributions import t_crit
 from blaze_lab.report.axes import few_samples
 from blaze_lab.report.labels import LABEL, LABEL_SEPARATOR, config_label, varying_columns, with_labels
 from blaze_lab.report.rows import config_columns, invalid_mask, numeric, ok_rows
 
 MIB = 1024.0 * 1024.0
-# Two-sided 95% Student-t quantiles by degrees of freedom (normal beyond 120).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000, 120: 1.980}  # fmt: skip
 COLUMNS = ["objective", "config", "value", "unit", "95% CI", "tied with", "valid", "run_id", "note"]
 
 
@@ -64,14 +62,6 @@ class Objective:
     why_empty: str = ""
 
 
-def t_quantile(df: int) -> float:
-    """Two-sided 95% Student-t quantile for ``df`` degrees of freedom (the next smaller tabulated df)."""
-    if df < 1:
-        return math.nan
-    keys = [k for k in _T975 if k <= df]
-    return 1.96 if df > 120 else _T975[max(keys)]
-
-
 def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
     """(mean, low, high): Student-t 95% CI of the mean; NaN bounds with fewer than 2 values.
 
@@ -84,7 +74,7 @@ def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
     mean = float(arr.mean())
     if arr.size < 2:
         return mean, math.nan, math.nan
-    half = t_quantile(arr.size - 1) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    half = float(t_crit(0.95, arr.size - 1)) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
     return mean, mean - half, mean + half
 
 
@@ -295,6 +285,5 @@ __all__ = [
     "scenario_statement",
     "seed_columns",
     "t_interval",
-    "t_quantile",
     "tied",
 ]
