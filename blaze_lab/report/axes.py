@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from blaze_lab.report.rows import invalid_mask, numeric
+from blaze_lab.report.rows import contended_mask, invalid_mask, numeric
 
 MIN_REL_SPAN = 0.02
 """An axis spans at least 2% of its largest absolute value (a 3e-7 difference then draws as flat)."""
@@ -80,8 +80,9 @@ def symbol_of(i: int) -> str:
 
 
 def trusted_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows whose values may set an axis range: not flagged ``valid == False`` (all rows when none is trusted)."""
-    trusted = ~invalid_mask(df)
+    """Rows whose values may set an axis range: not flagged ``valid == False`` nor ``contended`` (all rows when none
+    is trusted)."""
+    trusted = ~invalid_mask(df) & ~contended_mask(df)
     return trusted if bool(trusted.any()) else pd.Series(True, index=df.index)
 
 

@@ -34,7 +34,7 @@ from plotly.subplots import make_subplots
 from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import color_of, few_samples, layout, symbol_of, trusted_mask, value_range
 from blaze_lab.report.labels import config_label, labels_of
-from blaze_lab.report.rows import has_values, invalid_mask, numeric, ok_rows, require
+from blaze_lab.report.rows import contended_mask, has_values, invalid_mask, numeric, ok_rows, require
 
 COLORS = {
     "bar": "#4C78A8",
@@ -134,14 +134,16 @@ def _hover(df: pd.DataFrame) -> list[str]:
 
 def _flags(rows: pd.DataFrame, values: pd.Series, high: float) -> list[str]:
     """Per row, what a reader must know that the bar cannot show: invalid, n=1 (no CI), beyond the axis."""
-    bad, single = invalid_mask(rows), few_samples(rows)
+    bad, single, busy = invalid_mask(rows), few_samples(rows), contended_mask(rows)
     n = numeric(rows, "n")
     out = []
     for idx in rows.index:
         parts = []
         if values[idx] > high:
             parts.append(f"{values[idx]:.4g} → off scale")
-        if bad[idx]:
+        if busy[idx]:
+            parts.append("contended (machine busy)")
+        elif bad[idx]:
             parts.append("invalid")
         if single[idx]:
             parts.append(f"n={int(n[idx])}, no CI")

@@ -56,6 +56,13 @@ def invalid_mask(df: pd.DataFrame) -> pd.Series:
     return df["valid"].map(lambda v: v is False or v is np.False_ or (isinstance(v, str) and v.lower() == "false"))
 
 
+def contended_mask(df: pd.DataFrame) -> pd.Series:
+    """Boolean Series: rows measured while other processes took the machine (``contended == True``)."""
+    if "contended" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["contended"].map(lambda v: v is True or v is np.True_ or (isinstance(v, str) and v.lower() == "true"))
+
+
 def numeric(df: pd.DataFrame, column: str) -> pd.Series:
     """``df[column]`` as floats (NaN where missing or not a number); an all-NaN Series when the column is absent."""
     if column not in df.columns:
@@ -73,4 +80,14 @@ def is_missing(value: Any) -> bool:
         return False
 
 
-__all__ = ["OK", "config_columns", "has_values", "invalid_mask", "is_missing", "numeric", "ok_rows", "require"]
+__all__ = [
+    "OK",
+    "config_columns",
+    "contended_mask",
+    "has_values",
+    "invalid_mask",
+    "is_missing",
+    "numeric",
+    "ok_rows",
+    "require",
+]

@@ -32,6 +32,7 @@ from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import layout
 from blaze_lab.report.cdf import cdf_figure
 from blaze_lab.report.labels import (
+    column_header,
     config_label,
     varying_columns,
 )
@@ -91,7 +92,7 @@ def latency_throughput(summary: pd.DataFrame, latency: str = "latency_s_p50",
             )
         )
     return layout(fig, f"Latency ({latency.removeprefix('latency_s_')}) vs throughput per batching config",
-                   xaxis_title=f"achieved {throughput.replace('_', ' ')}", yaxis_title=f"{latency} (s)")
+                   xaxis_title=f"achieved {column_header(throughput)}", yaxis_title=column_header(latency))
 
 
 def ttft_tpot_percentiles(summary: pd.DataFrame) -> go.Figure:

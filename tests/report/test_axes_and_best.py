@@ -115,3 +115,12 @@ def test_router_best_table_on_real_quickstart() -> None:
     assert table.loc["max goodput", "config"] == "adaptive"
     # adaptive and power_of_two_choices overlap across seeds: listed as a tie, not ranked
     assert table.loc["max goodput", "tied with (no difference at this precision)"] == "power_of_two_choices"
+
+
+def test_contended_rows_do_not_set_the_axis_and_say_why() -> None:
+    df = _bars_frame().assign(
+        valid=[True, True, True, False], contended=[False, False, False, True], n=[10, 10, 10, 10]
+    )
+    fig = ci_bars(df, "latency_s")
+    assert fig.layout.xaxis.range[1] < 4.0
+    assert any("contended (machine busy)" in a.text for a in fig.layout.annotations)
