@@ -179,3 +179,28 @@ def test_tick_check_catches_overlapping_labels(tmp_path: Path) -> None:
         browser.close()
         p.stop()
     assert any(_overlaps(lay["boxes"]) for lay in layers)
+
+
+def test_published_gpu_report_says_what_did_not_run() -> None:
+    """The committed static H200 page opens offline and its first screen says 2 of 4 groups never ran."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    image = pytest.importorskip("PIL.Image")
+    page_path = REPO / "results" / "published" / "gpu-h200-2026-11-26" / "report.html"
+    p, browser, page, (errors, requests) = _open(sync_api, page_path)
+    try:
+        banner = page.locator("p.note", has_text="Incomplete sweep")
+        banner_box = banner.bounding_box()
+        missing = page.locator("h3", has_text="Groups not run").bounding_box()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / "report-gpu-header.png"
+        page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": WIDTH, "height": 900})
+    finally:
+        browser.close()
+        p.stop()
+    assert errors == [] and [u for u in requests if not u.startswith(("file:", "data:", "blob:"))] == []
+    assert banner_box is not None and banner_box["y"] < 200  # on the first screen, under the title
+    assert missing is not None
+    if os.environ.get("BLAZE_LAB_UPDATE_SCREENSHOTS") == "1":
+        with image.open(path) as shot:
+            small = shot.convert("RGB").resize((shot.width * 2 // 3, shot.height * 2 // 3), image.LANCZOS)
+            small.quantize(colors=128).save(DOCS_IMG / "report-gpu-header.png", optimize=True)
