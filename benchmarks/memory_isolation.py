@@ -30,8 +30,8 @@ cfg = LLMConfig.from_dict(json.loads(sys.argv[1]))
 settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
 summary, _ = LLMEngine().benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
 row = summary.iloc[0]
-print(json.dumps({k: float(row[k]) for k in %r}))
-""" % (COLUMNS,)
+print(json.dumps({k: float(row[k]) for k in COLUMNS}))
+""".replace("COLUMNS", repr(COLUMNS))
 
 
 def configs(model: str) -> list[object]:
