@@ -128,11 +128,27 @@ def process_memory() -> dict[str, float]:
     return out
 
 
+def trim_heap() -> bool:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``); False where unavailable.
+
+    Why: glibc keeps freed memory mapped (and raises its mmap threshold after large frees), so without a trim the
+    RSS of a process that freed a model or a large batch's activations stays high, and the next config's peak and
+    baseline would inherit it — a batch-1 call measured after a batch-8 call would read batch 8's footprint.
+    """
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def clean_device(device: str) -> None:
     """Free what earlier work left behind before a config is loaded: garbage, cached CUDA blocks, CUDA peaks."""
     import gc
 
     gc.collect()
+    trim_heap()
     if device.startswith("cuda"):
         import torch
 
@@ -165,6 +181,7 @@ class MemoryTracker:
 
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+        trim_heap()  # the RSS peak must start from live memory, not from what earlier calls freed
         if not _reset_hwm():
             self._sampler = _RssSampler()
             self._sampler.start()
@@ -212,4 +229,4 @@ def model_bytes(model: Any) -> int:
     return total
 
 
-__all__ = ["MemoryTracker", "Nvml", "clean_device", "model_bytes", "process_memory"]
+__all__ = ["MemoryTracker", "Nvml", "clean_device", "model_bytes", "process_memory", "trim_heap"]
