@@ -1,4 +1,4 @@
-"""The Engine protocol, engine status, and how a failure becomes a row status.
+"""The Replica protocol, engine status, and how a failure becomes a row status.
 
 An engine turns a config into measurements. Whatever goes wrong for one config must become a row, never a crash
 of the batch: :func:`classify_failure` maps an exception to ``unsupported`` (the device or library cannot run this
@@ -38,19 +38,27 @@ class EngineStatus(enum.Enum):
 
 
 @runtime_checkable
-class Engine(Protocol):
-    """What every engine offers (LLM, diffusion, fake engines in router tests)."""
+class Replica(Protocol):
+    """What a managed, routable replica offers: the engine manager restarts it, the router sends it requests.
+
+    In-process fake replicas, blocking engines behind an adapter and remote actors all implement it; the router
+    and the manager depend on this protocol only, never on an engine implementation.
+    """
+
+    name: str
 
     @property
     def status(self) -> EngineStatus: ...
 
-    def health(self) -> dict[str, Any]:
-        """A cheap liveness/readiness report: at least ``{"status": EngineStatus, "ok": bool}``."""
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def health(self) -> bool:
+        """A cheap liveness/readiness probe."""
         ...
 
-    def close(self) -> None:
-        """Release the model and move to STOPPED."""
-        ...
+    async def submit(self, request: Any) -> Any: ...
 
 
 class CachedModelEngine:
@@ -97,6 +105,11 @@ class CachedModelEngine:
         self._status = EngineStatus.READY
         return loaded
 
+    def forget_failures(self) -> None:
+        """Drop the failed-load memo: a restart must try the load again (the memo only spares the configs of
+        one sweep group a load that already failed)."""
+        self._failed_loads.clear()
+
     def close(self) -> None:
         """Release the model and move to STOPPED."""
         self.model_cache.evict(self.config.load_key())
@@ -138,4 +151,4 @@ def failure_detail(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
 
-__all__ = ["CachedModelEngine", "Engine", "EngineStatus", "classify_failure", "failure_detail", "is_oom"]
+__all__ = ["CachedModelEngine", "EngineStatus", "Replica", "classify_failure", "failure_detail", "is_oom"]

@@ -9,12 +9,13 @@ Strategies, circuit breakers, health tracking and the decision core are shared b
 * :func:`~blaze_lab.router.bench.benchmark_group` — the sweep notebook's entry point.
 """
 
+from blaze_lab.replicas.service import ServiceModel
 from blaze_lab.router.breaker import CircuitBreaker
 from blaze_lab.router.config import BreakerConfig, HealthConfig, RouterConfig, RouterExperimentConfig
 from blaze_lab.router.core import RouterCore
 from blaze_lab.router.health import HealthChecker, HealthTracker
 from blaze_lab.router.router import Router
-from blaze_lab.router.simulate import ServiceModel, Simulator, simulate
+from blaze_lab.router.simulate import Simulator, simulate
 from blaze_lab.router.strategies import STRATEGIES, make_strategy
 
 __all__ = [

@@ -20,6 +20,7 @@ from typing import Any
 
 from blaze_lab.config import BaseConfig, check_choice, check_int, check_number
 from blaze_lab.errors import ConfigError
+from blaze_lab.replicas.service import DISTRIBUTIONS
 
 # Kept here (not imported from strategies) so configs validate without importing strategy code.
 STRATEGY_NAMES = (
@@ -219,6 +220,8 @@ class RouterExperimentConfig(BaseConfig):
         per_request_s: extra service time per other request running on the same replica (load dependence).
         replica_slots: requests a replica runs at once; further requests wait in the replica's own queue.
         service_cv: coefficient of variation of the lognormal service-time noise.
+        service_dist: service-time noise: lognormal (CV ``service_cv``), exponential (CV 1), deterministic, or
+            empirical (resampled from the ``calibration`` rows; see :class:`~blaze_lab.replicas.service.ServiceModel`).
         arrival: "poisson", "gamma" (burstiness_cv sets the inter-arrival CV) or "constant".
         burstiness_cv: inter-arrival coefficient of variation for gamma arrivals (1 = Poisson).
         load: offered load as a fraction of the replicas' aggregate capacity.
@@ -246,6 +249,7 @@ class RouterExperimentConfig(BaseConfig):
     per_request_s: float = 0.01
     replica_slots: int = 4
     service_cv: float = 0.2
+    service_dist: str = "lognormal"
     arrival: str = "poisson"
     burstiness_cv: float = 1.0
     load: float = 0.7
@@ -280,6 +284,10 @@ class RouterExperimentConfig(BaseConfig):
         check_number(self, "per_request_s", minimum=0.0)
         check_int(self, "replica_slots", minimum=1)
         check_number(self, "service_cv", minimum=0.0)
+        check_choice(self, "service_dist", DISTRIBUTIONS)
+        if self.service_dist == "empirical" and not self.calibration:
+            raise ConfigError(self.field_name("service_dist"), self.service_dist,
+                              reason="empirical service times are resampled from measured rows: set calibration")
         check_choice(self, "arrival", ARRIVALS)
         check_number(self, "burstiness_cv", minimum=0.0, strict_min=True)
         check_number(self, "load", minimum=0.0, strict_min=True)

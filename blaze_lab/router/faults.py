@@ -1,4 +1,4 @@
-"""Fault injection on a time schedule, shared by simulated replicas and the live fake engine.
+"""Fault scenarios on a time schedule, shared by simulated replicas and live fake replicas.
 
 A :class:`Fault` targets one replica for a window of the run, given as fractions of the run's expected duration
 so one scenario fits any load level. Kinds:
@@ -12,7 +12,8 @@ so one scenario fits any load level. Kinds:
 * ``flapping`` – health checks alternate pass/fail every ``value`` seconds while requests are still served.
 
 :data:`SCENARIOS` names fault lists; :func:`schedule` turns one into absolute, time-ordered
-:class:`FaultEvent` s; :class:`FaultState` is the current effect on one replica.
+:class:`~blaze_lab.replicas.faults.FaultEvent` s; :class:`~blaze_lab.replicas.faults.FaultState` (one for both
+modes) is the current effect on one replica.
 
 Example:
     >>> events = schedule("crash", duration_s=10.0, replicas=4)
@@ -24,14 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from blaze_lab.clock import Clock
 from blaze_lab.errors import ConfigError
-
-KINDS = ("errors", "latency", "slowdown", "hang", "crash", "flapping")
+from blaze_lab.replicas.faults import KINDS, FaultEvent, FaultState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,19 +70,6 @@ SCENARIOS: dict[str, tuple[Fault, ...]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class FaultEvent:
-    """A fault switching on or off at an absolute time."""
-
-    time_s: float
-    replica: int
-    kind: str
-    on: bool
-    value: float = 0.0
-    warmup_s: float = 0.0
-    warmup_factor: float = 1.0
-
-
 def schedule(scenario: str, duration_s: float, replicas: int) -> list[FaultEvent]:
     """Absolute fault events of a named scenario (faults on replicas that do not exist are dropped)."""
     if scenario not in SCENARIOS:
@@ -98,76 +84,11 @@ def schedule(scenario: str, duration_s: float, replicas: int) -> list[FaultEvent
     return events
 
 
-class FaultState:
-    """The faults currently affecting one replica (mutated by :meth:`apply`)."""
-
-    __slots__ = ("added_s", "crashed", "error_rate", "flap_period_s", "flap_since", "hung", "slowdown",
-                 "warmup_factor", "warmup_until")
-
-    def __init__(self) -> None:
-        self.error_rate = 0.0
-        self.added_s = 0.0
-        self.slowdown = 1.0
-        self.hung = False
-        self.crashed = False
-        self.flap_period_s = 0.0
-        self.flap_since = 0.0
-        self.warmup_until = -math.inf
-        self.warmup_factor = 1.0
-
-    def apply(self, e: FaultEvent) -> None:
-        kind = e.kind
-        if kind == "errors":
-            self.error_rate = e.value if e.on else 0.0
-        elif kind == "latency":
-            self.added_s = e.value if e.on else 0.0
-        elif kind == "slowdown":
-            self.slowdown = e.value if e.on else 1.0
-        elif kind == "hang":
-            self.hung = e.on
-        elif kind == "crash":
-            self.crashed = e.on
-            if not e.on:
-                self.warmup_until = e.time_s + e.warmup_s
-                self.warmup_factor = e.warmup_factor
-        elif kind == "flapping":
-            self.flap_period_s = e.value if e.on else 0.0
-            self.flap_since = e.time_s
-
-    def factor(self, now: float) -> float:
-        """Service-time multiplier now (slowdown × warm-up after a restart)."""
-        return self.slowdown * (self.warmup_factor if now < self.warmup_until else 1.0)
-
-    def health_ok(self, now: float) -> bool:
-        """What an active health check sees now."""
-        if self.crashed or self.hung:
-            return False
-        if self.flap_period_s:
-            return int((now - self.flap_since) / self.flap_period_s) % 2 == 1
-        return True
-
-
 def apply_to_engine(engine: Any, e: FaultEvent) -> None:
-    """Apply a fault event to a live :class:`~blaze_lab.engines.fake.FakeEngine` (duck-typed knobs).
-
-    A crash only kills the engine: bringing it back is the EngineManager's job (its restart and warm-up are
-    what live mode measures), so the ``crash`` off-event is ignored here.
-    """
-    kind = e.kind
-    if kind == "errors":
-        engine.error_rate = e.value if e.on else 0.0
-    elif kind == "latency":
-        engine.added_s = e.value if e.on else 0.0
-    elif kind == "slowdown":
-        engine.slowdown = e.value if e.on else 1.0
-    elif kind == "hang":
-        engine.hung = e.on
-    elif kind == "crash" and e.on:
-        engine.crash()
-    elif kind == "flapping":
-        # Same phase law as FaultState.health_ok: down first, then up, every value seconds (model time).
-        engine.flap_period_s = e.value * engine.time_scale if e.on else 0.0
-        engine.flap_since = engine.clock.now()
+    """Apply a fault event to a live replica: every live replica (:class:`~blaze_lab.replicas.fake.FakeEngine`,
+    :class:`~blaze_lab.router.ray_replicas.RayReplica`) takes events through ``apply_fault``, which feeds the same
+    :class:`~blaze_lab.replicas.faults.FaultState` the simulator's replicas use."""
+    engine.apply_fault(e)
 
 
 async def inject(engines: Sequence[Any], events: Sequence[FaultEvent], clock: Clock, time_scale: float = 1.0) -> None:

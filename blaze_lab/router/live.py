@@ -1,8 +1,8 @@
 """Live mode: an experiment config run in real time over in-process fake engines.
 
 Same workload, fault schedule and router as the simulation, but the replicas are
-:class:`~blaze_lab.engines.fake.FakeEngine` s sleeping their service times on a real clock (scaled by
-``time_scale``), a crash really kills an engine and the :class:`~blaze_lab.engines.manager.EngineManager`
+:class:`~blaze_lab.replicas.fake.FakeEngine` s sleeping their service times on a real clock (scaled by
+``time_scale``), a crash really kills an engine and the :class:`~blaze_lab.replicas.manager.EngineManager`
 restarts it. Times in the ledger are model seconds (real seconds / ``time_scale``) so live and simulated runs
 compare directly.
 
@@ -23,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.fake import FakeEngine
-from blaze_lab.engines.manager import EngineManager
+from blaze_lab.clock import Clock, RealClock, VirtualClock
 from blaze_lab.errors import BlazeLabError
 from blaze_lab.load.requests import iter_requests, workload_arrays
+from blaze_lab.replicas.fake import FakeEngine
+from blaze_lab.replicas.manager import EngineManager
 from blaze_lab.router.config import RouterExperimentConfig, replica_speeds
 from blaze_lab.router.faults import inject, schedule
 from blaze_lab.router.router import Router
@@ -52,7 +52,8 @@ class LiveResult:
 def run_live(
     cfg: RouterExperimentConfig, clock: Clock | None = None, replica_factory: Callable[..., Any] | None = None
 ) -> LiveResult:
-    """Run ``cfg`` live (blocking; starts its own event loop).
+    """Run ``cfg`` live (blocking; starts its own event loop). With a :class:`~blaze_lab.clock.VirtualClock` the
+    same asyncio code runs in virtual time (deterministic, no real waiting: what the tests use).
 
     ``replica_factory(name, **FakeEngine keyword arguments)`` builds each replica (default: an in-process
     ``FakeEngine``; ``blaze_lab.router.ray_replicas.ray_fake_replica`` puts each one in a Ray actor)."""
@@ -73,15 +74,38 @@ async def run_live_async(
         gc.unfreeze()
 
 
+async def _drive_virtual(clock: VirtualClock) -> None:
+    """Advance a virtual clock to its next deadline whenever the loop has run out of ready work.
+
+    Twenty yields let every chain of zero-time work (an answer → the core → the next dispatch) settle first, so a
+    live run on a virtual clock is deterministic and takes no real time.
+    """
+    while True:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        deadline = clock.next_deadline()
+        if deadline is not None:
+            clock.advance_to(deadline)
+
+
 async def _run_live(cfg: RouterExperimentConfig, clock: Clock, make_replica: Callable[..., Any]) -> LiveResult:
+    driver = asyncio.create_task(_drive_virtual(clock)) if isinstance(clock, VirtualClock) else None
+    try:
+        return await _run_live_inner(cfg, clock, make_replica)
+    finally:
+        if driver is not None:
+            driver.cancel()
+            await asyncio.gather(driver, return_exceptions=True)
+
+
+async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replica: Callable[..., Any]) -> LiveResult:
     scale = cfg.time_scale
     model = experiment_model(cfg)
     workload, rate = experiment_workload(cfg, model)
     speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
     engines = [
-        make_replica(f"r{i}", clock=clock, base_s=model.base_s, per_request_s=model.per_request_s, speed=s,
-                   cv=model.cv, slots=cfg.replica_slots, time_scale=scale, start_s=0.1, warmup_s=0.5,
-                   warmup_factor=2.0, seed=cfg.seed * 1000 + i)
+        make_replica(f"r{i}", clock=clock, model=model, speed=s, slots=cfg.replica_slots, time_scale=scale,
+                     start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i)
         for i, s in enumerate(speeds)
     ]
     router_cfg = _scaled(cfg, scale)

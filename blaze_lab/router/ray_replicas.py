@@ -1,7 +1,7 @@
 """Router replicas living in Ray actors: a routing experiment whose engines run on other processes or machines.
 
-:class:`RayReplica` implements the :class:`~blaze_lab.engines.manager.Replica` protocol the live router and the
-:class:`~blaze_lab.engines.manager.EngineManager` use (``name``, ``status``, async ``start/stop/health/submit``)
+:class:`RayReplica` implements the :class:`~blaze_lab.engines.base.Replica` protocol the live router and the
+:class:`~blaze_lab.replicas.manager.EngineManager` use (``name``, ``status``, async ``start/stop/health/submit``)
 as an adapter around a Ray actor handle (:class:`EngineActor`), so the router code is unchanged. The actor builds
 its engine from a picklable factory *inside* the actor (on whichever node Ray places it: normally one actor per
 GPU, ``actor_options={"num_gpus": 1}``) and every call is ``await actor.method.remote(...)``.
@@ -12,8 +12,9 @@ GPU, ``actor_options={"num_gpus": 1}``) and every call is ``await actor.method.r
   :mod:`blaze_lab.errors` type, so the ledger's ``error_type`` is the same as with in-process replicas.
 - A dead actor (its process or node died) makes the replica FAILED; the manager's restart (``stop`` + ``start``)
   then creates a fresh actor, wherever Ray can place it.
-- Live fault knobs (``error_rate``, ``added_s``, ``slowdown``, ``hung``, ``flap_period_s``) and ``crash()`` are
-  forwarded to the actor's engine, so the live mode's fault schedules apply unchanged.
+- Fault events (:meth:`RayReplica.apply_fault`), the fault knobs (``error_rate``, ``added_s``, ``slowdown``,
+  ``hung``) and ``crash()`` are forwarded to the actor's engine, so the live mode's fault schedules apply
+  unchanged (the engine applies them to its own fault state on its own clock).
 
 Example (needs a running cluster; ``run_live`` with ``replica_factory``)::
 
@@ -38,8 +39,8 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.engines.base import EngineStatus
 from blaze_lab.errors import BlazeLabError, EngineError, EngineUnavailable
 
-# The live fault knobs of blaze_lab.engines.fake.FakeEngine (set by blaze_lab.router.faults.apply_to_engine).
-FAULT_KNOBS = ("error_rate", "added_s", "slowdown", "hung", "flap_period_s", "flap_since")
+# The settable fault knobs of blaze_lab.replicas.fake.FakeEngine (timed faults travel as events: apply_fault).
+FAULT_KNOBS = ("error_rate", "added_s", "slowdown", "hung")
 
 
 class EngineActor:
@@ -76,10 +77,13 @@ class EngineActor:
 
     async def configure(self, knobs: Mapping[str, Any]) -> str:
         for name, value in knobs.items():
-            if name not in FAULT_KNOBS:
-                continue
-            # flap phases are timed on the engine's own clock (the driver's clock is another process's).
-            setattr(self.engine, name, self.engine.clock.now() if name == "flap_since" else value)
+            if name in FAULT_KNOBS:
+                setattr(self.engine, name, value)
+        return self._status()
+
+    async def apply_fault(self, event: Any) -> str:
+        # Applied on the engine's own clock (the driver's clock is another process's).
+        self.engine.apply_fault(event)
         return self._status()
 
     async def crash(self) -> str:
@@ -98,12 +102,12 @@ class EngineActor:
 
 
 class RayReplica:
-    """A :class:`~blaze_lab.engines.manager.Replica` whose engine lives in a Ray actor (see the module docstring).
+    """A :class:`~blaze_lab.engines.base.Replica` whose engine lives in a Ray actor (see the module docstring).
 
     ``factory`` must be picklable (a class, or ``functools.partial`` of one) and builds the engine in the actor.
 
     Example:
-        >>> from blaze_lab.engines.fake import FakeEngine
+        >>> from blaze_lab.replicas.fake import FakeEngine
         >>> replica = RayReplica("r0", functools.partial(FakeEngine, "r0", base_s=0.01))  # doctest: +SKIP
         >>> await replica.start(); await replica.submit(request)  # doctest: +SKIP
     """
@@ -121,7 +125,7 @@ class RayReplica:
         self.factory = factory
         # An asyncio actor needs no CPU while it waits; num_cpus=0 lets tiny clusters host many replicas.
         self.actor_options = {"num_cpus": 0, **dict(actor_options or {})}
-        self.clock = clock or RealClock()  # read by the fault injector (flap phases are re-based in the actor)
+        self.clock = clock or RealClock()
         self.time_scale = time_scale
         self.actor: Any = None
         self.actors_created = 0
@@ -144,6 +148,13 @@ class RayReplica:
                 self._configuring.append(self.actor.configure.remote({name: value}))
             return
         super().__setattr__(name, value)
+
+    def apply_fault(self, event: Any) -> None:
+        """Forward a fault event to the engine in the actor (a crash also marks this replica FAILED now)."""
+        if event.kind == "crash" and event.on:
+            self.crash()
+        elif event.kind != "crash" and self.actor is not None:
+            self._configuring.append(self.actor.apply_fault.remote(event))
 
     def crash(self) -> None:
         """Crash the engine in the actor (a live fault); the replica is FAILED until the manager restarts it."""
@@ -257,7 +268,7 @@ class RayReplica:
 def ray_fake_replica(
     name: str, *, clock: Clock | None = None, time_scale: float = 1.0, **engine_kwargs: Any
 ) -> RayReplica:
-    """A :class:`~blaze_lab.engines.fake.FakeEngine` in a Ray actor; same arguments as ``FakeEngine``.
+    """A :class:`~blaze_lab.replicas.fake.FakeEngine` in a Ray actor; same arguments as ``FakeEngine``.
 
     It is the ``replica_factory`` of :func:`blaze_lab.router.live.run_live` for live experiments over Ray actors
     (the engine sleeps on its own clock in the actor; ``clock`` stays with the driver).
@@ -265,7 +276,7 @@ def ray_fake_replica(
     Example:
         >>> replica = ray_fake_replica("r0", base_s=0.01, time_scale=0.1)  # doctest: +SKIP
     """
-    from blaze_lab.engines.fake import FakeEngine
+    from blaze_lab.replicas.fake import FakeEngine
 
     factory = functools.partial(FakeEngine, name, time_scale=time_scale, **engine_kwargs)
     return RayReplica(name, factory, clock=clock, time_scale=time_scale)

@@ -9,7 +9,7 @@ run through :class:`~blaze_lab.router.health.HealthChecker`. The decision ledger
 Example:
     >>> import asyncio
     >>> from blaze_lab.clock import RealClock
-    >>> from blaze_lab.engines.fake import FakeEngine
+    >>> from blaze_lab.replicas.fake import FakeEngine
     >>> from blaze_lab.router.config import RouterConfig
     >>> from blaze_lab.router.strategies import Request
     >>> async def demo():
@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.manager import Replica
+from blaze_lab.engines.base import Replica
 from blaze_lab.errors import BlazeLabError, EngineError, RequestTimeout
 from blaze_lab.router.config import RouterConfig
 from blaze_lab.router.core import ERROR_TYPES, Attempt, RouterCore, Ticket

@@ -7,9 +7,10 @@ heap of events replaces asyncio because a million requests must simulate in unde
 
 Replica model: a replica runs up to ``slots`` requests at once (further requests wait in its own FIFO). A
 request starting while ``k`` requests run (itself included) takes
-``(base_s + per_request_s·(k−1)) · speed · fault factor · lognormal noise + added latency`` — latency grows with
-concurrency as in a batching engine. :meth:`ServiceModel.fit` calibrates ``base_s``/``per_request_s`` from
-measured engine rows (latency vs batch size).
+``(base_s + per_request_s·(k−1)) · speed · fault factor · noise + added latency`` — latency grows with
+concurrency as in a batching engine. That law, its noise distributions and its calibration from measured engine
+rows are :class:`~blaze_lab.replicas.service.ServiceModel`, the same object the live fake replicas sample; the
+fault model is :class:`~blaze_lab.replicas.faults.FaultState`, likewise shared.
 
 Example:
     >>> from blaze_lab.router.config import RouterExperimentConfig
@@ -23,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
-import random
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,79 +35,24 @@ import pandas as pd
 from blaze_lab.clock import VirtualClock
 from blaze_lab.errors import ConfigError, Overloaded
 from blaze_lab.load.requests import Request, WorkloadConfig, workload_arrays
+from blaze_lab.replicas.faults import FaultEvent, FaultState
+from blaze_lab.replicas.service import ServiceModel, replica_rngs
 from blaze_lab.router.config import RouterConfig, RouterExperimentConfig, replica_speeds
 from blaze_lab.router.core import Attempt, RouterCore, Ticket
-from blaze_lab.router.faults import FaultEvent, FaultState, schedule
+from blaze_lab.router.faults import schedule
 
 _DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
-
-
-@dataclasses.dataclass(frozen=True)
-class ServiceModel:
-    """Service time of one request as a function of how many run on the replica at once.
-
-    Attributes:
-        base_s: latency of a lone request on a speed-1 replica.
-        per_request_s: added latency per other concurrent request.
-        cv: coefficient of variation of the multiplicative lognormal noise.
-    """
-
-    base_s: float = 0.05
-    per_request_s: float = 0.01
-    cv: float = 0.2
-
-    def mean_s(self, active: int) -> float:
-        return self.base_s + self.per_request_s * (active - 1)
-
-    def capacity_rps(self, slots: int, speed: float = 1.0) -> float:
-        """Requests/s a replica sustains with every slot busy."""
-        return slots / (self.mean_s(slots) * speed)
-
-    @classmethod
-    def fit(cls, df: pd.DataFrame, latency_col: str = "latency_s", concurrency_col: str = "batch_size") -> ServiceModel:
-        """Least-squares ``latency = base + slope·(concurrency − 1)`` from measured rows.
-
-        Accepts raw rows (``latency_s``) or summary rows (``latency_s_mean`` / ``latency_s_p50``); the noise CV is
-        the mean of ``latency_s_cv`` when present, else the residual CV. Column names may be dotted
-        (``llm.batch_size``): the first column ending with ``concurrency_col`` is used.
-
-        >>> rows = pd.DataFrame({"batch_size": [1, 2, 4, 8], "latency_s": [0.10, 0.12, 0.16, 0.24]})
-        >>> m = ServiceModel.fit(rows)
-        >>> round(m.base_s, 3), round(m.per_request_s, 3)
-        (0.1, 0.02)
-        """
-        lat = next((c for c in (latency_col, f"{latency_col}_mean", f"{latency_col}_p50") if c in df.columns), None)
-        conc = next((c for c in df.columns if c == concurrency_col or c.endswith("." + concurrency_col)), None)
-        if lat is None or conc is None:
-            raise ConfigError("router.calibration", list(df.columns),
-                              reason=f"need a {latency_col!r} (or _mean/_p50) and a {concurrency_col!r} column")
-        data = df[[conc, lat]].dropna()
-        x = data[conc].to_numpy(dtype=float) - 1.0
-        y = data[lat].to_numpy(dtype=float)
-        if len(y) == 0:
-            raise ConfigError("router.calibration", len(y), reason="no rows with both columns")
-        if np.ptp(x) > 0:
-            slope, base = np.polyfit(x, y, 1)
-        else:
-            slope, base = 0.0, float(y.mean())
-        base = max(float(base), 1e-6)
-        slope = max(float(slope), 0.0)
-        cv_col = f"{latency_col}_cv"
-        if cv_col in df.columns and df[cv_col].notna().any():
-            cv = float(df[cv_col].mean())
-        else:
-            pred = base + slope * x
-            cv = float(np.std(y / pred)) if len(y) > 2 else 0.1
-        return cls(base_s=base, per_request_s=slope, cv=max(cv, 0.0))
 
 
 class SimReplica:
     """A simulated replica: slots, a local FIFO, current faults."""
 
-    __slots__ = ("active", "epoch", "faults", "hung", "index", "queue", "running", "slots", "speed")
+    __slots__ = ("active", "epoch", "fault_rng", "faults", "hung", "index", "queue", "rng", "running", "slots", "speed")
 
-    def __init__(self, index: int, speed: float, slots: int) -> None:
+    def __init__(self, index: int, speed: float, slots: int, seed: int = 0) -> None:
         self.index = index
+        # The same two streams a live FakeEngine with this seed and index draws from (same service times).
+        self.rng, self.fault_rng = replica_rngs(seed, index)
         self.speed = speed
         self.slots = slots
         self.active = 0
@@ -155,13 +100,10 @@ class Simulator:
         self.clock = VirtualClock()
         names = [f"r{i}" for i in range(len(speeds))]
         self.core = RouterCore(config, names, self.clock, seed=seed)
-        self.reps = [SimReplica(i, s, slots) for i, s in enumerate(speeds)]
+        self.reps = [SimReplica(i, s, slots, seed) for i, s in enumerate(speeds)]
         self.model = model
         self.faults = list(faults)
-        self.rng = random.Random(seed * 7919 + 1)
         self.drain_s = drain_s
-        sigma2 = math.log(1.0 + model.cv * model.cv)
-        self._mu, self._sigma = -sigma2 / 2.0, math.sqrt(sigma2)
         self._timeout = config.attempt_timeout_s
         self._heap: list[tuple[float, int, int, Any, Any]] = []
         self._seq = 0
@@ -212,14 +154,10 @@ class Simulator:
                 self._push(a.start_s + timeout, _TIMEOUT, a)
             return
         rep.running[a] = None
-        m = self.model
-        service = (m.base_s + m.per_request_s * (rep.active - 1)) * rep.speed * f.factor(now)
-        if self._sigma:
-            service *= self.rng.lognormvariate(self._mu, self._sigma)
-        end = now + service + f.added_s
+        end = now + self.model.sample(rep.active, rep.rng, rep.speed, f.factor(now), f.added_s)
         if timeout and end - a.start_s > timeout:
             self._push(a.start_s + timeout, _TIMEOUT, a)
-        ok = not (f.error_rate and self.rng.random() < f.error_rate)
+        ok = not f.fails(rep.fault_rng)
         self._push(end, _DONE, a, (rep.epoch, ok))
 
     def _release(self, rep: SimReplica, now: float) -> None:
@@ -365,14 +303,14 @@ def experiment_model(cfg: RouterExperimentConfig) -> ServiceModel:
     """The experiment's service model: fitted from ``cfg.calibration`` (a parquet of measured engine rows) when
     set, else ``base_latency_s`` / ``per_request_s`` / ``service_cv``."""
     if not cfg.calibration:
-        return ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv)
+        return ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv, cfg.service_dist)
     path = Path(cfg.calibration)
     if not path.is_file():
         raise ConfigError("router.calibration", cfg.calibration, reason="file not found")
     df = pd.read_parquet(path)
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
-    return ServiceModel.fit(df)
+    return ServiceModel.fit(df, distribution=cfg.service_dist)
 
 
 def experiment_workload(
@@ -400,7 +338,6 @@ def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> 
 
 
 __all__ = [
-    "ServiceModel",
     "SimReplica",
     "SimResult",
     "Simulator",

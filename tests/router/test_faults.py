@@ -8,8 +8,8 @@ import pytest
 
 from blaze_lab.clock import VirtualClock
 from blaze_lab.engines.base import EngineStatus
-from blaze_lab.engines.fake import FakeEngine
 from blaze_lab.errors import ConfigError, EngineError
+from blaze_lab.replicas.fake import FakeEngine
 from blaze_lab.router.faults import SCENARIOS, Fault, FaultEvent, FaultState, inject, schedule
 
 

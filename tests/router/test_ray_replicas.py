@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from blaze_lab.engines.manager import EngineManager, Replica
+from blaze_lab.engines.base import Replica
 from blaze_lab.errors import EngineError
+from blaze_lab.replicas.manager import EngineManager
 from blaze_lab.router.config import HealthConfig, RouterConfig, RouterExperimentConfig
 from blaze_lab.router.live import run_live
 from blaze_lab.router.ray_replicas import RayReplica, ray_fake_replica

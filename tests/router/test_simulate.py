@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from blaze_lab.errors import ConfigError
+from blaze_lab.replicas.service import ServiceModel
 from blaze_lab.router.config import RouterExperimentConfig
-from blaze_lab.router.simulate import ServiceModel, simulate
+from blaze_lab.router.simulate import simulate
 
 
 def test_same_seed_byte_identical_ledger(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,10 +1,11 @@
 """Engine lifecycle management: start replicas, watch them, restart failed ones with backoff, time recovery.
 
-The manager depends only on the small :class:`Replica` protocol (name, status, async start/stop/health/submit),
-so it manages fake engines, blocking engines such as ``LLMEngine`` wrapped by :class:`BlockingEngineReplica`,
-and (later) remote actors alike. A replica seen FAILED is restarted after ``backoff_s`` (multiplied by
-``backoff_multiplier`` after every failed restart, capped); the time from detection to READY again is its
-*recovery time*. Every lifecycle event is a row in :attr:`EngineManager.events`.
+The manager depends only on the small :class:`~blaze_lab.engines.base.Replica` protocol (name, status, async
+start/stop/health/submit), so it manages fake engines, blocking engines such as ``LLMEngine`` wrapped by
+:class:`BlockingEngineReplica`, and remote actors alike. A replica seen FAILED is restarted after ``backoff_s``
+(multiplied by ``backoff_multiplier`` after every failed restart, capped); the time from detection to READY again is its
+*recovery time*. A replica whose ``max_restarts`` all failed has *given up*: it stays FAILED and is not restarted
+again (an operator's decision, not a loop). Every lifecycle event is a row in :attr:`EngineManager.events`.
 
 Example (inside a coroutine)::
 
@@ -22,31 +23,13 @@ import contextlib
 import math
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock
-from blaze_lab.engines.base import EngineStatus
+from blaze_lab.engines.base import EngineStatus, Replica
 from blaze_lab.errors import ConfigError, EngineUnavailable
-
-
-@runtime_checkable
-class Replica(Protocol):
-    """What a managed, routable replica must offer."""
-
-    name: str
-
-    @property
-    def status(self) -> EngineStatus: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def health(self) -> bool: ...
-
-    async def submit(self, request: Any) -> Any: ...
 
 
 class EngineManager:
@@ -80,6 +63,7 @@ class EngineManager:
         self.events: list[dict[str, Any]] = []
         self.restarts = {r.name: 0 for r in self.replicas}
         self._recovering: dict[str, asyncio.Task[None]] = {}
+        self.given_up: set[str] = set()
         self._monitor: asyncio.Task[None] | None = None
         self._last_status: dict[str, EngineStatus] = {}
         self.on_event: Callable[[dict[str, Any]], None] | None = None
@@ -133,7 +117,9 @@ class EngineManager:
                 self._event(r, "status", f"{last.value} -> {r.status.value}")
             if not recovering:
                 self._last_status[r.name] = r.status
-            if r.status is EngineStatus.FAILED and r.name not in self._recovering:
+            if r.name in self.given_up and r.status.accepts_requests:
+                self.given_up.discard(r.name)  # brought back by hand: watched again
+            if r.status is EngineStatus.FAILED and r.name not in self._recovering and r.name not in self.given_up:
                 self._event(r, "failed", "detected by monitor")
                 self._recovering[r.name] = asyncio.create_task(self._recover(r))
 
@@ -160,6 +146,7 @@ class EngineManager:
                     self._event(replica, "recovered", f"attempt {attempt}", self.clock.now() - detected)
                     return
                 delay = min(self.max_backoff_s, delay * self.backoff_multiplier)
+            self.given_up.add(replica.name)
             self._event(replica, "gave_up", f"{self.max_restarts} restarts failed")
         finally:
             self._recovering.pop(replica.name, None)
@@ -203,6 +190,9 @@ class BlockingEngineReplica:
     async def start(self) -> None:
         if self.factory is not None and self.engine.status in (EngineStatus.FAILED, EngineStatus.STOPPED):
             self.engine = self.factory()
+        forget = getattr(self.engine, "forget_failures", None)
+        if forget is not None:
+            forget()  # a restart retries the load; a cached failure would make every restart fail without trying
         await asyncio.to_thread(_locked_load, self.engine)
 
     async def stop(self) -> None:
@@ -221,4 +211,4 @@ class BlockingEngineReplica:
             return await asyncio.to_thread(self.engine.generate, [prompt], max_new)
 
 
-__all__ = ["BlockingEngineReplica", "EngineManager", "Replica"]
+__all__ = ["BlockingEngineReplica", "EngineManager"]

@@ -1,13 +1,15 @@
-"""A fake engine with a configurable, load-dependent service time and injectable faults (live-mode tests).
+"""A live fake replica: the simulator's service model and fault model, slept on an injected clock.
 
-It follows the replica lifecycle the :class:`~blaze_lab.engines.manager.EngineManager` manages
-(start/stop/health/submit) and the same service-time law as the simulator: a request starting while ``k``
-requests run takes ``(base_s + per_request_s·(k−1)) · speed · slowdown · warm-up · noise + added_s`` model
-seconds, slept on the injected clock after multiplying by ``time_scale`` (0.1 → ten times faster than modelled).
+It follows the replica lifecycle the :class:`~blaze_lab.replicas.manager.EngineManager` manages
+(start/stop/health/submit). Service times come from the same :class:`~blaze_lab.replicas.service.ServiceModel`
+the simulator uses, drawn from the same per-replica stream (:func:`~blaze_lab.replicas.service.replica_rngs`), so
+a fake replica and a simulated one with the same seed serve the same sequence of service times. They are model
+seconds, slept on the clock after multiplying by ``time_scale`` (0.1 → ten times faster than modelled).
 
-Faults are plain attributes (``error_rate``, ``added_s``, ``slowdown``, ``hung``, ``flap_period_s``) plus
-:meth:`FakeEngine.crash`:
-the engine goes FAILED and every in-flight request fails with EngineUnavailable until it is restarted.
+Faults are one :class:`~blaze_lab.replicas.faults.FaultState` fed by :meth:`FakeEngine.apply_fault` (the same
+dispatch as the simulator's replicas); ``error_rate``, ``added_s``, ``slowdown`` and ``hung`` are also settable
+attributes. :meth:`FakeEngine.crash`: the engine goes FAILED and every in-flight request fails with
+EngineUnavailable until it is restarted.
 
 Example:
     >>> import asyncio
@@ -26,17 +28,38 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import math
-import random
 from typing import Any
 
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.engines.base import EngineStatus
 from blaze_lab.errors import EngineError, EngineUnavailable
+from blaze_lab.replicas.faults import FaultEvent, FaultState
+from blaze_lab.replicas.service import ServiceModel, replica_rngs
+
+
+def _knob(name: str) -> property:
+    """An attribute that reads and writes the engine's FaultState (one fault model, two ways to set it)."""
+
+    def get(self: FakeEngine) -> Any:
+        return getattr(self.faults, name)
+
+    def set_(self: FakeEngine, value: Any) -> None:
+        setattr(self.faults, name, value)
+
+    return property(get, set_)
 
 
 class FakeEngine:
-    """In-process replica that sleeps for its service time (see the module docstring)."""
+    """In-process replica that sleeps for its service time (see the module docstring).
+
+    ``model`` overrides ``base_s`` / ``per_request_s`` / ``cv``; ``seed`` and ``index`` pick the replica's random
+    streams (:func:`~blaze_lab.replicas.service.replica_rngs`).
+    """
+
+    error_rate = _knob("error_rate")
+    added_s = _knob("added_s")
+    slowdown = _knob("slowdown")
+    hung = _knob("hung")
 
     def __init__(
         self,
@@ -47,44 +70,41 @@ class FakeEngine:
         per_request_s: float = 0.0,
         speed: float = 1.0,
         cv: float = 0.0,
+        model: ServiceModel | None = None,
         slots: int = 4,
         time_scale: float = 1.0,
         start_s: float = 0.0,
         warmup_s: float = 0.0,
         warmup_factor: float = 1.0,
         seed: int = 0,
+        index: int = 0,
     ) -> None:
         self.name = name
         self.clock = clock or RealClock()
-        self.base_s = base_s
-        self.per_request_s = per_request_s
+        self.model = model or ServiceModel(base_s=base_s, per_request_s=per_request_s, cv=cv)
         self.speed = speed
-        self.cv = cv
         self.slots = slots
         self.time_scale = time_scale
         self.start_s = start_s
         self.warmup_s = warmup_s
         self.warmup_factor = warmup_factor
-        self.rng = random.Random(seed)
-        # Fault knobs (set directly or by blaze_lab.router.faults.apply_to_engine).
-        self.error_rate = 0.0
-        self.added_s = 0.0
-        self.slowdown = 1.0
-        self.hung = False
-        self.flap_period_s = 0.0  # > 0: health checks alternate fail/pass every this many (real) seconds
-        self.flap_since = 0.0
+        self.rng, self.fault_rng = replica_rngs(seed, index)
+        self.faults = FaultState()
         self._status = EngineStatus.INITIALIZING
         self._active = 0
         self._slots: asyncio.Semaphore | None = None
         self._down: asyncio.Event | None = None
-        self._warm_until = -math.inf
         self.starts = 0
         self.served = 0
+
+    def model_now(self) -> float:
+        """The clock in model seconds (fault windows, warm-up and flap phases are model times)."""
+        return self.clock.now() / self.time_scale
 
     @property
     def status(self) -> EngineStatus:
         """READY, or DEGRADED while warming up after a restart or running a slowdown fault (still serving)."""
-        if self._status is EngineStatus.READY and (self.slowdown > 1.0 or self.clock.now() < self._warm_until):
+        if self._status is EngineStatus.READY and (self.faults.slowdown > 1.0 or self.faults.warming(self.model_now())):
             return EngineStatus.DEGRADED
         return self._status
 
@@ -98,7 +118,8 @@ class FakeEngine:
         self._active = 0
         self.starts += 1
         if self.starts > 1 and self.warmup_s:
-            self._warm_until = self.clock.now() + self.warmup_s * self.time_scale
+            self.faults.warm_up(self.model_now(), self.warmup_s, self.warmup_factor)
+        self.faults.crashed = False
         self._status = EngineStatus.READY
 
     async def stop(self) -> None:
@@ -108,7 +129,17 @@ class FakeEngine:
     def crash(self) -> None:
         """Die now: FAILED, in-flight requests fail with EngineUnavailable."""
         self._fail_in_flight()
+        self.faults.crashed = True
         self._status = EngineStatus.FAILED
+
+    def apply_fault(self, event: FaultEvent) -> None:
+        """Apply a fault event now. A crash kills the engine; bringing it back is the EngineManager's job (its
+        restart and warm-up are what live mode measures), so the crash off-event is ignored here."""
+        if event.kind == "crash":
+            if event.on:
+                self.crash()
+            return
+        self.faults.apply(event, self.model_now())
 
     def _fail_in_flight(self) -> None:
         if self._down is not None:
@@ -116,9 +147,9 @@ class FakeEngine:
 
     async def health(self) -> bool:
         """Passes when READY (or DEGRADED), not hung and not in a flapping "down" phase."""
-        if self.hung:
+        if self.faults.hung:
             await asyncio.get_running_loop().create_future()  # never answers; the checker's timeout fails it
-        if self.flap_period_s and int((self.clock.now() - self.flap_since) / self.flap_period_s) % 2 == 0:
+        if not self.faults.health_ok(self.model_now()):
             return False
         return self._status.accepts_requests
 
@@ -131,12 +162,14 @@ class FakeEngine:
         async with self._slots:
             self._active += 1
             try:
-                service = self._service_s()
+                f = self.faults
+                service = self.model.sample(self._active, self.rng, self.speed, f.factor(self.model_now()), f.added_s)
+                failed = f.fails(self.fault_rng)  # drawn at service start, as the simulator does
                 waiter = asyncio.ensure_future(down.wait())
                 # A hung engine never answers: wait on a future nobody resolves (only a crash/stop ends it).
                 sleeper = (
                     asyncio.get_running_loop().create_future()
-                    if self.hung
+                    if f.hung
                     else asyncio.ensure_future(self.clock.sleep(service * self.time_scale))
                 )
                 try:
@@ -146,20 +179,12 @@ class FakeEngine:
                     sleeper.cancel()
                 if down.is_set():
                     raise EngineUnavailable(f"{self.name} crashed")
-                if self.error_rate and self.rng.random() < self.error_rate:
+                if failed:
                     raise EngineError(f"{self.name}: injected error")
                 self.served += 1
                 return {"replica": self.name, "service_s": service}
             finally:
                 self._active -= 1
-
-    def _service_s(self) -> float:
-        warm = self.warmup_factor if self.clock.now() < self._warm_until else 1.0
-        mean = (self.base_s + self.per_request_s * (self._active - 1)) * self.speed * self.slowdown * warm
-        if self.cv:
-            sigma2 = math.log(1.0 + self.cv * self.cv)
-            mean *= self.rng.lognormvariate(-sigma2 / 2.0, math.sqrt(sigma2))
-        return mean + self.added_s
 
 
 __all__ = ["FakeEngine"]

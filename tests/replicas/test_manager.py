@@ -9,9 +9,9 @@ import pytest
 
 from blaze_lab.clock import VirtualClock
 from blaze_lab.engines.base import EngineStatus
-from blaze_lab.engines.fake import FakeEngine
-from blaze_lab.engines.manager import BlockingEngineReplica, EngineManager
 from blaze_lab.errors import ConfigError, EngineUnavailable
+from blaze_lab.replicas.fake import FakeEngine
+from blaze_lab.replicas.manager import BlockingEngineReplica, EngineManager
 
 
 class FlakyStart(FakeEngine):
