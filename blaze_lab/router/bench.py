@@ -119,7 +119,8 @@ def summarize_ledger(
     row["duration_s"] = duration_s
     row["throughput_rps"] = int(ok.sum()) / duration_s if duration_s > 0 else math.nan
     row.update(goodput(ledger, slo, duration_s))
-    row["retries"] = int((ledger["attempts"] - 1).clip(lower=0).sum())
+    # A hedge is an extra attempt but not a retry (a ticket hedges at most once).
+    row["retries"] = int((ledger["attempts"] - 1 - ledger["hedged"].astype(int)).clip(lower=0).sum())
     row["hedged"] = int(ledger["hedged"].sum())
     errors = ledger.loc[~ok, "error_type"].value_counts()
     for cause in ERROR_CAUSES:

@@ -74,6 +74,10 @@ class BreakerConfig(BaseConfig):
         check_int(self, "window_size", minimum=1)
         check_number(self, "failure_rate_threshold", minimum=0.0, maximum=1.0, strict_min=True)
         check_int(self, "minimum_calls", minimum=1)
+        if self.minimum_calls > self.window_size:
+            # The window never holds that many calls: the rate rules could never fire.
+            raise ConfigError(self.field_name("minimum_calls"), self.minimum_calls,
+                              reason=f"must be <= window_size ({self.window_size}) or the rate rules never fire")
         check_number(self, "slow_call_s", minimum=0.0)
         check_number(self, "slow_call_rate_threshold", minimum=0.0, maximum=1.0, strict_min=True)
         check_number(self, "open_s", minimum=0.0, strict_min=True)
@@ -133,7 +137,8 @@ class RouterConfig(BaseConfig):
         hedge_delay_s: send a second attempt to another replica if no answer after this long (0 = off).
         queue_size: requests allowed to wait for a replica; beyond this submissions fail with Overloaded.
         max_inflight_per_replica: concurrent attempts per replica before requests wait (0 = unlimited).
-        attempt_timeout_s: an attempt slower than this fails with RequestTimeout (0 = no timeout).
+        attempt_timeout_s: an attempt slower than this fails with RequestTimeout (0 = no timeout). Default 30 s:
+            without one a hung replica holds its requests forever.
         queue_timeout_s: a request waiting longer than this fails with RequestTimeout (0 = no timeout).
         breaker: per-replica circuit-breaker settings.
         health: health-check settings.
@@ -154,7 +159,7 @@ class RouterConfig(BaseConfig):
     hedge_delay_s: float = 0.0
     queue_size: int = 1024
     max_inflight_per_replica: int = 0
-    attempt_timeout_s: float = 0.0
+    attempt_timeout_s: float = 30.0
     queue_timeout_s: float = 0.0
     breaker: BreakerConfig = dataclasses.field(default_factory=BreakerConfig)
     health: HealthConfig = dataclasses.field(default_factory=HealthConfig)

@@ -204,6 +204,7 @@ class RouterCore:
         self._not_closed = 0
         self.max_waiting = 0
         self.rejected = 0
+        self.open: dict[int, Ticket] = {}  # request id -> ticket without a ledger row yet
         self.on_done: Callable[[Ticket], None] | None = None  # the live driver resolves its futures here
 
     # -- candidate set ---------------------------------------------------------------------------------------
@@ -264,6 +265,7 @@ class RouterCore:
         """Admit a request: dispatch it now, queue it, or raise Overloaded (queue full) / a no-replica error."""
         now = self.clock.now()
         ticket = Ticket(request, now)
+        self.open[request.id] = ticket
         if not self.waiting and self._dispatch(ticket, now, hedge=False):
             return ticket
         if self._up == 0:
@@ -441,7 +443,18 @@ class RouterCore:
             ticket.dispatched_s = now
         self._close(ticket, now)
 
+    def abort_open(self, error: str, message: str) -> int:
+        """End every request still open (queued, in flight, awaiting a retry) with ``error``: a stopping driver
+        must answer its callers and leave a ledger row for each. Returns how many were aborted."""
+        now = self.clock.now()
+        self.waiting.clear()
+        tickets = [self.open[rid] for rid in sorted(self.open)]
+        for t in tickets:
+            self._fail(t, error, message, now)
+        return len(tickets)
+
     def _close(self, ticket: Ticket, now: float) -> None:
+        self.open.pop(ticket.request.id, None)
         ticket.done = True
         ticket.finish_s = now
         self.ledger.add(ticket)

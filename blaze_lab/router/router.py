@@ -63,6 +63,8 @@ class Router:
         self._ticker = asyncio.create_task(self._tick_loop())
 
     async def stop(self) -> None:
+        """Stop checks, timers and attempts; every request still open fails with EngineUnavailable ("router
+        stopped") so no caller waits forever and every request has its ledger row."""
         await self.checker.stop()
         pending = [t for t in (self._ticker, *self._tasks) if t is not None]
         for t in pending:
@@ -70,6 +72,7 @@ class Router:
         # Stopping: outcomes of cancelled work do not matter (each attempt already reported to the core).
         await asyncio.gather(*pending, return_exceptions=True)
         self._ticker = None
+        self.core.abort_open("EngineUnavailable", "router stopped")
 
     async def __aenter__(self) -> Router:
         await self.start()

@@ -139,19 +139,32 @@ class RandomChoice(Strategy):
 
 
 class LeastConnections(Strategy):
-    """Fewest outstanding requests; ties broken by scanning from a random offset."""
+    """Fewest outstanding requests; ties broken uniformly at random."""
 
     name = "least_connections"
 
     def choose(self, candidates, request, rng):  # type: ignore[no-untyped-def]
-        # Rotating by a random offset breaks ties randomly; min() keeps the scan in C.
-        start = int(rng.random() * len(candidates))
-        best = min(candidates[start:] + candidates[:start], key=_outstanding)
+        # Uniform among the tied minima (a scan from a random offset is not: the first minimum after a run of
+        # busier replicas would win every start inside that run).
+        low = min(r.outstanding for r in candidates)
+        tied = [r for r in candidates if r.outstanding == low]
+        best = tied[int(rng.random() * len(tied))] if len(tied) > 1 else tied[0]
         return best, f"least_conn out={best.outstanding}"
 
 
-def _outstanding(r: ReplicaState) -> int:
-    return r.outstanding
+def sample_distinct(candidates: Sequence[ReplicaState], k: int, rng: random.Random) -> list[ReplicaState]:
+    """``k`` distinct candidates uniformly at random (partial Fisher-Yates on the seeded RNG).
+
+    >>> reps = [ReplicaState(i, f"r{i}") for i in range(5)]
+    >>> len({r.index for r in sample_distinct(reps, 5, random.Random(0))})
+    5
+    """
+    pool = list(candidates)
+    n = len(pool)
+    for i in range(min(k, n)):
+        j = i + int(rng.random() * (n - i))
+        pool[i], pool[j] = pool[j], pool[i]
+    return pool[: min(k, n)]
 
 
 class PowerOfTwoChoices(Strategy):
@@ -202,6 +215,8 @@ class ConsistentHash(Strategy):
         self._c = config.bounded_load_c
 
     def choose(self, candidates, request, rng):  # type: ignore[no-untyped-def]
+        # Walk only the candidates the router offers (a retry or hedge excludes replicas already tried).
+        allowed = {r.index for r in candidates} if len(candidates) < len(self.replicas) else None
         key = _mix64(request.session)
         pos = bisect.bisect_left(self._hashes, key)
         size = len(self._hashes)
@@ -213,7 +228,7 @@ class ConsistentHash(Strategy):
         home = -1
         for step in range(size):
             owner = replicas[self._owners[(pos + step) % size]]
-            if not owner.eligible:
+            if not owner.eligible or (allowed is not None and owner.index not in allowed):
                 continue
             if home < 0:
                 home = owner.index
@@ -249,8 +264,8 @@ class Adaptive(Strategy):
         prior = total / count if count else 1.0
         k = self.config.adaptive_choices
         if k and k < n:
-            # Score k random candidates (k=2 is Linkerd's P2C + EWMA): O(k) instead of O(n) per decision.
-            pool = [candidates[int(rng.random() * n)] for _ in range(k)]
+            # Score k distinct random candidates (k=2 is Linkerd's P2C + EWMA): O(k) instead of O(n) per decision.
+            pool = sample_distinct(candidates, k, rng)
         else:
             start = int(rng.random() * n)
             pool = candidates[start:] + candidates[:start]
@@ -279,4 +294,4 @@ def make_strategy(config: RouterConfig, replicas: Sequence[ReplicaState]) -> Str
     return STRATEGIES[config.strategy](config, replicas)
 
 
-__all__ = ["STRATEGIES", "ReplicaState", "Request", "RequestLike", "Strategy", "make_strategy"]
+__all__ = ["STRATEGIES", "ReplicaState", "Request", "RequestLike", "Strategy", "make_strategy", "sample_distinct"]

@@ -51,7 +51,7 @@ def test_full_cycle_exact_times() -> None:
 
 
 def test_success_resets_consecutive_count() -> None:
-    b, _ = make(failure_threshold=3, minimum_calls=100)
+    b, _ = make(failure_threshold=3, minimum_calls=20, failure_rate_threshold=1.0)
     for _ in range(5):
         fail(b, 2)
         succeed(b)
