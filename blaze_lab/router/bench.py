@@ -1,13 +1,16 @@
 """Router benchmark entry point for the sweep notebook: runs → (summary frame, raw frame).
 
 Each run is a :class:`~blaze_lab.router.config.RouterExperimentConfig` (``router.*`` columns), simulated
-(``mode="sim"``) or run live over fake engines (``mode="live"``). The summary has one row per run: latency
-statistics of successful requests (``latency_s_*`` with bootstrap CIs and validity), queue wait, goodput under the
-latency SLO, throughput, retries, hedges, errors by cause (``errors_<Type>``), breaker openings, per-replica load
-spread and, for live runs, the engine manager's recovery time. The raw frame holds the decision ledger (one row per
-request, ``row_kind="request"``) plus breaker/health transitions (``row_kind="transition"``) and, live, engine
-lifecycle events (``row_kind="lifecycle"``). ``reference`` and ``measure`` are accepted for the notebook contract;
-routing runs have no quality reference and are sized by ``n_requests`` rather than by measurement settings.
+(``mode="sim"``) or run live over fake replicas (``mode="live"``). The summary has one row per run: goodput under
+the latency SLO (the headline); latency statistics of successful requests (``latency_s_*`` with bootstrap CIs)
+beside failure-aware ones over every request (``latency_all_s_*``, a failure counted at the attempt timeout, and
+``slo_miss_rate``); the validity verdict (invalid when failures, timeouts or breaker openings dominate, with the
+fractions); queue wait, throughput, retries, hedges, errors by cause (``errors_<Type>``), breaker openings,
+ejections refused by the cap, per-replica load spread, the resolved time knobs (``reference_s``, ``slo_s``) and,
+for live runs, the engine manager's recovery time. The raw frame holds the decision ledger (one row per request,
+``row_kind="request"``) plus breaker/health transitions (``row_kind="transition"``) and, live, engine lifecycle
+events (``row_kind="lifecycle"``). ``reference`` and ``measure`` are accepted for the notebook contract; routing
+runs have no quality reference and are sized by ``n_requests`` rather than by measurement settings.
 
 Example:
     >>> summary, raw = benchmark_group([{"run_id": "a", "config": {"n_requests": 500, "replicas": 2}}])
@@ -31,7 +34,7 @@ from blaze_lab.load.slo import SLO, goodput
 from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.stats import STAT_SUFFIXES, ValidityRules, summarize, validity_reasons
 from blaze_lab.router.config import RouterExperimentConfig
-from blaze_lab.router.simulate import simulate
+from blaze_lab.router.simulate import experiment_model, simulate
 
 ERROR_CAUSES = ("EngineError", "EngineUnavailable", "CircuitOpenError", "RequestTimeout", "Overloaded")
 # Bootstrap CIs on at most this many samples (a 1000 × 1M resample matrix would not fit in memory); percentiles,
@@ -40,6 +43,10 @@ _BOOTSTRAP_CAP = 5000
 # Per-request latencies spread widely by design (queueing, faults): that spread is what is studied, not measurement
 # noise, so the CV rule is off; too few samples for p99 still invalidates a row.
 RULES = ValidityRules(cv_threshold=math.inf)
+# A run is not a verdict on the strategy when more than 5% of its requests fail (timeouts, open breakers, rejects)
+# or breakers open more than once per 100 requests: the failure handling, not the routing, decides its latencies.
+FAILURES_DOMINATE = 0.05
+BREAKER_OPENS_DOMINATE = 0.01
 
 
 def benchmark_group(
@@ -88,9 +95,15 @@ def run_one(cfg: RouterExperimentConfig) -> tuple[dict[str, Any], pd.DataFrame]:
         extra["lost"] = res.lost
     wall = time.perf_counter() - wall0
     ledger: pd.DataFrame = res.ledger
-    row = summarize_ledger(ledger, res.transitions, res.duration_s, SLO(e2e_s=cfg.slo_latency_s))
+    ref = experiment_model(cfg).reference_s
+    slo_s = cfg.seconds("slo_latency_s", ref)
+    timeout_s = cfg.seconds("attempt_timeout_s", ref)
+    row = summarize_ledger(ledger, res.transitions, res.duration_s, SLO(e2e_s=slo_s),
+                           fail_at_s=timeout_s if timeout_s > 0 else slo_s)
     row.update(extra, wall_s=wall, requests_per_wall_s=len(ledger) / wall if wall > 0 else math.nan,
-               recovery_s=recovery, max_queue=res.max_waiting)
+               recovery_s=recovery, max_queue=res.max_waiting, reference_s=ref, slo_s=slo_s,
+               attempt_timeout_resolved_s=timeout_s,
+               ejections_capped=int(res.replicas["ejections_capped"].sum()))
     raw = ledger.assign(row_kind="request", iteration=ledger["request_id"])
     parts = [raw, res.transitions.assign(row_kind="transition")]
     if len(lifecycle):
@@ -100,9 +113,16 @@ def run_one(cfg: RouterExperimentConfig) -> tuple[dict[str, Any], pd.DataFrame]:
 
 
 def summarize_ledger(
-    ledger: pd.DataFrame, transitions: pd.DataFrame, duration_s: float, slo: SLO
+    ledger: pd.DataFrame, transitions: pd.DataFrame, duration_s: float, slo: SLO, fail_at_s: float = math.inf
 ) -> dict[str, Any]:
-    """Summary metrics of one run's ledger (pure: frame in, dict out)."""
+    """Summary metrics of one run's ledger (pure: frame in, dict out).
+
+    ``latency_s_*`` cover successful requests only; ``latency_all_s_*`` cover every request, a failed one counted
+    at ``max(its latency, fail_at_s)`` (the attempt timeout: what a client waiting for an answer would see at
+    best), so a strategy that sheds or times out load cannot look faster. ``slo_miss_rate`` counts failures as
+    misses. ``valid`` is False, with the fractions in ``validity_reason``, when failures, timeouts or breaker
+    openings dominate the run: its latencies then describe the failure handling, not the strategy.
+    """
     ok = ledger["outcome"] == "ok"
     latency = ledger.loc[ok, "latency_s"].to_numpy(dtype=float)
     row: dict[str, Any] = {}
@@ -110,6 +130,25 @@ def summarize_ledger(
     for key in STAT_SUFFIXES:
         row[f"latency_s_{key}"] = stats[key]
     row.update(n=stats["n"], valid=stats["valid"], validity_reason=stats["validity_reason"])
+    every = ledger["latency_s"].to_numpy(dtype=float)
+    every = np.where(ok.to_numpy(), every, np.maximum(np.nan_to_num(every, nan=0.0), fail_at_s))
+    for key, q in (("p50", 50), ("p90", 90), ("p99", 99)):
+        row[f"latency_all_s_{key}"] = float(np.percentile(every, q)) if len(every) else math.nan
+    row["latency_all_s_mean"] = float(every.mean()) if len(every) else math.nan
+    n_all = len(ledger)
+    met = ok & (ledger["latency_s"] <= slo.e2e_s) if slo.e2e_s else ok
+    row["slo_miss_rate"] = float(1.0 - met.mean()) if n_all else math.nan
+    failure = float(1.0 - ok.mean()) if n_all else 0.0
+    timeouts = float((ledger["error_type"] == "RequestTimeout").mean()) if n_all else 0.0
+    opens = int(((transitions["kind"] == "breaker") & (transitions["to_state"] == "open")).sum())
+    row.update(failure_fraction=failure, timeout_fraction=timeouts,
+               breaker_opens_per_1k=1000.0 * opens / n_all if n_all else math.nan)
+    reasons = [r for r in (row["validity_reason"],) if r]
+    if failure > FAILURES_DOMINATE:
+        reasons.append(f"failures dominate: {failure:.1%} of requests failed ({timeouts:.1%} timed out)")
+    if n_all and opens / n_all > BREAKER_OPENS_DOMINATE:
+        reasons.append(f"breakers dominate: {1000.0 * opens / n_all:.1f} openings per 1000 requests")
+    row.update(valid=not reasons, validity_reason="; ".join(reasons))
     wait = ledger.loc[ok, "queue_wait_s"].to_numpy(dtype=float)
     row["queue_wait_s_mean"] = float(wait.mean()) if len(wait) else math.nan
     row["queue_wait_s_p99"] = float(np.percentile(wait, 99)) if len(wait) else math.nan

@@ -76,15 +76,24 @@ class ClosedState(_State):
         self.failures += not ok
         self.slow += slow
         self.consecutive = 0 if ok else self.consecutive + 1
+        reason = ""
         if cfg.failure_threshold and self.consecutive >= cfg.failure_threshold:
-            b.trip(f"{self.consecutive} consecutive failures")
+            reason = f"{self.consecutive} consecutive failures"
+        else:
+            n = len(window)
+            if n >= cfg.minimum_calls:
+                if self.failures / n >= cfg.failure_rate_threshold:
+                    reason = f"failure rate {self.failures}/{n}"
+                elif cfg.slow_call_s and self.slow / n >= cfg.slow_call_rate_threshold:
+                    reason = f"slow-call rate {self.slow}/{n}"
+        if not reason:
             return
-        n = len(window)
-        if n >= cfg.minimum_calls:
-            if self.failures / n >= cfg.failure_rate_threshold:
-                b.trip(f"failure rate {self.failures}/{n}")
-            elif cfg.slow_call_s and self.slow / n >= cfg.slow_call_rate_threshold:
-                b.trip(f"slow-call rate {self.slow}/{n}")
+        if b.may_open is not None and not b.may_open():
+            # The ejection cap is reached: stay closed and start counting afresh (Envoy's max_ejection_percent).
+            b.capped += 1
+            b.move(ClosedState(cfg), f"{reason}; not opened: ejection cap", record=False)
+            return
+        b.trip(reason)
 
 
 class OpenState(_State):
@@ -145,6 +154,8 @@ class CircuitBreaker:
         self.clock = clock
         self.replica = replica
         self.on_transition = on_transition
+        self.may_open: Callable[[], bool] | None = None  # the router's ejection cap (None: always may)
+        self.capped = 0  # openings refused by the cap
         self.generation = 0
         self.backoff_level = 0
         self.transitions: list[dict[str, Any]] = []
@@ -197,11 +208,13 @@ class CircuitBreaker:
     def trip(self, reason: str) -> None:
         self.move(OpenState(self.clock.now() + self.open_duration()), reason)
 
-    def move(self, new: _State, reason: str, at: float | None = None) -> None:
+    def move(self, new: _State, reason: str, at: float | None = None, record: bool = True) -> None:
         old = self._state.name
         self._state = new
         self.closed = new.name == CLOSED
         self.generation += 1
+        if not record:
+            return
         self.transitions.append(
             {
                 "time_s": self.clock.now() if at is None else at,

@@ -140,6 +140,9 @@ class RouterConfig(BaseConfig):
         attempt_timeout_s: an attempt slower than this fails with RequestTimeout (0 = no timeout). Default 30 s:
             without one a hung replica holds its requests forever.
         queue_timeout_s: a request waiting longer than this fails with RequestTimeout (0 = no timeout).
+        max_ejection_fraction: at most this fraction of replicas may be out of rotation by breakers or passive
+            ejection at once (Envoy's max_ejection_percent; at least one replica always may). A breaker that
+            would exceed it stays closed. 1.0 = no cap.
         breaker: per-replica circuit-breaker settings.
         health: health-check settings.
     """
@@ -161,6 +164,7 @@ class RouterConfig(BaseConfig):
     max_inflight_per_replica: int = 0
     attempt_timeout_s: float = 30.0
     queue_timeout_s: float = 0.0
+    max_ejection_fraction: float = 1.0
     breaker: BreakerConfig = dataclasses.field(default_factory=BreakerConfig)
     health: HealthConfig = dataclasses.field(default_factory=HealthConfig)
 
@@ -186,6 +190,7 @@ class RouterConfig(BaseConfig):
         check_int(self, "max_inflight_per_replica", minimum=0)
         check_number(self, "attempt_timeout_s", minimum=0.0)
         check_number(self, "queue_timeout_s", minimum=0.0)
+        check_number(self, "max_ejection_fraction", minimum=0.0, maximum=1.0)
         for name, typ in (("breaker", BreakerConfig), ("health", HealthConfig)):
             if not isinstance(getattr(self, name), typ):
                 raise ConfigError(self.field_name(name), getattr(self, name), reason=f"must be a {typ.__name__}")
@@ -211,17 +216,39 @@ class RouterConfig(BaseConfig):
             )
 
 
+# Time knobs of RouterExperimentConfig: number = seconds, "<k>x" = k mean service times (see blaze_lab.router.timing).
+TIME_KNOBS = (
+    "attempt_timeout_s",
+    "hedge_delay_s",
+    "queue_timeout_s",
+    "retry_backoff_s",
+    "retry_backoff_max_s",
+    "breaker_open_s",
+    "breaker_max_open_s",
+    "breaker_slow_call_s",
+    "health_interval_s",
+    "health_timeout_s",
+    "eject_s",
+    "slo_latency_s",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class RouterExperimentConfig(BaseConfig):
     """One router benchmark run (flat, so a sweep can vary every field; columns ``router.*``).
 
+    Time knobs (:data:`TIME_KNOBS`) take seconds or ``"<k>x"`` = k times the mean service time of a lone request
+    (:mod:`blaze_lab.router.timing`); their defaults are relative so an experiment means the same at 50 ms and at
+    1 s per request. Defaults and why:
+
     Attributes:
-        mode: "sim" (discrete-event simulation on a virtual clock) or "live" (asyncio, fake engines, real time).
+        mode: "sim" (discrete-event simulation on a virtual clock) or "live" (asyncio, fake replicas, real time).
         strategy: balancing strategy (see :data:`STRATEGY_NAMES`).
         replicas: number of replicas (>= 1).
         heterogeneity: the slowest replica is (1 + heterogeneity) times slower than the fastest; speeds are
             spread evenly between them (0 = identical replicas).
-        base_latency_s: service time of a lone request on the fastest replica.
+        speeds: explicit slowdown factor per replica (overrides heterogeneity; one per replica).
+        base_latency_s: mean service time of a lone request on the fastest replica (the reference of "x" knobs).
         per_request_s: extra service time per other request running on the same replica (load dependence).
         replica_slots: requests a replica runs at once; further requests wait in the replica's own queue.
         service_cv: coefficient of variation of the lognormal service-time noise.
@@ -232,17 +259,45 @@ class RouterExperimentConfig(BaseConfig):
         load: offered load as a fraction of the replicas' aggregate capacity.
         n_requests: requests generated.
         sessions: distinct session keys (consistent hashing affinity).
-        fault: fault scenario name (see :data:`blaze_lab.router.faults.SCENARIOS`).
+        fault: a preset fault scenario (see :data:`blaze_lab.router.faults.SCENARIOS`; each is written in the
+            fault grammar).
+        faults: more faults in the grammar of :mod:`blaze_lab.router.faults` (which replicas, what, when), added to
+            the preset: e.g. ``[{replicas: [2, 5], kind: slowdown, factor: 3, window: [0.3, 0.7]}]``.
         seed: seeds arrivals, lengths, service noise, faults and the router's RNG.
-        max_attempts, hedge_delay_s, queue_size, attempt_timeout_s, bounded_load_c: router knobs (RouterConfig).
+        max_attempts: attempts per request including the first (3: two retries absorb a crash).
+        hedge_delay_s: a second attempt after this long without an answer (0 = off).
+        queue_size: requests the router queue holds before rejecting (Overloaded).
+        attempt_timeout_s: an attempt slower than this fails (default 40x: far beyond a loaded queue's wait, so
+            only hung or pathologically slow replicas time out).
+        queue_timeout_s: a request waiting longer than this in the router queue fails (0 = no limit).
+        retry_backoff_s, retry_backoff_max_s: retry delay base and cap (0.1x, 10x; full jitter, doubling).
+        retry_budget_ratio, retry_budget_min: retry tokens earned per request (0.2: retries add at most ~20% load)
+            and available at start.
+        bounded_load_c: consistent-hash load bound (1.25; 0 = plain consistent hashing).
+        weights: static per-replica weights (empty: capacity-proportional when speeds differ, else all 1).
+        ewma_alpha: adaptive's latency EWMA weight of the newest sample (0.3).
+        adaptive_explore: probability that adaptive picks a random replica (0.01).
+        adaptive_choices: adaptive scores this many distinct random candidates (0 = all).
+        max_inflight_per_replica: attempts a replica may hold before requests wait in the router queue
+            (0 = unbounded, the replica's own FIFO absorbs the backlog).
         breaker: "on" or "off".
-        breaker_open_s, breaker_failure_threshold, breaker_success_threshold: breaker knobs.
-        health_interval_s: active health check period (0 = off).
-        slo_latency_s: end-to-end latency SLO used for goodput.
+        breaker_open_s, breaker_max_open_s: open period (20x) and its backed-off cap (600x).
+        breaker_failure_threshold: consecutive failures that open a breaker (5).
+        breaker_success_threshold: successful trials that close it (2).
+        breaker_window_size, breaker_minimum_calls, breaker_failure_rate_threshold: the rate rule (20, 10, 0.5).
+        breaker_slow_call_s, breaker_slow_call_rate_threshold: the slow-call rule (off by default: a slow but
+            successful replica is not failing; set e.g. "4x" and 0.5 to eject gray failures).
+        breaker_half_open_max_calls: concurrent trial calls while half-open (1).
+        health_interval_s, health_timeout_s: active health checks (10x, 5x; interval 0 = off).
+        health_unhealthy_threshold, health_healthy_threshold: N failed / M passed checks (3, 2).
+        eject_consecutive_errors, eject_s: passive ejection after N consecutive errors (0 = off) for eject_s (100x).
+        max_ejection_fraction: at most this fraction of the replicas may be out by breakers or passive ejection
+            at once (0.5; at least one always may): stops a slow-call cascade from ejecting every replica.
+        slo_latency_s: end-to-end latency SLO for goodput (10x).
         time_scale: live mode only: real seconds per model second (0.1 makes a 50 ms service take 5 ms).
         calibration: path of a parquet of measured engine rows (e.g. an LLM sweep's summary with ``latency_s_mean``
             and ``llm.batch_size``); when set, the service model is fitted from it (base latency + slope per
-            concurrent request + noise CV) instead of base_latency_s / per_request_s / service_cv.
+            concurrent request + noise) instead of base_latency_s / per_request_s / service_cv.
     """
 
     PREFIX = "router"
@@ -250,6 +305,7 @@ class RouterExperimentConfig(BaseConfig):
     strategy: str = "power_of_two_choices"
     replicas: int = 8
     heterogeneity: float = 0.0
+    speeds: tuple[float, ...] = ()
     base_latency_s: float = 0.05
     per_request_s: float = 0.01
     replica_slots: int = 4
@@ -261,23 +317,56 @@ class RouterExperimentConfig(BaseConfig):
     n_requests: int = 10_000
     sessions: int = 1000
     fault: str = "none"
+    faults: tuple[Any, ...] = ()
     seed: int = 0
     max_attempts: int = 3
-    hedge_delay_s: float = 0.0
+    hedge_delay_s: float | str = 0.0
     queue_size: int = 100_000
-    attempt_timeout_s: float = 2.0
+    attempt_timeout_s: float | str = "40x"
+    queue_timeout_s: float | str = 0.0
+    retry_backoff_s: float | str = "0.1x"
+    retry_backoff_max_s: float | str = "10x"
+    retry_budget_ratio: float = 0.2
+    retry_budget_min: float = 10.0
     bounded_load_c: float = 1.25
+    weights: tuple[float, ...] = ()
+    ewma_alpha: float = 0.3
+    adaptive_explore: float = 0.01
+    adaptive_choices: int = 0
+    max_inflight_per_replica: int = 0
     breaker: str = "on"
-    breaker_open_s: float = 1.0
+    breaker_open_s: float | str = "20x"
+    breaker_max_open_s: float | str = "600x"
     breaker_failure_threshold: int = 5
     breaker_success_threshold: int = 2
-    health_interval_s: float = 0.5
-    slo_latency_s: float = 0.5
+    breaker_window_size: int = 20
+    breaker_minimum_calls: int = 10
+    breaker_failure_rate_threshold: float = 0.5
+    breaker_slow_call_s: float | str = 0.0
+    breaker_slow_call_rate_threshold: float = 0.5
+    breaker_half_open_max_calls: int = 1
+    health_interval_s: float | str = "10x"
+    health_timeout_s: float | str = "5x"
+    health_unhealthy_threshold: int = 3
+    health_healthy_threshold: int = 2
+    eject_consecutive_errors: int = 0
+    eject_s: float | str = "100x"
+    max_ejection_fraction: float = 0.5
+    slo_latency_s: float | str = "10x"
     time_scale: float = 0.1
     calibration: str = ""
 
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "") -> RouterExperimentConfig:
+        """As :meth:`BaseConfig.from_dict`, with time knobs also given as ``{relative: k}`` / ``{seconds: s}``."""
+        from blaze_lab.router.timing import normalize_time
+
+        fixed = {k: normalize_time(v) if k in TIME_KNOBS else v for k, v in dict(data).items()}
+        return super().from_dict(fixed, where)
+
     def validate(self) -> None:
-        from blaze_lab.router.faults import SCENARIOS  # local: faults imports this module's names
+        from blaze_lab.router.faults import SCENARIOS, parse_faults  # local: faults imports this module's names
+        from blaze_lab.router.timing import parse_time
 
         check_choice(self, "mode", MODES)
         check_choice(self, "strategy", STRATEGY_NAMES)
@@ -285,6 +374,12 @@ class RouterExperimentConfig(BaseConfig):
             raise ConfigError(self.field_name("replicas"), self.replicas, reason="empty replica set; need at least 1")
         check_int(self, "replicas", minimum=1)
         check_number(self, "heterogeneity", minimum=0.0)
+        if self.speeds:
+            if len(self.speeds) != self.replicas:
+                raise ConfigError(self.field_name("speeds"), list(self.speeds),
+                                  reason=f"{len(self.speeds)} speeds for {self.replicas} replicas")
+            if any(isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 for v in self.speeds):
+                raise ConfigError(self.field_name("speeds"), list(self.speeds), reason="each speed must be > 0")
         check_number(self, "base_latency_s", minimum=0.0, strict_min=True)
         check_number(self, "per_request_s", minimum=0.0)
         check_int(self, "replica_slots", minimum=1)
@@ -299,33 +394,89 @@ class RouterExperimentConfig(BaseConfig):
         check_int(self, "n_requests", minimum=1)
         check_int(self, "sessions", minimum=1)
         check_choice(self, "fault", sorted(SCENARIOS))
+        parse_faults(self.faults, self.replicas, field=self.field_name("faults"))
         check_int(self, "seed", minimum=0)
         check_choice(self, "breaker", ("on", "off"))
-        check_number(self, "slo_latency_s", minimum=0.0, strict_min=True)
+        for name in TIME_KNOBS:
+            parse_time(self.field_name(name), getattr(self, name))
+        if parse_time(self.field_name("slo_latency_s"), self.slo_latency_s)[0] <= 0:
+            raise ConfigError(self.field_name("slo_latency_s"), self.slo_latency_s, reason="must be > 0")
+        check_number(self, "max_ejection_fraction", minimum=0.0, maximum=1.0)
         check_number(self, "time_scale", minimum=0.0, strict_min=True)
         # The router knobs are validated by building the RouterConfig (ConfigError names router.<field>).
-        self.router_config()
+        self.router_config(self.base_latency_s)
 
-    def router_config(self) -> RouterConfig:
-        """The RouterConfig this experiment runs with."""
-        speeds = replica_speeds(self.replicas, self.heterogeneity)
+    def replica_speeds(self) -> list[float]:
+        """Slowdown factor per replica: ``speeds`` when given, else spread by ``heterogeneity``."""
+        return [float(v) for v in self.speeds] if self.speeds else replica_speeds(self.replicas, self.heterogeneity)
+
+    def seconds(self, name: str, reference_s: float) -> float:
+        """A time knob in seconds given the reference service time."""
+        from blaze_lab.router.timing import resolve_time
+
+        return resolve_time(getattr(self, name), reference_s, self.field_name(name))
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted columns; time knobs as text (``"40x"`` or ``"2.0"``) so a column never mixes types, faults as
+        JSON."""
+        import json
+
+        out = super().flat()
+        for name in TIME_KNOBS:
+            out[self.field_name(name)] = str(getattr(self, name))
+        out[self.field_name("faults")] = json.dumps(list(self.faults), sort_keys=True) if self.faults else ""
+        return out
+
+    def router_config(self, reference_s: float) -> RouterConfig:
+        """The RouterConfig this experiment runs with, time knobs resolved against ``reference_s``."""
+        speeds = self.replica_speeds()
+        sec = {name: self.seconds(name, reference_s) for name in TIME_KNOBS}
+        if self.weights:
+            weights = tuple(float(w) for w in self.weights)
+        elif len(set(speeds)) > 1:
+            # Static weights proportional to capacity: what an operator would configure for weighted RR.
+            weights = tuple(round(1.0 / s, 6) for s in speeds)
+        else:
+            weights = ()
         return RouterConfig(
             strategy=self.strategy,
-            # Static weights proportional to capacity: what an operator would configure for weighted RR.
-            weights=tuple(round(1.0 / s, 6) for s in speeds) if self.heterogeneity else (),
+            weights=weights,
             bounded_load_c=self.bounded_load_c,
+            ewma_alpha=self.ewma_alpha,
+            adaptive_explore=self.adaptive_explore,
+            adaptive_choices=self.adaptive_choices,
             max_attempts=self.max_attempts,
-            hedge_delay_s=self.hedge_delay_s,
+            retry_budget_ratio=self.retry_budget_ratio,
+            retry_budget_min=self.retry_budget_min,
+            retry_backoff_s=sec["retry_backoff_s"],
+            retry_backoff_max_s=sec["retry_backoff_max_s"],
+            hedge_delay_s=sec["hedge_delay_s"],
             queue_size=self.queue_size,
-            attempt_timeout_s=self.attempt_timeout_s,
+            max_inflight_per_replica=self.max_inflight_per_replica,
+            attempt_timeout_s=sec["attempt_timeout_s"],
+            queue_timeout_s=sec["queue_timeout_s"],
+            max_ejection_fraction=self.max_ejection_fraction,
             breaker=BreakerConfig(
                 enabled=self.breaker == "on",
-                open_s=self.breaker_open_s,
-                max_open_s=max(30.0, self.breaker_open_s),
+                open_s=max(sec["breaker_open_s"], 1e-9),
+                max_open_s=max(sec["breaker_max_open_s"], sec["breaker_open_s"], 1e-9),
                 failure_threshold=self.breaker_failure_threshold,
                 success_threshold=self.breaker_success_threshold,
+                window_size=self.breaker_window_size,
+                minimum_calls=self.breaker_minimum_calls,
+                failure_rate_threshold=self.breaker_failure_rate_threshold,
+                slow_call_s=sec["breaker_slow_call_s"],
+                slow_call_rate_threshold=self.breaker_slow_call_rate_threshold,
+                half_open_max_calls=self.breaker_half_open_max_calls,
             ),
-            health=HealthConfig(interval_s=self.health_interval_s),
+            health=HealthConfig(
+                interval_s=sec["health_interval_s"],
+                timeout_s=max(sec["health_timeout_s"], 1e-9),
+                unhealthy_threshold=self.health_unhealthy_threshold,
+                healthy_threshold=self.health_healthy_threshold,
+                eject_consecutive_errors=self.eject_consecutive_errors,
+                eject_s=sec["eject_s"],
+            ),
         )
 
 
@@ -344,6 +495,7 @@ __all__ = [
     "ARRIVALS",
     "MODES",
     "STRATEGY_NAMES",
+    "TIME_KNOBS",
     "BreakerConfig",
     "HealthConfig",
     "RouterConfig",

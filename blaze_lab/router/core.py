@@ -188,6 +188,13 @@ class RouterCore:
             CircuitBreaker(config.breaker, clock, name, on_transition=self._on_breaker) for name in names
         ]
         self.health = [HealthTracker(config.health, clock, name, on_change=self._on_health) for name in names]
+        # Ejection cap: breakers and passive ejection may take at most this many replicas out at once.
+        self.max_ejected = max(1, math.floor(config.max_ejection_fraction * len(names) + 1e-9))
+        if self.max_ejected < len(names):
+            for b in self.breakers:
+                b.may_open = self._may_eject
+            for h in self.health:
+                h.may_eject = self._may_eject
         self.strategy = make_strategy(config, self.replicas)
         self.waiting: deque[Ticket] = deque()
         self.ledger = Ledger()
@@ -213,6 +220,14 @@ class RouterCore:
         self._not_closed += (old == CLOSED) - (new == CLOSED)
         if new == HALF_OPEN:
             self._forget(breaker.replica)
+
+    def ejected(self) -> int:
+        """Replicas out of rotation by their breaker (open or half-open) or by passive ejection right now."""
+        now = self.clock.now()
+        return sum(not b.closed or h.ejected_until > now for b, h in zip(self.breakers, self.health, strict=True))
+
+    def _may_eject(self) -> bool:
+        return self.ejected() < self.max_ejected
 
     def _on_health(self, tracker: HealthTracker) -> None:
         self._dirty = True
@@ -477,8 +492,8 @@ class RouterCore:
         return pd.DataFrame(
             [
                 {"replica": r.name, "dispatched": r.dispatched, "completed": r.completed, "failed": r.failed,
-                 "ewma_s": r.ewma_s}
-                for r in self.replicas
+                 "ewma_s": r.ewma_s, "ejections_capped": b.capped + h.capped}
+                for r, b, h in zip(self.replicas, self.breakers, self.health, strict=True)
             ]
         )
 

@@ -44,6 +44,8 @@ class HealthTracker:
         self.clock = clock
         self.replica = replica
         self.on_change = on_change
+        self.may_eject: Callable[[], bool] | None = None  # the router's ejection cap (None: always may)
+        self.capped = 0  # passive ejections refused by the cap
         self.healthy = True
         self.ejected_until = -1.0
         self._fails = 0
@@ -83,6 +85,9 @@ class HealthTracker:
         limit = self.config.eject_consecutive_errors
         if limit and self._errors >= limit and self.clock.now() >= self.ejected_until:
             self._errors = 0
+            if self.may_eject is not None and not self.may_eject():
+                self.capped += 1
+                return
             now = self.clock.now()
             self.ejected_until = now + self.config.eject_s
             self._row(HEALTHY if self.healthy else UNHEALTHY, EJECTED, f"{limit} consecutive errors", now)

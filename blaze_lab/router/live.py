@@ -28,10 +28,10 @@ from blaze_lab.errors import BlazeLabError
 from blaze_lab.load.requests import iter_requests, workload_arrays
 from blaze_lab.replicas.fake import FakeEngine
 from blaze_lab.replicas.manager import EngineManager
-from blaze_lab.router.config import RouterExperimentConfig, replica_speeds
-from blaze_lab.router.faults import inject, schedule
+from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
+from blaze_lab.router.faults import inject
 from blaze_lab.router.router import Router
-from blaze_lab.router.simulate import experiment_model, experiment_workload
+from blaze_lab.router.simulate import experiment_faults, experiment_model, experiment_workload
 
 
 @dataclasses.dataclass
@@ -102,13 +102,13 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
     scale = cfg.time_scale
     model = experiment_model(cfg)
     workload, rate = experiment_workload(cfg, model)
-    speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
+    speeds = cfg.replica_speeds()
     engines = [
         make_replica(f"r{i}", clock=clock, model=model, speed=s, slots=cfg.replica_slots, time_scale=scale,
                      start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i)
         for i, s in enumerate(speeds)
     ]
-    router_cfg = _scaled(cfg, scale)
+    router_cfg = _scaled(cfg.router_config(model.reference_s), scale)
     manager = EngineManager(engines, clock, check_interval_s=0.05 * scale, backoff_s=0.1 * scale)
     await manager.start()
     router = Router(router_cfg, engines, clock, seed=cfg.seed)
@@ -124,7 +124,7 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
     duration = cfg.n_requests / rate
     t0 = clock.now()
     await router.start()
-    faults = asyncio.create_task(inject(engines, schedule(cfg.fault, duration, cfg.replicas), clock, scale))
+    faults = asyncio.create_task(inject(engines, experiment_faults(cfg, duration, model), clock, scale))
     tasks = []
     for req in iter_requests(workload_arrays(workload)):
         delay = t0 + req.arrival_s * scale - clock.now()
@@ -158,11 +158,11 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
     )
 
 
-def _scaled(cfg: RouterExperimentConfig, scale: float) -> Any:
+def _scaled(rc: RouterConfig, scale: float) -> RouterConfig:
     """The router config with every duration in real seconds."""
-    rc = cfg.router_config()
     return rc.replace(
         hedge_delay_s=rc.hedge_delay_s * scale,
+        queue_timeout_s=rc.queue_timeout_s * scale,
         attempt_timeout_s=rc.attempt_timeout_s * scale,
         retry_backoff_s=rc.retry_backoff_s * scale,
         retry_backoff_max_s=rc.retry_backoff_max_s * scale,

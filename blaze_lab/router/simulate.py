@@ -37,9 +37,9 @@ from blaze_lab.errors import ConfigError, Overloaded
 from blaze_lab.load.requests import Request, WorkloadConfig, workload_arrays
 from blaze_lab.replicas.faults import FaultEvent, FaultState
 from blaze_lab.replicas.service import ServiceModel, replica_rngs
-from blaze_lab.router.config import RouterConfig, RouterExperimentConfig, replica_speeds
+from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
 from blaze_lab.router.core import Attempt, RouterCore, Ticket
-from blaze_lab.router.faults import schedule
+from blaze_lab.router.faults import fault_events, schedule
 
 _DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
 
@@ -109,6 +109,12 @@ class Simulator:
         self._seq = 0
         self._wake_at = math.inf
         self.events = 0
+        # Attempts per open request, and requests answered since the last event: when a request is answered (or
+        # failed) its other attempts are cancelled and free their replica slots, as the live driver cancels them.
+        self._attempts: dict[int, list[Attempt]] = {}
+        self._answered: list[Ticket] = []
+        self.core.on_done = self._answered.append
+        self.cancelled = 0
 
     # -- scheduling ------------------------------------------------------------------------------------------
     def _push(self, t: float, kind: int, a: Any = None, b: Any = None) -> None:
@@ -121,6 +127,10 @@ class Simulator:
         while core.outbox:
             outbox, core.outbox = core.outbox, []
             for a in outbox:
+                if a.ticket.done:  # answered meanwhile (a hedge armed before the win)
+                    core.finish(a, False, cancelled=True)
+                    continue
+                self._attempts.setdefault(a.ticket.request.id, []).append(a)
                 self._dispatch(self.reps[a.replica.index], a, now)
         if core.timers:
             for t, kind, ticket in core.timers:
@@ -159,6 +169,28 @@ class Simulator:
             self._push(a.start_s + timeout, _TIMEOUT, a)
         ok = not f.fails(rep.fault_rng)
         self._push(end, _DONE, a, (rep.epoch, ok))
+
+    def _free(self, a: Attempt, now: float) -> None:
+        """Take a cancelled or timed-out attempt off its replica (its slot serves the next queued attempt)."""
+        rep = self.reps[a.replica.index]
+        if a in rep.running:
+            del rep.running[a]
+        elif a in rep.hung:
+            rep.hung.remove(a)
+        else:
+            return  # still in the replica's queue: skipped when its turn comes (finished)
+        rep.active -= 1
+        self._release(rep, now)
+
+    def _cancel_losers(self, now: float) -> None:
+        core = self.core
+        while self._answered:
+            ticket = self._answered.pop()
+            for a in self._attempts.pop(ticket.request.id, ()):
+                if not a.finished:
+                    core.finish(a, False, cancelled=True)
+                    self.cancelled += 1
+                    self._free(a, now)
 
     def _release(self, rep: SimReplica, now: float) -> None:
         queue = rep.queue
@@ -209,6 +241,8 @@ class Simulator:
                 except Overloaded:
                     pass  # already recorded in the ledger as "rejected"
             events += 1
+            if self._answered:
+                self._cancel_losers(now)
             if core.outbox or core.timers or core.waiting:
                 self._flush(now)
         self.events = events
@@ -228,16 +262,17 @@ class Simulator:
         if kind == _DONE:
             rep = self.reps[a.replica.index]
             epoch, ok = b
-            if epoch != rep.epoch:
-                return  # the replica crashed meanwhile; the attempt already failed
+            if epoch != rep.epoch or a not in rep.running:
+                return  # cancelled or timed out (slot already freed), or the replica crashed meanwhile
             rep.active -= 1
-            rep.running.pop(a, None)
+            del rep.running[a]
             if not a.finished:
                 core.finish(a, ok, "" if ok else "EngineError", "" if ok else "injected error")
             self._release(rep, now)
         elif kind == _TIMEOUT:
             if not a.finished:
                 core.finish(a, False, "RequestTimeout", f"attempt exceeded {self._timeout}s")
+                self._free(a, now)  # the live driver cancels a timed-out attempt at the replica too
         elif kind == _FAIL:
             core.finish(a, False, b, "replica down")
         elif kind == _RETRY:
@@ -318,7 +353,7 @@ def experiment_workload(
 ) -> tuple[WorkloadConfig, float]:
     """The workload of an experiment and its arrival rate (``load`` × aggregate replica capacity)."""
     model = model or experiment_model(cfg)
-    speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
+    speeds = cfg.replica_speeds()
     capacity = sum(model.capacity_rps(cfg.replica_slots, s) for s in speeds)
     rate = cfg.load * capacity
     w = WorkloadConfig(n_requests=cfg.n_requests, rate=rate, arrival=cfg.arrival, burstiness_cv=cfg.burstiness_cv,
@@ -330,17 +365,23 @@ def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> 
     """Run one experiment config in simulation (``model`` overrides the config's service model)."""
     model = model or experiment_model(cfg)
     workload, rate = experiment_workload(cfg, model)
-    speeds = replica_speeds(cfg.replicas, cfg.heterogeneity)
-    duration = cfg.n_requests / rate
-    sim = Simulator(cfg.router_config(), speeds, cfg.replica_slots, model,
-                    faults=schedule(cfg.fault, duration, cfg.replicas), seed=cfg.seed)
+    sim = Simulator(cfg.router_config(model.reference_s), cfg.replica_speeds(), cfg.replica_slots, model,
+                    faults=experiment_faults(cfg, cfg.n_requests / rate, model), seed=cfg.seed)
     return sim.run(workload_arrays(workload))
+
+
+def experiment_faults(cfg: RouterExperimentConfig, duration_s: float, model: ServiceModel) -> list[FaultEvent]:
+    """The preset ``fault`` plus the grammar ``faults`` of an experiment as absolute events (both modes)."""
+    events = schedule(cfg.fault, duration_s, cfg.replicas, model.reference_s)
+    events += fault_events(cfg.faults, duration_s, cfg.replicas, model.reference_s, seed=cfg.seed)
+    return sorted(events, key=lambda e: (e.time_s, e.replica, not e.on))
 
 
 __all__ = [
     "SimReplica",
     "SimResult",
     "Simulator",
+    "experiment_faults",
     "experiment_model",
     "experiment_workload",
     "simulate",
