@@ -167,11 +167,24 @@ def summarize_ledger(
     row["errors_other"] = int(errors.drop(list(ERROR_CAUSES), errors="ignore").sum())
     is_breaker = transitions["kind"] == "breaker"
     row["breaker_opens"] = int((is_breaker & (transitions["to_state"] == "open")).sum())
+    row["max_breakers_not_closed"] = _max_not_closed(transitions[is_breaker])
     row["health_changes"] = int((transitions["kind"] == "health").sum())
     load = ledger.loc[ok, "replica"].value_counts(normalize=True)
     row["replica_share_max"] = float(load.max()) if len(load) else math.nan
     row["replica_share_min"] = float(load.min()) if len(load) else math.nan
     return row
+
+
+def _max_not_closed(breaker_rows: pd.DataFrame) -> int:
+    """Most breakers open or half-open at the same time (the size of a cascade)."""
+    if breaker_rows.empty:
+        return 0
+    state: dict[str, bool] = {}
+    most = 0
+    for replica, to_state in zip(breaker_rows["replica"], breaker_rows["to_state"], strict=True):
+        state[replica] = to_state != "closed"
+        most = max(most, sum(state.values()))
+    return most
 
 
 def _stats(values: np.ndarray) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import pytest
 
 from blaze_lab.errors import ConfigError
 from blaze_lab.replicas.service import ServiceModel
+from blaze_lab.router.bench import run_one
 from blaze_lab.router.config import RouterExperimentConfig
 from blaze_lab.router.simulate import simulate
 
@@ -105,3 +106,38 @@ def test_experiment_calibrated_from_measured_engine_rows(tmp_path) -> None:  # t
     assert ledger["latency_s"].min() == pytest.approx(0.3)  # fitted base latency, no noise (cv 0)
     with pytest.raises(ConfigError, match="file not found"):
         simulate(cfg.replace(calibration=str(tmp_path / "missing.parquet")))
+
+
+GRAY = ({"replicas": [2, 5], "kind": "slowdown", "factor": 3, "window": [0.3, 0.7]},)
+
+
+def test_breaker_ignores_slow_successes_without_a_slow_call_rule() -> None:
+    row, _ = run_one(RouterExperimentConfig(strategy="least_connections", faults=GRAY, load=0.8, n_requests=4000))
+    assert row["breaker_opens"] == 0 and row["errors_CircuitOpenError"] == 0
+
+
+def test_ejection_cap_stops_the_slow_call_cascade() -> None:
+    cfg = RouterExperimentConfig(strategy="least_connections", faults=GRAY, load=0.8, n_requests=4000,
+                                 arrival="gamma", burstiness_cv=2**0.5, breaker_slow_call_s="4x",
+                                 max_ejection_fraction=1.0)
+    free, _ = run_one(cfg)
+    capped, _ = run_one(cfg.replace(max_ejection_fraction=0.25))
+    # The cascade: healthy replicas absorbing the displaced load queue up, look "slow" and open too.
+    assert free["max_breakers_not_closed"] == 8 and free["errors_CircuitOpenError"] > 0
+    assert capped["max_breakers_not_closed"] <= 2 and capped["ejections_capped"] > 0
+    assert capped["errors_CircuitOpenError"] < free["errors_CircuitOpenError"]
+
+
+def test_simulator_cancels_hedge_losers_like_live_mode() -> None:
+    cfg = RouterExperimentConfig(strategy="round_robin", replicas=2, speeds=(1.0, 20.0), replica_slots=1,
+                                 per_request_s=0.0, service_cv=0.0, load=0.05, n_requests=200,
+                                 hedge_delay_s="2x", health_interval_s=0.0, retry_budget_ratio=1.0, seed=2)
+    from blaze_lab.load.requests import workload_arrays
+    from blaze_lab.router.simulate import Simulator, experiment_model, experiment_workload
+
+    model = experiment_model(cfg)
+    sim = Simulator(cfg.router_config(model.reference_s), cfg.replica_speeds(), 1, model, seed=2)
+    ledger = sim.run(workload_arrays(experiment_workload(cfg, model)[0])).ledger
+    # Every attempt sent to the 20x slow replica loses to its hedge and is cancelled there, freeing its slot.
+    assert ledger["hedged"].sum() > 90 and sim.cancelled == ledger["hedged"].sum()
+    assert all(rep.active == 0 and not rep.running for rep in sim.reps)
