@@ -1,7 +1,9 @@
 """Router figures: pure ``DataFrame -> plotly Figure`` functions for the report's "router" section.
 
-Runs that differ only in ``router.seed`` are replicates: figures aggregate them into a mean with a bootstrap 95%
-CI *across seeds*, per strategy (and per fault scenario / load level when those vary).
+Runs that differ only in ``router.seed`` are replicates: figures aggregate them into a mean with a Student-t 95%
+CI *across seeds* (a percentile bootstrap over 3 seeds would be just [min, max]), per strategy and per combination
+of every other ``router.*`` field that varies (runs differing in a field are never pooled as if they were seeds).
+The fields that do not vary are stated once, as the scenario.
 
 Example:
     >>> from blaze_lab.router.bench import benchmark_group
@@ -14,16 +16,17 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
-from blaze_lab.metrics.stats import bootstrap_ci
-from blaze_lab.report.sections import figure_item
+from blaze_lab.report.sections import figure_item, note
 
 PALETTE = qualitative.Plotly
 ERROR_COLUMNS = ("errors_EngineError", "errors_EngineUnavailable", "errors_CircuitOpenError", "errors_RequestTimeout",
@@ -49,29 +52,115 @@ def _ok(summary: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+# Not conditions of a run: the replicate index and the compared strategy; the rest of router.* are conditions.
+_NOT_CONDITIONS = ("router.seed", "router.strategy")
+
+
+def _conditions(rows: pd.DataFrame) -> list[str]:
+    return [c for c in rows.columns if str(c).startswith("router.") and c not in _NOT_CONDITIONS]
+
+
+def _varying(rows: pd.DataFrame) -> list[str]:
+    return [c for c in _conditions(rows) if rows[c].astype(str).nunique(dropna=False) > 1]
+
+
 def _scenario(rows: pd.DataFrame) -> pd.Series:
-    """A label of the conditions besides strategy that vary (fault, load), e.g. ``crash, load 0.9``."""
-    parts = []
-    for col, fmt in (("router.fault", "{}"), ("router.load", "load {}"), ("router.mode", "{}")):
-        if col in rows.columns and rows[col].nunique() > 1:
-            parts.append(rows[col].map(lambda v, f=fmt: f.format(v)))
-    if not parts:
+    """A label of every condition besides strategy and seed that varies, e.g. ``fault=crash, load=0.9``."""
+    cols = _varying(rows)
+    if not cols:
         return pd.Series("all", index=rows.index)
-    label = parts[0].astype(str)
-    for p in parts[1:]:
-        label = label + ", " + p.astype(str)
+    label = pd.Series("", index=rows.index)
+    for i, c in enumerate(cols):
+        part = c.removeprefix("router.") + "=" + rows[c].astype(str)
+        label = part if i == 0 else label + ", " + part
     return label
 
 
+def scenario_text(summary: pd.DataFrame) -> str:
+    """The conditions shared by every run (what the figures hold fixed), and which ones vary."""
+    from blaze_lab.router.config import RouterExperimentConfig
+
+    rows = _ok(summary)
+    defaults = {k: str(v) for k, v in RouterExperimentConfig().flat().items()}
+    always = ("router.mode", "router.replicas", "router.load", "router.arrival", "router.fault")
+    fixed = [c for c in _conditions(rows) if c not in _varying(rows)
+             and (c in always or str(rows[c].iloc[0]) != defaults.get(c))]
+    shown = ", ".join(f"{c.removeprefix('router.')}={rows[c].iloc[0]}" for c in fixed) + " (other fields default)"
+    varying = ", ".join(c.removeprefix("router.") for c in _varying(rows)) or "nothing"
+    seeds = rows.groupby(["router.strategy", *_varying(rows)], dropna=False).size() if len(rows) else pd.Series()
+    return (f"Scenario: {shown}. Varies besides strategy: {varying}. Seeds per bar: "
+            f"{int(seeds.min()) if len(seeds) else 0}-{int(seeds.max()) if len(seeds) else 0}.")
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Quantile of Student's t with ``df`` (integer) degrees of freedom, by bisection on its exact CDF.
+
+    >>> [round(t_quantile(0.975, k), 4) for k in (1, 2, 4, 10, 30)]
+    [12.7062, 4.3027, 2.7764, 2.2281, 2.0423]
+    """
+    if df < 1:
+        raise ValueError("df must be >= 1")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    target = 2.0 * p - 1.0  # P(|T| < t)
+    lo, hi = 0.0, 1.0
+    while _t_two_sided(hi, df) < target:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if _t_two_sided(mid, df) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2.0
+
+
+def _t_two_sided(t: float, df: int) -> float:
+    """P(|T| < t) for integer df (Student's closed forms in theta = atan(t / sqrt(df)))."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2 == 1:
+        total, term = 1.0, 1.0
+        for k in range(1, (df - 1) // 2):
+            term *= c2 * (2 * k) / (2 * k + 1)
+            total += term
+        inner = math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0
+        return (2.0 / math.pi) * (theta + inner)
+    total, term = 1.0, 1.0
+    for k in range(1, df // 2):
+        term *= c2 * (2 * k - 1) / (2 * k)
+        total += term
+    return math.sin(theta) * total
+
+
+def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t CI of the mean of independent replicates (NaN with fewer than 2).
+
+    >>> [round(x, 4) for x in t_interval(np.array([1.0, 2.0, 3.0]))]
+    [-0.4841, 4.4841]
+    """
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    half = t_quantile(0.5 + confidence / 2.0, n - 1) * float(np.std(values, ddof=1)) / math.sqrt(n)
+    mean = float(np.mean(values))
+    return mean - half, mean + half
+
+
 def across_seeds(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean of ``metric`` per (scenario, strategy) over seeds, with a bootstrap 95% CI across seeds."""
+    """Mean of ``metric`` per (scenario, strategy) over seeds, with a Student-t 95% CI across seeds.
+
+    The scenario label names every other varying ``router.*`` field, so only seeds are pooled.
+    """
     rows = _ok(summary)
     _need(rows, metric)
     rows = rows.assign(scenario=_scenario(rows))
     out: list[dict[str, Any]] = []
     for (scenario, strategy), g in rows.groupby(["scenario", "router.strategy"], sort=True):
         values = g[metric].dropna().to_numpy(dtype=float)
-        low, high = bootstrap_ci(values, "mean", n_boot=1000, seed=0)
+        low, high = t_interval(values)
         out.append({"scenario": scenario, "strategy": strategy, "mean": values.mean() if len(values) else float("nan"),
                     "ci_low": low, "ci_high": high, "seeds": len(values)})
     return pd.DataFrame(out)
@@ -180,14 +269,19 @@ def errors_by_cause(summary: pd.DataFrame) -> go.Figure:
 
 
 def router_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, Any]]:
-    """The report's router section: latency, goodput, per-replica load, breaker timeline, errors."""
+    """The report's router section: latency, goodput, per-replica load, breaker timeline, errors, scenario."""
     return [
         figure_item("Latency p50 / p99 per strategy (mean over seeds, 95% CI)", latency_by_strategy, summary),
         figure_item("Goodput per strategy (mean over seeds, 95% CI)", goodput_by_strategy, summary),
         figure_item("Per-replica load", replica_load, summary, raw),
         figure_item("Breaker timeline", breaker_timeline, raw, None, summary),
         figure_item("Errors by cause", errors_by_cause, summary),
+        figure_item("Scenario", _scenario_note, summary),
     ]
+
+
+def _scenario_note(summary: pd.DataFrame) -> Any:
+    return note(scenario_text(summary))
 
 
 __all__ = [
@@ -198,4 +292,7 @@ __all__ = [
     "latency_by_strategy",
     "replica_load",
     "router_sections",
+    "scenario_text",
+    "t_interval",
+    "t_quantile",
 ]

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from blaze_lab.errors import ConfigError
-from blaze_lab.report.router_figures import across_seeds, router_sections
+from blaze_lab.report.router_figures import across_seeds, router_sections, scenario_text, t_quantile
 from blaze_lab.report.sections import section_function
 from blaze_lab.router.bench import ERROR_CAUSES, benchmark_group
 
@@ -47,7 +47,8 @@ def test_router_section_registered_and_figures() -> None:
     fn = section_function("router")
     assert fn is not None
     items = fn(summary, raw)
-    assert len(items) == 5 and all(isinstance(item, go.Figure) for _, item in items)
+    assert len(items) == 6 and all(isinstance(item, go.Figure) for _, item in items[:5])
+    assert "Scenario: mode=sim, replicas=3" in items[5][1] and "fault=crash" in items[5][1]
     notes = router_sections(summary.drop(columns=["router.strategy"]), raw)
     assert all(isinstance(item, str) and "Skipped" in item for _, item in notes[:2])
 
@@ -69,3 +70,17 @@ def test_any_exception_in_one_run_is_an_error_row_and_the_group_completes(monkey
     assert summary["status"].tolist() == ["ok", "error", "ok"]
     assert summary.loc[1, "error_type"] == "ZeroDivisionError" and "not a BlazeLabError" in summary.loc[1, "error"]
     assert list(pd.unique(raw["run_id"])) == ["s3", "s1"]
+
+
+def test_t_quantile_known_values_and_no_pooling_across_conditions() -> None:
+    # Student-t 0.975 quantiles from published tables.
+    for df, q in ((1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (9, 2.2622), (29, 2.0452), (120, 1.9799)):
+        assert abs(t_quantile(0.975, df) - q) < 1e-4
+    assert abs(t_quantile(0.995, 5) - 4.0321) < 1e-4 and t_quantile(0.025, 4) == -t_quantile(0.975, 4)
+    summary = pd.DataFrame({"status": "ok", "router.strategy": "random", "router.seed": [0, 1, 2, 0, 1, 2],
+                            "router.load": [0.5] * 3 + [0.9] * 3, "latency_s_p99": [1.0, 2.0, 3.0, 10.0, 11.0, 12.0]})
+    agg = across_seeds(summary, "latency_s_p99").set_index("scenario")
+    assert list(agg.index) == ["load=0.5", "load=0.9"] and (agg["seeds"] == 3).all()
+    low, high = agg.loc["load=0.5", ["ci_low", "ci_high"]]
+    assert abs(low - (2 - 4.3027 / 3**0.5)) < 1e-3 and abs(high - (2 + 4.3027 / 3**0.5)) < 1e-3
+    assert "Varies besides strategy: load" in scenario_text(summary)
