@@ -96,6 +96,7 @@ class FakeEngine:
         self._down: asyncio.Event | None = None
         self.starts = 0
         self.served = 0
+        self.held_down = False  # inside a crash fault's window: restarts fail
 
     def model_now(self) -> float:
         """The clock in model seconds (fault windows, warm-up and flap phases are model times)."""
@@ -113,6 +114,9 @@ class FakeEngine:
         self._status = EngineStatus.INITIALIZING
         if self.start_s:
             await self.clock.sleep(self.start_s * self.time_scale)
+        if self.held_down:
+            self._status = EngineStatus.FAILED
+            raise EngineUnavailable(f"{self.name} is still down (crash fault window)")
         self._slots = asyncio.Semaphore(self.slots)
         self._down = asyncio.Event()
         self._active = 0
@@ -133,9 +137,11 @@ class FakeEngine:
         self._status = EngineStatus.FAILED
 
     def apply_fault(self, event: FaultEvent) -> None:
-        """Apply a fault event now. A crash kills the engine; bringing it back is the EngineManager's job (its
-        restart and warm-up are what live mode measures), so the crash off-event is ignored here."""
+        """Apply a fault event now. A crash kills the engine and keeps it down until the crash off-event (a restart
+        before then fails, as in the simulator, where the replica is down for the whole window); bringing it back
+        after that is the EngineManager's job (its detection, backoff and restart are what live mode adds)."""
         if event.kind == "crash":
+            self.held_down = event.on
             if event.on:
                 self.crash()
             return

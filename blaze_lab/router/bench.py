@@ -76,31 +76,38 @@ class _RouterRuns:
         return cfg.mode != "sim"
 
 
-def run_one(cfg: RouterExperimentConfig) -> tuple[dict[str, Any], pd.DataFrame]:
-    """One experiment → (summary metrics, raw rows)."""
+def run_one(cfg: RouterExperimentConfig, clock: Any = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One experiment → (summary metrics, raw rows). ``clock``: live mode's clock (default the real clock; a
+    VirtualClock runs the live code in virtual time)."""
     wall0 = time.perf_counter()
-    extra: dict[str, Any] = {}
     if cfg.mode == "sim":
         res: Any = simulate(cfg)
-        extra["sim_events"] = res.events
-        lifecycle = pd.DataFrame()
-        recovery = math.nan
     else:
         from blaze_lab.router.live import run_live_async
 
-        res = _run_coroutine(lambda: run_live_async(cfg, _real_clock()))
-        lifecycle = res.manager_events
+        res = _run_coroutine(lambda: run_live_async(cfg, clock or _real_clock()))
+    return summarize_run(cfg, res, time.perf_counter() - wall0)
+
+
+def summarize_run(cfg: RouterExperimentConfig, res: Any, wall_s: float = math.nan) -> tuple[dict[str, Any],
+                                                                                         pd.DataFrame]:
+    """A finished simulated (SimResult) or live (LiveResult) run → (summary metrics, raw rows)."""
+    extra: dict[str, Any] = {}
+    lifecycle = getattr(res, "manager_events", pd.DataFrame())
+    recovery = math.nan
+    if cfg.mode == "sim":
+        extra["sim_events"] = res.events
+    else:
         rec = lifecycle.loc[lifecycle["event"] == "recovered", "recovery_s"]
         recovery = float(rec.mean()) if len(rec) else math.nan
         extra["lost"] = res.lost
-    wall = time.perf_counter() - wall0
     ledger: pd.DataFrame = res.ledger
     ref = experiment_model(cfg).reference_s
     slo_s = cfg.seconds("slo_latency_s", ref)
     timeout_s = cfg.seconds("attempt_timeout_s", ref)
     row = summarize_ledger(ledger, res.transitions, res.duration_s, SLO(e2e_s=slo_s),
                            fail_at_s=timeout_s if timeout_s > 0 else slo_s)
-    row.update(extra, wall_s=wall, requests_per_wall_s=len(ledger) / wall if wall > 0 else math.nan,
+    row.update(extra, wall_s=wall_s, requests_per_wall_s=len(ledger) / wall_s if wall_s > 0 else math.nan,
                recovery_s=recovery, max_queue=res.max_waiting, reference_s=ref, slo_s=slo_s,
                attempt_timeout_resolved_s=timeout_s,
                ejections_capped=int(res.replicas["ejections_capped"].sum()))
@@ -218,4 +225,4 @@ def _run_coroutine(factory: Any) -> Any:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-__all__ = ["ERROR_CAUSES", "benchmark_group", "run_one", "summarize_ledger"]
+__all__ = ["ERROR_CAUSES", "benchmark_group", "run_one", "summarize_ledger", "summarize_run"]

@@ -109,7 +109,10 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
         for i, s in enumerate(speeds)
     ]
     router_cfg = _scaled(cfg.router_config(model.reference_s), scale)
-    manager = EngineManager(engines, clock, check_interval_s=0.05 * scale, backoff_s=0.1 * scale)
+    # Restart attempts every 0.1-0.2 model s: a crash fault's replica comes back within ~0.3 s of its window's end
+    # (detection + backoff + start), close to the simulator's restart at the window end.
+    manager = EngineManager(engines, clock, check_interval_s=0.05 * scale, backoff_s=0.1 * scale,
+                            max_backoff_s=0.2 * scale, max_restarts=1000)
     await manager.start()
     router = Router(router_cfg, engines, clock, seed=cfg.seed)
     outcomes = {"answered": 0, "typed": 0}

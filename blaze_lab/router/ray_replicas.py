@@ -152,8 +152,8 @@ class RayReplica:
     def apply_fault(self, event: Any) -> None:
         """Forward a fault event to the engine in the actor (a crash also marks this replica FAILED now)."""
         if event.kind == "crash" and event.on:
-            self.crash()
-        elif event.kind != "crash" and self.actor is not None:
+            self._status = EngineStatus.FAILED
+        if self.actor is not None:
             self._configuring.append(self.actor.apply_fault.remote(event))
 
     def crash(self) -> None:

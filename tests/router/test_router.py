@@ -24,10 +24,13 @@ def test_live_crash_breaker_opens_manager_restarts_traffic_returns() -> None:
     assert res.lost == 0 and res.answered + res.typed_errors == 1500
     assert len(res.ledger) == 1500 and res.ledger["request_id"].is_unique
     r0 = res.transitions[res.transitions["replica"] == "r0"]
-    assert list(r0.loc[r0["kind"] == "breaker", "to_state"])[:3] == ["open", "half_open", "closed"]
+    breaker = list(r0.loc[r0["kind"] == "breaker", "to_state"])
+    assert breaker[0] == "open" and breaker[-1] == "closed"  # trials fail while the crash window lasts
     events = res.manager_events
     recovered = events[(events["replica"] == "r0") & (events["event"] == "recovered")]
-    assert len(recovered) == 1 and recovered["recovery_s"].iloc[0] > 0
+    assert len(recovered) == 1
+    window = 0.1 * cfg.n_requests / experiment_workload(cfg)[1]  # the preset keeps r0 down for 10% of the run
+    assert window < recovered["recovery_s"].iloc[0] < window + 0.35  # + detection, backoff (<= 0.2) and start
     warmed = events[(events["replica"] == "r0") & (events["event"] == "status")]
     assert "degraded -> ready" in set(warmed["detail"])  # restarted engine warms up DEGRADED, then READY
     crash_t = events.loc[(events["replica"] == "r0") & (events["event"] == "failed"), "time_s"].iloc[0]
@@ -151,3 +154,13 @@ def test_live_router_over_tiny_llm_engines() -> None:
 
     lengths, outcomes = asyncio.run(scenario())
     assert lengths == [2] * 6 and outcomes == ["ok"] * 6
+
+
+def test_parity_live_on_virtual_clock_equals_simulation() -> None:
+    from blaze_lab.router.parity import parity
+
+    base = RouterExperimentConfig(mode="live", replicas=3, n_requests=300, fault="crash", time_scale=0.02)
+    runs, per_seed = parity(base, ["random", "least_connections", "adaptive"], seeds=[1])
+    assert (runs["rel_diff_virtual"].abs() < 1e-9).all()  # same model, same seed: the same p99
+    assert per_seed["spearman_virtual"].iloc[0] == 1.0 and runs["live_lost"].eq(0).all()
+    assert set(per_seed.columns) >= {"spearman", "same_best", "p99_rel_diff_mean"}
