@@ -79,7 +79,8 @@ def test_ten_thousand_concurrent_submissions_bounded_queue() -> None:
 
 def test_errors_reach_caller_typed_and_retried() -> None:
     async def scenario() -> tuple[list[str], int]:
-        engines = [FakeEngine(f"r{i}", base_s=0.001) for i in range(2)]
+        clock = VirtualClock()
+        engines = [FakeEngine(f"r{i}", clock=clock, base_s=0.001) for i in range(2)]
         for e in engines:
             await e.start()
         engines[0].error_rate = 1.0
@@ -87,10 +88,12 @@ def test_errors_reach_caller_typed_and_retried() -> None:
         cfg = RouterConfig(strategy="round_robin", max_attempts=2, retry_backoff_s=0.0,
                            health=HealthConfig(interval_s=0.0))
         kinds = []
-        async with Router(cfg, engines, RealClock()) as router:
+        async with Router(cfg, engines, clock) as router:
             for i in range(3):
+                task = asyncio.create_task(router.submit(Request(i)))
+                await settle(clock, limit=1.0)
                 with pytest.raises(EngineError) as info:
-                    await router.submit(Request(i))
+                    await task
                 kinds.append(type(info.value).__name__)
             attempts = int(router.ledger()["attempts"].sum())
         return kinds, attempts
