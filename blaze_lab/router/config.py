@@ -357,12 +357,12 @@ class RouterExperimentConfig(BaseConfig):
     calibration: str = ""
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "") -> RouterExperimentConfig:
+    def from_dict(cls, data: Any, where: str = "", *, literal_secrets: bool = False) -> RouterExperimentConfig:
         """As :meth:`BaseConfig.from_dict`, with time knobs also given as ``{relative: k}`` / ``{seconds: s}``."""
         from blaze_lab.router.timing import normalize_time
 
         fixed = {k: normalize_time(v) if k in TIME_KNOBS else v for k, v in dict(data).items()}
-        return super().from_dict(fixed, where)
+        return super().from_dict(fixed, where, literal_secrets=literal_secrets)
 
     def validate(self) -> None:
         from blaze_lab.router.faults import SCENARIOS, parse_faults  # local: faults imports this module's names
