@@ -26,6 +26,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from blaze_lab.errors import ReportError
+from blaze_lab.metrics.distributions import t_ppf
 from blaze_lab.report.sections import figure_item, note
 
 PALETTE = qualitative.Plotly
@@ -93,46 +94,12 @@ def scenario_text(summary: pd.DataFrame) -> str:
 
 
 def t_quantile(p: float, df: int) -> float:
-    """Quantile of Student's t with ``df`` (integer) degrees of freedom, by bisection on its exact CDF.
+    """Quantile of Student's t (the project's :func:`~blaze_lab.metrics.distributions.t_ppf`).
 
     >>> [round(t_quantile(0.975, k), 4) for k in (1, 2, 4, 10, 30)]
     [12.7062, 4.3027, 2.7764, 2.2281, 2.0423]
     """
-    if df < 1:
-        raise ValueError("df must be >= 1")
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -t_quantile(1.0 - p, df)
-    target = 2.0 * p - 1.0  # P(|T| < t)
-    lo, hi = 0.0, 1.0
-    while _t_two_sided(hi, df) < target:
-        hi *= 2.0
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if _t_two_sided(mid, df) < target:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2.0
-
-
-def _t_two_sided(t: float, df: int) -> float:
-    """P(|T| < t) for integer df (Student's closed forms in theta = atan(t / sqrt(df)))."""
-    theta = math.atan(t / math.sqrt(df))
-    c2 = math.cos(theta) ** 2
-    if df % 2 == 1:
-        total, term = 1.0, 1.0
-        for k in range(1, (df - 1) // 2):
-            term *= c2 * (2 * k) / (2 * k + 1)
-            total += term
-        inner = math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0
-        return (2.0 / math.pi) * (theta + inner)
-    total, term = 1.0, 1.0
-    for k in range(1, df // 2):
-        term *= c2 * (2 * k - 1) / (2 * k)
-        total += term
-    return math.sin(theta) * total
+    return float(t_ppf(p, df))
 
 
 def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:

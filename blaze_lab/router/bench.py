@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from blaze_lab.load.slo import SLO, goodput
+from blaze_lab.metrics.intervals import quantile_min_n
 from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.stats import STAT_SUFFIXES, ValidityRules, summarize, validity_reasons
 from blaze_lab.router.config import RouterExperimentConfig
@@ -140,7 +141,9 @@ def summarize_ledger(
     every = ledger["latency_s"].to_numpy(dtype=float)
     every = np.where(ok.to_numpy(), every, np.maximum(np.nan_to_num(every, nan=0.0), fail_at_s))
     for key, q in (("p50", 50), ("p90", 90), ("p99", 99)):
-        row[f"latency_all_s_{key}"] = float(np.percentile(every, q)) if len(every) else math.nan
+        # Same rule as the success-only percentiles: reported only from the n whose order-statistic CI exists.
+        enough = len(every) >= quantile_min_n(q / 100.0)
+        row[f"latency_all_s_{key}"] = float(np.percentile(every, q)) if enough else math.nan
     row["latency_all_s_mean"] = float(every.mean()) if len(every) else math.nan
     n_all = len(ledger)
     met = ok & (ledger["latency_s"] <= slo.e2e_s) if slo.e2e_s else ok

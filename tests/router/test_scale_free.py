@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -77,13 +79,16 @@ def test_every_knob_reaches_the_router() -> None:
 
 
 def test_failure_aware_latency_counts_failures_at_the_timeout() -> None:
+    n_ok, n_fail = 400, 100
     ledger = pd.DataFrame({
-        "outcome": ["ok"] * 8 + ["error"] * 2, "latency_s": [0.1] * 8 + [0.01, 0.01],
-        "attempts": [1] * 10, "hedged": [False] * 10, "queue_wait_s": [0.0] * 10,
-        "error_type": [""] * 8 + ["CircuitOpenError", "RequestTimeout"], "replica": ["a"] * 10})
+        "outcome": ["ok"] * n_ok + ["error"] * n_fail, "latency_s": [0.1] * n_ok + [0.01] * n_fail,
+        "attempts": [1] * 500, "hedged": [False] * 500, "queue_wait_s": [0.0] * 500,
+        "error_type": [""] * n_ok + ["CircuitOpenError", "RequestTimeout"] * (n_fail // 2), "replica": ["a"] * 500})
     transitions = pd.DataFrame({"kind": [], "to_state": []})
     row = summarize_ledger(ledger, transitions, 1.0, SLO(e2e_s=0.5), fail_at_s=2.0)
     assert row["latency_s_p99"] == pytest.approx(0.1)  # success-only: shedding looks fast
     assert row["latency_all_s_p99"] == pytest.approx(2.0) and row["latency_all_s_p50"] == pytest.approx(0.1)
     assert row["slo_miss_rate"] == pytest.approx(0.2) and row["failure_fraction"] == pytest.approx(0.2)
     assert not row["valid"] and "20.0% of requests failed (10.0% timed out)" in row["validity_reason"]
+    small = summarize_ledger(ledger.iloc[::10], transitions, 1.0, SLO(e2e_s=0.5), fail_at_s=2.0)
+    assert math.isnan(small["latency_all_s_p99"])  # 50 requests cannot support a p99
