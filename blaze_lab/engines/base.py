@@ -1,8 +1,8 @@
 """The Replica protocol, engine status, and how a failure becomes a row status.
 
 An engine turns a config into measurements. Whatever goes wrong for one config must become a row, never a crash
-of the batch: :func:`classify_failure` maps an exception to ``unsupported`` (the device or library cannot run this
-setting), ``oom`` (out of memory) or ``error`` (anything else), keeping the library's own message as the reason.
+of the batch: :func:`classify_failure` (defined in :mod:`blaze_lab.metrics.failures`, used by the one measurement loop,
+re-exported here for engines) maps an exception to ``unsupported``, ``oom`` or ``error`` with the library's message.
 
 Example:
     >>> classify_failure(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
@@ -14,10 +14,10 @@ Example:
 from __future__ import annotations
 
 import enum
-import traceback
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from blaze_lab.errors import UnsupportedError
+from blaze_lab.metrics.failures import classify_failure, failure_detail, is_oom
 
 if TYPE_CHECKING:
     from blaze_lab.cache.models import ModelCache
@@ -114,41 +114,6 @@ class CachedModelEngine:
         """Release the model and move to STOPPED."""
         self.model_cache.evict(self.config.load_key())
         self._status = EngineStatus.STOPPED
-
-
-_OOM_MARKERS = ("out of memory", "outofmemoryerror", "cuda error: out of memory", "cannot allocate memory")
-_UNSUPPORTED_TYPES = (UnsupportedError, NotImplementedError, ImportError)
-
-
-def is_oom(exc: BaseException) -> bool:
-    """True for CUDA/CPU out-of-memory errors, whatever their type."""
-    if isinstance(exc, MemoryError):
-        return True
-    text = f"{type(exc).__name__}: {exc}".lower()
-    return any(marker in text for marker in _OOM_MARKERS)
-
-
-def classify_failure(exc: BaseException, *, capability_stage: bool = False) -> tuple[str, str]:
-    """Return ``(status, reason)`` for a failed config.
-
-    ``capability_stage`` is True when the exception came from applying an optional capability (quantization,
-    offload, compile, an attention kernel) rather than from running the model: library errors there mean "this
-    device/library cannot do it", so they are ``unsupported`` with the library's message.
-    """
-    reason = f"{type(exc).__name__}: {exc}".strip()
-    reason = reason.splitlines()[0][:500] if reason else type(exc).__name__
-    if is_oom(exc):
-        return "oom", reason
-    if isinstance(exc, _UNSUPPORTED_TYPES):
-        return "unsupported", reason
-    if capability_stage and isinstance(exc, RuntimeError | ValueError | TypeError | AssertionError | AttributeError):
-        return "unsupported", reason
-    return "error", reason
-
-
-def failure_detail(exc: BaseException) -> str:
-    """Full traceback text (kept in raw logs, not in the one-line ``error`` column)."""
-    return "".join(traceback.format_exception(exc))
 
 
 __all__ = ["CachedModelEngine", "EngineStatus", "Replica", "classify_failure", "failure_detail", "is_oom"]
