@@ -34,7 +34,6 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import pandas as pd
 
@@ -44,132 +43,9 @@ from blaze_lab.router.breaker import CLOSED, HALF_OPEN, OPEN, REFUSED, CircuitBr
 from blaze_lab.router.config import RouterConfig
 from blaze_lab.router.health import HealthTracker
 from blaze_lab.router.strategies import ReplicaState, RequestLike, make_strategy
+from blaze_lab.router.tickets import LEDGER_COLUMNS, Attempt, Ledger, Ticket
 
 ERROR_TYPES = {cls.__name__: cls for cls in (Overloaded, CircuitOpenError, EngineUnavailable, RequestTimeout)}
-
-
-class Ticket:
-    """Router-side state of one request."""
-
-    __slots__ = (
-        "arrival_s",
-        "attempts",
-        "breaker_state",
-        "dispatched_s",
-        "done",
-        "error",
-        "error_message",
-        "finish_s",
-        "hedged",
-        "in_flight",
-        "open_breakers",
-        "outcome",
-        "reason",
-        "replica",
-        "request",
-        "result",
-        "tried",
-        "waiter",
-    )
-
-    def __init__(self, request: RequestLike, arrival_s: float) -> None:
-        self.request = request
-        self.arrival_s = arrival_s
-        self.dispatched_s = math.nan
-        self.finish_s = math.nan
-        self.attempts = 0
-        self.in_flight = 0
-        self.hedged = False
-        self.done = False
-        self.outcome = ""
-        self.error = ""
-        self.error_message = ""
-        self.replica = ""
-        self.reason = ""
-        self.breaker_state = ""
-        self.open_breakers = 0
-        self.tried: list[int] = []
-        self.result: Any = None
-        self.waiter: Any = None  # the driver's handle (an asyncio Future in live mode)
-
-
-class Attempt:
-    """One call of a request to one replica."""
-
-    __slots__ = ("finished", "handle", "hedge", "number", "replica", "start_s", "ticket", "token")
-
-    def __init__(
-        self, ticket: Ticket, replica: ReplicaState, token: int, start_s: float, number: int, hedge: bool
-    ) -> None:
-        self.ticket = ticket
-        self.replica = replica
-        self.token = token
-        self.start_s = start_s
-        self.number = number
-        self.hedge = hedge
-        self.finished = False
-        self.handle: Any = None  # the driver's handle (task or simulated job)
-
-
-LEDGER_COLUMNS = (
-    "request_id",
-    "arrival_s",
-    "finish_s",
-    "session",
-    "prompt_tokens",
-    "output_tokens",
-    "replica",
-    "reason",
-    "attempts",
-    "hedged",
-    "queue_wait_s",
-    "latency_s",
-    "outcome",
-    "error_type",
-    "breaker_state",
-    "open_breakers",
-)
-
-
-class Ledger:
-    """The decision ledger: one row per request (tuples appended; columns built once in :meth:`frame`)."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, t: Ticket) -> None:
-        req = t.request
-        self.rows.append(
-            (
-                req.id,
-                t.arrival_s,
-                t.finish_s,
-                req.session,
-                getattr(req, "prompt_tokens", 0),
-                getattr(req, "output_tokens", 0),
-                t.replica,
-                t.reason,
-                t.attempts,
-                t.hedged,
-                t.dispatched_s - t.arrival_s,
-                t.finish_s - t.arrival_s,
-                t.outcome,
-                t.error,
-                t.breaker_state,
-                t.open_breakers,
-            )
-        )
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def frame(self) -> pd.DataFrame:
-        """Rows sorted by request id (completion order depends on timing; the id order does not)."""
-        if not self.rows:
-            return pd.DataFrame({name: [] for name in LEDGER_COLUMNS})
-        columns = dict(zip(LEDGER_COLUMNS, zip(*self.rows, strict=True), strict=True))
-        df = pd.DataFrame({k: list(v) for k, v in columns.items()})
-        return df.sort_values("request_id", kind="stable").reset_index(drop=True)
 
 
 class RouterCore:
