@@ -75,7 +75,8 @@ def sweep(
         if dry_run:
             _print_plan(loaded, results, retry_errors)
             return
-        from blaze_lab.sweep.runner import Executor, run_sweep
+        from blaze_lab.sweep.executor import Executor
+        from blaze_lab.sweep.runner import run_sweep
 
         chosen: str | Executor = executor
         if ray_options is not None:  # resources per group etc.: docs/scale-out.md
@@ -103,8 +104,8 @@ def sweep(
 def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
     import pandas as pd
 
+    from blaze_lab.sweep.plan import expand, groups
     from blaze_lab.sweep.runner import completed_runs
-    from blaze_lab.sweep.spec import expand, groups
 
     runs = expand(spec)
     plan = groups(runs)

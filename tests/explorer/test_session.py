@@ -18,7 +18,8 @@ from blaze_lab.errors import ConfigError, UnsupportedError
 from blaze_lab.explorer.capabilities import Device
 from blaze_lab.explorer.session import ExplorerSession
 from blaze_lab.metrics.timing import MeasureSettings
-from blaze_lab.sweep.spec import expand, load_spec
+from blaze_lab.sweep.plan import expand
+from blaze_lab.sweep.spec import load_spec
 
 
 def fake_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:

@@ -10,7 +10,9 @@ import pytest
 from fake_kind import NOTEBOOK, FakeConfig
 
 from blaze_lab.errors import ConfigError
-from blaze_lab.sweep.spec import NOTEBOOK_PARAMETERS, expand, groups, load_spec
+from blaze_lab.sweep.notebook import NOTEBOOK_PARAMETERS
+from blaze_lab.sweep.plan import expand, groups
+from blaze_lab.sweep.spec import load_spec
 
 WriteSpec = Callable[..., Path]
 
