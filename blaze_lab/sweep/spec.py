@@ -45,16 +45,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from blaze_lab import kinds
 from blaze_lab.config import BaseConfig
 from blaze_lab.errors import ConfigError
 from blaze_lab.sweep.notebook import check_notebook, resolve_notebook
+from blaze_lab.sweep.yaml_input import read_yaml
 
 _TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_NAME_MAX = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,17 +115,7 @@ def load_spec(path: str | Path, check_notebooks: bool = True) -> ExperimentSpec:
     """
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(where, reason=f"cannot read spec ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}{line}: invalid YAML ({problem})") from None
+    data = read_yaml(path)
     return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks)
 
 
@@ -307,8 +297,10 @@ def _known_keys(data: Mapping[str, Any], allowed: Sequence[str], where: str, fie
 
 
 def _check_name(name: Any, where: str, field: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise _err(where, field, name, reason="must be a string of letters, digits, '_', '-', '.' (a folder name)")
+    # fullmatch: with match, "$" also matches before a trailing newline ("okname\n" would pass).
+    if not isinstance(name, str) or len(name) > _NAME_MAX or not _NAME_RE.fullmatch(name):
+        rule = f"letters, digits, '_', '-', '.' (a folder name, at most {_NAME_MAX} characters)"
+        raise _err(where, field, name, reason=f"must be a string of {rule}")
 
 
 __all__ = ["ExperimentSpec", "PartSpec", "config_class", "join_path", "load_spec", "parse_spec"]
