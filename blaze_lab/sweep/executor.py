@@ -18,7 +18,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import glob
 import importlib
+import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +35,7 @@ from blaze_lab.sweep.collect import EXECUTED, RAW, SUMMARY
 # substitutes sys.executable for "python"). The Makefile's "blaze-lab" kernelspec exists only after `make setup`.
 DEFAULT_KERNEL = "python3"
 _ERROR_TEXT_MAX = 4000
+CONNECTION_FILE = "kernel-connection.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +137,8 @@ def execute_group(task: GroupTask) -> GroupOutput:
     import papermill
     from traitlets.config import Config
 
-    with tempfile.TemporaryDirectory(prefix=f"blaze-{task.group}-") as scratch:
+    remove_stale_scratch(task.group)
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix(task.group)) as scratch:
         out = Path(scratch)
         parameters = {
             **task.parameters,
@@ -151,7 +157,16 @@ def execute_group(task: GroupTask) -> GroupOutput:
                 execution_timeout=task.cell_timeout_s,
                 # Curve-encrypt the kernel's sockets (the kernelspec supports it); also silences ipykernel's
                 # "running over TCP without encryption" warning on every group.
-                config=Config({"AsyncKernelManager": {"transport_encryption": "auto"}}),
+                # The connection file (it holds the kernel's signing key) lives in the scratch folder, so whatever
+                # removes the folder (normal exit, or the next start after a kill -9) removes it too.
+                config=Config(
+                    {
+                        "AsyncKernelManager": {
+                            "transport_encryption": "auto",
+                            "connection_file": str(out / CONNECTION_FILE),
+                        }
+                    }
+                ),
             )
         except Exception as exc:  # failure isolation: every failure becomes error rows, the sweep goes on
             error = describe_failure(exc)
@@ -161,6 +176,37 @@ def execute_group(task: GroupTask) -> GroupOutput:
             return path.read_bytes() if path.exists() else None
 
         return GroupOutput(task.group, read(SUMMARY), read(RAW), read(EXECUTED), error)
+
+
+def scratch_prefix(group: str) -> str:
+    """Name prefix of a group's scratch folder in the system temp directory; the pid says whose it is."""
+    return f"blaze-{group}-pid{os.getpid()}-"
+
+
+def remove_stale_scratch(group: str, temp_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove scratch folders of ``group`` left by processes that no longer exist (a ``kill -9``'d sweep).
+
+    A live process's folder (a concurrent sweep running the same group) is left alone. Returns what was removed.
+    """
+    pattern = re.compile(rf"blaze-{re.escape(group)}-pid(\d+)-")
+    removed = []
+    for folder in Path(temp_dir or tempfile.gettempdir()).glob(f"blaze-{glob.escape(group)}-pid*"):
+        match = pattern.match(folder.name)
+        if match is None or not folder.is_dir() or _alive(int(match.group(1))):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -197,4 +243,6 @@ __all__ = [
     "execute_group",
     "failure_status",
     "make_executor",
+    "remove_stale_scratch",
+    "scratch_prefix",
 ]

@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from blaze_lab import kinds
 from blaze_lab.config import BaseConfig, stable_hash
-from blaze_lab.errors import ConfigError
+from blaze_lab.errors import ConfigError, ModelLoadError
 from blaze_lab.sweep.notebook import code_version
 from blaze_lab.sweep.spec import ExperimentSpec, PartSpec, join_path
 
@@ -68,7 +69,10 @@ def expand(spec: ExperimentSpec) -> list[Run]:
 
     Builds each config through the config class, so a refused value raises ConfigError naming the spec entry that
     supplied it (``q.yaml:grid.quantization[2]``); two entries expanding to the same run are refused too.
+    A spec from :func:`~blaze_lab.sweep.spec.parse_spec` already holds its runs (expanded once, at validation).
     """
+    if spec.runs:
+        return list(spec.runs)
     runs: list[Run] = []
     seen: dict[str, str] = {}
     for part in spec.parts:
@@ -142,6 +146,42 @@ def _build(
         raise ConfigError(join_path(where, source), exc.value, allowed=exc.allowed, reason=exc.reason) from None
 
 
+def check_models(spec: ExperimentSpec, runs: Sequence[Run]) -> None:
+    """Check every model a run names, offline and without loading (``blaze_lab.models.check_model``).
+
+    A missing model is refused at validation (and by ``--dry-run``), naming the spec entry that supplied it, instead
+    of failing after a kernel start as an error row.
+    """
+    from blaze_lab.models import check_model
+
+    checked: set[tuple[str, str]] = set()
+    for part in spec.parts:
+        for field, model_kind in kinds.get(part.kind).models.items():
+            for run in runs:
+                value = getattr(run.config, field, None)
+                if run.part != part.name or not isinstance(value, str) or (model_kind, value) in checked:
+                    continue
+                checked.add((model_kind, value))
+                try:
+                    check_model(value, model_kind)
+                except (ModelLoadError, ConfigError) as exc:
+                    reason = exc.reason if isinstance(exc, ConfigError) and exc.reason else str(exc)
+                    where = join_path(part.where, _source_of(part, field, value))
+                    raise ConfigError(where, value, reason=f"model not available ({reason})") from None
+
+
+def _source_of(part: PartSpec, field: str, value: Any) -> str:
+    """The spec entry that gave ``field`` the value ``value`` (``grid.model[1]``, ``base.model``, ...)."""
+    for key, axes in (("grid", part.grid), ("zip", part.zip)):
+        if field in axes and value in axes[field]:
+            return f"{key}.{field}[{axes[field].index(value)}]"
+    if part.reference is not None and part.reference.get(field) == value:
+        return f"reference.{field}"
+    if field in part.base:
+        return f"base.{field}"
+    return f"{field} (the default)"
+
+
 def groups(runs: Sequence[Run]) -> list[Group]:
     """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``."""
     by_id: dict[str, list[Run]] = {}
@@ -171,4 +211,4 @@ def plain_config(config: BaseConfig | None) -> dict[str, Any] | None:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
 
 
-__all__ = ["Group", "Run", "expand", "groups", "plain_config"]
+__all__ = ["Group", "Run", "check_models", "expand", "groups", "plain_config"]

@@ -40,10 +40,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blaze_lab import kinds
 from blaze_lab.config import BaseConfig
@@ -51,7 +52,16 @@ from blaze_lab.errors import ConfigError
 from blaze_lab.sweep.notebook import check_notebook, resolve_notebook
 from blaze_lab.sweep.yaml_input import read_yaml
 
+if TYPE_CHECKING:
+    from blaze_lab.sweep.plan import Run
+
+# Runs one spec may expand to unless it says otherwise (`max_runs:` or --max-runs): a Run costs ~4 KB and its
+# config is built and validated, so 10^4 runs validate in seconds; MAX_RUNS_LIMIT bounds what a spec may ask for.
+DEFAULT_MAX_RUNS = 10_000
+MAX_RUNS_LIMIT = 1_000_000
+
 _TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
+_TOP_KEYS += ("max_runs",)
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NAME_MAX = 100
@@ -74,6 +84,11 @@ class PartSpec:
     def config_class(self) -> type[BaseConfig]:
         return config_class(self.kind)
 
+    def run_count(self) -> int:
+        """Grid size times zip length (what expansion would build), by arithmetic."""
+        zip_len = len(next(iter(self.zip.values()))) if self.zip else 1
+        return zip_len * math.prod(len(values) for values in self.grid.values())
+
     def field_path(self, field: str) -> str:
         """``file:field`` (single-kind spec) or ``file:parts[i].field``: the location used in error messages."""
         return join_path(self.where, field)
@@ -88,10 +103,17 @@ class ExperimentSpec:
     source: str
     data: Mapping[str, Any]
     description: str = ""
+    max_runs: int = 0  # the cap the spec was validated under (0: not validated by parse_spec)
+    # The expanded runs, kept from validation so a command expands the spec once (see plan.expand).
+    runs: tuple[Run, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(part.kind for part in self.parts)
+
+    def run_count(self) -> int:
+        """How many runs the spec expands to, computed from the axis lengths (nothing is built)."""
+        return sum(part.run_count() for part in self.parts)
 
 
 # -- registry -----------------------------------------------------------------------------------------------------
@@ -105,7 +127,7 @@ def config_class(kind: str) -> type[BaseConfig]:
 # -- loading ------------------------------------------------------------------------------------------------------
 
 
-def load_spec(path: str | Path, check_notebooks: bool = True) -> ExperimentSpec:
+def load_spec(path: str | Path, check_notebooks: bool = True, max_runs: int | None = None) -> ExperimentSpec:
     """Read and fully validate a spec file.
 
     Example:
@@ -116,13 +138,21 @@ def load_spec(path: str | Path, check_notebooks: bool = True) -> ExperimentSpec:
     path = Path(path)
     where = str(path)
     data = read_yaml(path)
-    return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks)
+    return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks, max_runs=max_runs)
 
 
 def parse_spec(
-    data: Any, where: str = "<spec>", default_name: str | None = None, check_notebooks: bool = True
+    data: Any,
+    where: str = "<spec>",
+    default_name: str | None = None,
+    check_notebooks: bool = True,
+    max_runs: int | None = None,
 ) -> ExperimentSpec:
-    """Validate already-loaded spec data (a mapping as ``yaml.safe_load`` returns it)."""
+    """Validate already-loaded spec data (a mapping as ``yaml.safe_load`` returns it).
+
+    ``max_runs`` caps the number of runs (default: the spec's ``max_runs`` key, else :data:`DEFAULT_MAX_RUNS`);
+    a larger spec is refused with its run count, computed from the axis lengths before anything is built.
+    """
     top = _mapping(data, where, "")
     _known_keys(top, _TOP_KEYS, where, "")
     name = top.get("name", default_name or "adhoc")
@@ -150,16 +180,33 @@ def parse_spec(
         if part.name in seen:
             raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
         seen[part.name] = part.where
-    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description)
-    # Builds every config, so all value errors surface now, before anything runs. Imported here: the plan module
-    # builds on this one's types (a spec is parsed first, then planned).
-    from blaze_lab.sweep.plan import expand
+    cap = _max_runs(top, where) if max_runs is None else max_runs
+    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap)
+    count = spec.run_count()
+    if count > cap:
+        raise ConfigError(
+            where,
+            reason=f"expands to {count} runs, more than max_runs={cap} (shrink the grid, or raise max_runs in the "
+            "spec or with --max-runs)",
+        )
+    # Builds every config, so all value errors surface now, before anything runs; the runs are kept on the spec so
+    # no later step of the command expands it again. Imported here: the plan module builds on this one's types.
+    from blaze_lab.sweep.plan import check_models, expand
 
-    expand(spec)
+    runs = expand(spec)
+    check_models(spec, runs)
+    spec = dataclasses.replace(spec, runs=tuple(runs))
     if check_notebooks:
         for part in spec.parts:
             check_notebook(part.notebook, part.field_path("notebook"))
     return spec
+
+
+def _max_runs(top: Mapping[str, Any], where: str) -> int:
+    value = top.get("max_runs", DEFAULT_MAX_RUNS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RUNS_LIMIT:
+        raise _err(where, "max_runs", value, reason=f"must be an integer in 1..{MAX_RUNS_LIMIT}")
+    return value
 
 
 def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str, Any]) -> PartSpec:
@@ -303,4 +350,13 @@ def _check_name(name: Any, where: str, field: str) -> None:
         raise _err(where, field, name, reason=f"must be a string of {rule}")
 
 
-__all__ = ["ExperimentSpec", "PartSpec", "config_class", "join_path", "load_spec", "parse_spec"]
+__all__ = [
+    "DEFAULT_MAX_RUNS",
+    "MAX_RUNS_LIMIT",
+    "ExperimentSpec",
+    "PartSpec",
+    "config_class",
+    "join_path",
+    "load_spec",
+    "parse_spec",
+]
