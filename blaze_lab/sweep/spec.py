@@ -60,8 +60,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_RUNS = 10_000
 MAX_RUNS_LIMIT = 1_000_000
 
-_TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
-_TOP_KEYS += ("max_runs",)
+_PART_FIELDS = ("kind", "base", "grid", "zip", "reference", "measure", "notebook")
+_TOP_KEYS = ("name", "description", *_PART_FIELDS, "parts", "max_runs")
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NAME_MAX = 100
