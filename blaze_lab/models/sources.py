@@ -252,7 +252,11 @@ def check_model(spec: str, kind: str = "llm") -> str:
     if not spec:
         raise ConfigError("model", spec, reason="empty model spec", allowed=KNOWN_FORMS)
     for source in SOURCES.values():
-        if not source.matches(spec):
+        try:
+            matches = source.matches(spec)
+        except OSError as exc:  # e.g. a name too long to be a path: it cannot be any model either
+            raise ModelLoadError(f"model spec of {len(spec)} characters is no known form ({exc.strerror})") from None
+        if not matches:
             continue
         if source.name == "random":
             name = _arch_name(spec)

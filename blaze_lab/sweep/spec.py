@@ -184,10 +184,11 @@ def parse_spec(
     spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap)
     count = spec.run_count()
     if count > cap:
+        biggest = max(spec.parts, key=lambda part: part.run_count())
         raise ConfigError(
-            where,
-            reason=f"expands to {count} runs, more than max_runs={cap} (shrink the grid, or raise max_runs in the "
-            "spec or with --max-runs)",
+            biggest.field_path("grid" if biggest.grid else "zip"),
+            reason=f"the spec expands to {count} runs, more than max_runs={cap} (shrink the grid, or raise max_runs "
+            "in the spec or with --max-runs)",
         )
     # Builds every config, so all value errors surface now, before anything runs; the runs are kept on the spec so
     # no later step of the command expands it again. Imported here: the plan module builds on this one's types.

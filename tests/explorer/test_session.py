@@ -179,7 +179,7 @@ def test_save_validates_first_refuses_to_overwrite_and_writes_atomically(
     # A spec the sweep would refuse is never written, not even over an existing file with overwrite=True.
     before = mine.read_text()
     monkeypatch.setattr(session, "experiment", lambda *a, **k: {"kind": "llm", "grid": {"batch_size": [0]}})
-    with pytest.raises(ConfigError, match="grid.batch_size"):
+    with pytest.raises(ConfigError, match=r"grid\.batch_size"):
         session.to_experiment(mine, overwrite=True)
     assert mine.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporaries left
