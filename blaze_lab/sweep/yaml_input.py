@@ -82,7 +82,11 @@ def read_yaml(path: str | Path) -> Any:
 
 def loads_yaml(text: str, where: str = "<spec>") -> Any:
     """Parse YAML text (see the module docstring for what is refused); ``where`` prefixes error messages."""
-    loader = _SpecLoader(text)
+    try:
+        loader = _SpecLoader(text)  # the reader refuses control characters here already
+    except yaml.reader.ReaderError as exc:
+        line_no = text[: exc.position].count("\n") + 1
+        raise ConfigError(f"{where}:{line_no}: invalid YAML (character #x{exc.character:04x} is not allowed)") from None
     loader.where = where
     try:
         node = loader.get_single_node()  # type: ignore[no-untyped-call]
@@ -93,7 +97,9 @@ def loads_yaml(text: str, where: str = "<spec>") -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = f":{text[: exc.position].count(chr(10)) + 1}"
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}{line}: invalid YAML ({' '.join(str(problem).split())[:200]})") from None
     finally:
         loader.dispose()  # type: ignore[no-untyped-call]

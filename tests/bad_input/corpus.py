@@ -76,6 +76,7 @@ CASES: list[Case] = [
     ),
     # 4. and 5. bytes and YAML
     Case("not-utf8", b"name: x\nkind: router\n\xff\xfe: 1\n", "3", "not UTF-8"),
+    Case("nul-byte", b"kind: router\n\x00\n", "2", "not allowed"),
     Case("utf16-bom", "kind: router\n".encode("utf-16"), "1", "not UTF-8"),
     Case("alias-bomb", _alias_bomb(), "6", "more than 100000 values"),
     Case("recursive-alias", b"kind: router\nbase: &a {x: *a}\n", "2", "YAML"),
