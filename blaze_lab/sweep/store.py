@@ -27,7 +27,7 @@ import contextlib
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,11 @@ def store_output(
     wanted = {r.run_id for r in group.runs}
     replaced = {r.run_id for r in todo}
     new_summary, new_raw, read_error = _read_output(output)
+    scrub = secret_scrubber(group)
     error = output.error or read_error
+    error = scrub(error) if error is not None else None
+    if "error" in new_summary.columns:  # an engine's error text may quote a connection URL
+        new_summary["error"] = [scrub(v) if isinstance(v, str) else v for v in new_summary["error"]]
     if not new_summary.empty and "run_id" in new_summary.columns:
         new_summary = new_summary[new_summary["run_id"].isin(replaced)].drop_duplicates("run_id", keep="last")
     else:
@@ -88,9 +92,33 @@ def store_output(
     raw = _concat([_keep(old_raw, wanted, replaced), new_raw])
     atomic_write(folder / RAW, _parquet_bytes(raw))
     if output.notebook is not None:
-        atomic_write(folder / EXECUTED, output.notebook)
+        atomic_write(folder / EXECUTED, scrub(output.notebook.decode("utf-8", "replace")).encode())
     atomic_write(folder / SUMMARY, _parquet_bytes(summary))
     return error
+
+
+def secret_scrubber(group: Group) -> Callable[[str], str]:
+    """A function hiding every credential of the group's configs (and any URL's password) in free text.
+
+    Configs hold credentials as :class:`~blaze_lab.secrets.Secret` (parameters and rows only ever carry
+    ``{"env": NAME}`` or the redacted form); what the driver writes from free text — error messages, the executed
+    notebook's outputs — passes through this too, so a library that quotes its connection URL cannot leak it.
+    """
+    from blaze_lab.secrets import Secret, redact_text
+
+    secrets: list[Secret] = []
+    for config in [*(r.config for r in group.runs), group.reference]:
+        for name in getattr(config, "SECRET_FIELDS", {}):
+            value = getattr(config, name, None)
+            if isinstance(value, Secret) and value not in secrets:
+                secrets.append(value)
+
+    def scrub(text: str) -> str:
+        for secret in secrets:
+            text = secret.scrub(text)
+        return redact_text(text)
+
+    return scrub
 
 
 def group_state(folder: Path, group: Group, error: str | None = None) -> dict[str, Any]:
@@ -300,6 +328,7 @@ __all__ = [
     "new_manifest",
     "read_or_empty",
     "remove_stale_temporaries",
+    "secret_scrubber",
     "store_output",
     "write_manifest",
 ]
