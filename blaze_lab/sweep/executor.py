@@ -17,12 +17,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import importlib
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -194,9 +196,32 @@ def remove_stale_scratch(group: str, temp_dir: str | os.PathLike[str] | None = N
         match = pattern.match(folder.name)
         if match is None or not folder.is_dir() or _alive(int(match.group(1))):
             continue
+        # A kernel launched just before its driver died may still be starting; it would write its connection file
+        # again (recreating the folder) and waits for its parent poller to notice. Its driver is gone: stop it.
+        for pid in _processes_using(folder):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+def _processes_using(folder: Path) -> list[int]:
+    """Pids whose command line names ``folder`` (a kernel is started with ``-f <folder>/<connection file>``)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: leave orphans to their parent pollers
+        return []
+    needle = str(folder).encode()
+    pids = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:  # exited meanwhile, or not ours to read
+            continue
+    return pids
 
 
 def _alive(pid: int) -> bool:

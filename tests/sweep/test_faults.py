@@ -82,6 +82,7 @@ FAULTS = {
 }
 
 
+@pytest.mark.slow  # ~15-30 s each: a kernel start, a kill, a resume with two more kernel starts
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_kill_9_then_resume_gives_exact_rows_and_no_leftovers(
     fault: str, write_spec: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
