@@ -2,6 +2,7 @@
 
 One concept per module, in the order a sweep uses them:
 
+- :mod:`~blaze_lab.sweep.yaml_input`: reading a spec file safely (size, encoding, aliases, duplicate keys).
 - :mod:`~blaze_lab.sweep.spec`: YAML data -> validated :class:`~blaze_lab.sweep.spec.ExperimentSpec`.
 - :mod:`~blaze_lab.sweep.plan`: runs (and their identity) and load-time groups.
 - :mod:`~blaze_lab.sweep.notebook`: the notebook contract (``NOTEBOOK_PARAMETERS``, code version).
