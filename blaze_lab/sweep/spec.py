@@ -169,27 +169,28 @@ def parse_spec(
         raw_parts = top["parts"]
         if not isinstance(raw_parts, list) or not raw_parts:
             raise _err(where, "parts", raw_parts, reason="must be a non-empty list of parts")
-        parts = [
-            _parse_part(_mapping(raw, where, f"parts[{i}]"), f"{where}:parts[{i}]", default_measure)
-            for i, raw in enumerate(raw_parts)
-        ]
+        located = [(_mapping(raw, where, f"parts[{i}]"), f"{where}:parts[{i}]") for i, raw in enumerate(raw_parts)]
     else:
-        parts = [_parse_part({k: v for k, v in top.items() if k in _PART_KEYS and k != "name"}, where, {})]
+        located = [({k: v for k, v in top.items() if k in _PART_KEYS and k != "name"}, where)]
+    cap = _max_runs(top, where) if max_runs is None else max_runs
+    # The cap is checked on the raw axis lengths, before any config class is imported or any value is built.
+    counts = [_raw_run_count(raw) for raw, _ in located]
+    if sum(counts) > cap:
+        raw, part_where = located[counts.index(max(counts))]
+        raise _err(
+            part_where,
+            "grid" if raw.get("grid") else "zip",
+            reason=f"the spec expands to {sum(counts)} runs, more than max_runs={cap} (shrink the grid, or raise "
+            "max_runs in the spec or with --max-runs)",
+        )
+    default = default_measure if "parts" in top else {}
+    parts = [_parse_part(raw, part_where, default) for raw, part_where in located]
     seen: dict[str, str] = {}
     for part in parts:
         if part.name in seen:
             raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
         seen[part.name] = part.where
-    cap = _max_runs(top, where) if max_runs is None else max_runs
     spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap)
-    count = spec.run_count()
-    if count > cap:
-        biggest = max(spec.parts, key=lambda part: part.run_count())
-        raise ConfigError(
-            biggest.field_path("grid" if biggest.grid else "zip"),
-            reason=f"the spec expands to {count} runs, more than max_runs={cap} (shrink the grid, or raise max_runs "
-            "in the spec or with --max-runs)",
-        )
     # Builds every config, so all value errors surface now, before anything runs; the runs are kept on the spec so
     # no later step of the command expands it again. Imported here: the plan module builds on this one's types.
     from blaze_lab.sweep.plan import check_models, expand
@@ -201,6 +202,20 @@ def parse_spec(
         for part in spec.parts:
             check_notebook(part.notebook, part.field_path("notebook"))
     return spec
+
+
+def _raw_run_count(raw: Mapping[str, Any]) -> int:
+    """Runs a raw part would expand to: product of the grid list lengths times the zip length (malformed axes count
+    as one value here; parsing refuses them with their own message)."""
+
+    def lengths(key: str) -> list[int]:
+        axes = raw.get(key)
+        if not isinstance(axes, dict):
+            return []
+        return [len(values) for values in axes.values() if isinstance(values, list) and values]
+
+    zipped = lengths("zip")
+    return (max(zipped) if zipped else 1) * math.prod(lengths("grid"))
 
 
 def _max_runs(top: Mapping[str, Any], where: str) -> int:
