@@ -20,7 +20,7 @@ Example:
     >>> Demo(batch_size=0)
     Traceback (most recent call last):
     ...
-    blaze_lab.errors.ConfigError: demo.batch_size: invalid value 0; must be >= 1 (allowed range 1..9223372036854775807)
+    blaze_lab.errors.ConfigError: demo.batch_size: invalid value 0; must be >= 1
 
 Credentials: a field named in ``SECRET_FIELDS`` (name -> ``"url"`` or ``"key"``) accepts a string, a
 :class:`~blaze_lab.secrets.Secret` or ``{"env": NAME}`` and always holds a ``Secret`` after construction, so
@@ -266,7 +266,7 @@ def check_int(cfg: BaseConfig, name: str, minimum: int | None = None, maximum: i
     low = INT64_MIN if minimum is None else max(minimum, INT64_MIN)
     high = INT64_MAX if maximum is None else min(maximum, INT64_MAX)
     if value < low:
-        raise ConfigError(cfg.field_name(name), value, reason=f"must be >= {low} ({_range(low, high)})")
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be >= {low}")
     if value > high:
         raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {high} ({_range(low, high)})")
 
@@ -284,8 +284,7 @@ def check_number(
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(cfg.field_name(name), value, reason=f"must be a finite number ({_range(minimum, maximum)})")
     if minimum is not None and (value <= minimum if strict_min else value < minimum):
-        reason = f"must be {'>' if strict_min else '>='} {minimum} ({_range(minimum, maximum)})"
-        raise ConfigError(cfg.field_name(name), value, reason=reason)
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be {'>' if strict_min else '>='} {minimum}")
     if maximum is not None and value > maximum:
         raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum} ({_range(minimum, maximum)})")
 
