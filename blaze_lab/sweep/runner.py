@@ -82,7 +82,7 @@ def run_sweep(
     exe = make_executor(executor, address) if isinstance(executor, str) else executor
     root = Path(results_root) / spec.name
     done = {g.group_id: store.complete_ids(root / g.group_id, g, retry_errors) for g in plan}
-    exe.check(_tasks(spec.name, plan, done, kernel_name, cell_timeout_s))
+    exe.check(group_tasks(spec.name, plan, done, kernel_name, cell_timeout_s))
 
     from blaze_lab.env import fingerprint
 
@@ -91,7 +91,7 @@ def run_sweep(
     with store.exclusive(root):
         # Recomputed under the lock: a sweep that held it until now may have completed runs meanwhile.
         done = {g.group_id: store.complete_ids(root / g.group_id, g, retry_errors) for g in plan}
-        tasks = _tasks(spec.name, plan, done, kernel_name, cell_timeout_s)
+        tasks = group_tasks(spec.name, plan, done, kernel_name, cell_timeout_s)
         return _run_locked(spec, root, runs, plan, done, tasks, exe, env, kernel_name, progress, clock)
 
 
@@ -151,7 +151,7 @@ def completed_runs(
     return set().union(*(store.complete_ids(root / g.group_id, g, retry_errors) for g in plan))
 
 
-def _tasks(
+def group_tasks(
     sweep: str,
     plan: Sequence[Group],
     done: Mapping[str, set[str]],
@@ -186,4 +186,4 @@ def _tasks(
     return tasks
 
 
-__all__ = ["SweepResult", "completed_runs", "run_sweep"]
+__all__ = ["SweepResult", "completed_runs", "group_tasks", "run_sweep"]

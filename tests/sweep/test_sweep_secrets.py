@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from blaze_lab.cli import app
 from blaze_lab.sweep.executor import GroupOutput
 from blaze_lab.sweep.plan import expand, groups
-from blaze_lab.sweep.runner import _tasks
+from blaze_lab.sweep.runner import group_tasks
 from blaze_lab.sweep.spec import load_spec
 from blaze_lab.sweep.store import new_manifest, read_or_empty, store_output
 
@@ -47,7 +47,7 @@ def test_env_credential_stays_out_of_parameters_manifest_rows_and_notebook(
     plan = groups(expand(spec))
     (group,) = plan
     assert group.runs[0].config.secret("redis_url").reveal() == URL  # type: ignore[attr-defined]
-    (task,) = _tasks(spec.name, plan, {group.group_id: set()}, "python3", None)
+    (task,) = group_tasks(spec.name, plan, {group.group_id: set()}, "python3", None)
     parameters = json.dumps(task.parameters, default=str)
     assert PASSWORD not in parameters and "SWEEP_TEST_REDIS_URL" in parameters
 
