@@ -1,7 +1,9 @@
 """``blaze-lab``: run sweeps, build reports, prepare models, show the environment.
 
-Every blaze_lab error ends the command with one red ``error: ...`` line on stderr and exit code 2 (no traceback);
-anything else is a bug and keeps its traceback.
+Exit codes: 0 when everything asked for was done (a sweep whose runs all ended ``ok`` or ``unsupported``); 1 when
+a sweep ran but some run ended ``error`` or ``oom`` (``--allow-failures``: 0); 2 for bad input — every blaze_lab
+error ends the command with one red ``error: ...`` line on stderr (no traceback). Anything else is a bug and keeps
+its traceback.
 
 Example (shell)::
 
@@ -31,6 +33,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# Run statuses that make `sweep` exit 1: the run did not produce its measurement ("unsupported" is an answer).
+FAILED_STATUSES = ("error", "oom")
+
 models_app = typer.Typer(help="Known model specs (no subcommand: list them).", invoke_without_command=True)
 app.add_typer(models_app, name="models")
 
@@ -66,16 +71,27 @@ def sweep(
         bool, typer.Option("--retry-errors/--no-retry-errors", help="rerun runs whose rows have status error")
     ] = True,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html at the end")] = True,
+    max_runs: Annotated[
+        int | None,
+        typer.Option("--max-runs", min=1, help="refuse a spec expanding to more runs (default: its max_runs, 10000)"),
+    ] = None,
+    allow_failures: Annotated[
+        bool, typer.Option("--allow-failures", help="exit 0 even when some runs ended error or oom (default: 1)")
+    ] = False,
 ) -> None:
-    """Run (or resume) a sweep; the last line printed is the path of its report.html."""
+    """Run (or resume) a sweep; the last line printed is the path of its report.html.
+
+    Exit code 0: every run ok or unsupported; 1: some run ended error/oom (0 with --allow-failures); 2: bad input.
+    """
     with _errors():
         from blaze_lab.sweep.spec import load_spec
 
-        loaded = load_spec(spec)
+        loaded = load_spec(spec, max_runs=max_runs)
         if dry_run:
             _print_plan(loaded, results, retry_errors)
             return
-        from blaze_lab.sweep.runner import Executor, run_sweep
+        from blaze_lab.sweep.executor import Executor
+        from blaze_lab.sweep.runner import run_sweep
 
         chosen: str | Executor = executor
         if ray_options is not None:  # resources per group etc.: docs/scale-out.md
@@ -94,17 +110,26 @@ def sweep(
         )
         if not report:
             typer.echo(str(result.results_dir))
-            return
-        from blaze_lab.report.html import write_report
+        else:
+            from blaze_lab.report.html import write_report
 
-        typer.echo(str(write_report(result.results_dir, echo=typer.echo)))
+            typer.echo(str(write_report(result.results_dir, echo=typer.echo)))
+    failed = {status: n for status, n in result.counts.items() if status in FAILED_STATUSES}
+    if failed and not allow_failures:
+        detail = ", ".join(f"{n} {status}" for status, n in failed.items())
+        typer.secho(
+            f"failed runs: {detail} (their error column says why; --allow-failures exits 0)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
     import pandas as pd
 
+    from blaze_lab.sweep.plan import expand, groups
     from blaze_lab.sweep.runner import completed_runs
-    from blaze_lab.sweep.spec import expand, groups
 
     runs = expand(spec)
     plan = groups(runs)

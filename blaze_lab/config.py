@@ -51,6 +51,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self, get_type_hints
 
@@ -209,7 +210,12 @@ def _coerce(field: str, value: Any, hint: Any) -> Any:
             field, value, reason=f"wrong type {type(value).__name__}, expected {_type_names(allowed_types)}"
         )
     if float in allowed_types and int not in allowed_types[: allowed_types.index(float)] and isinstance(value, int):
-        return float(value) if not isinstance(value, bool) else value
+        if isinstance(value, bool):
+            return value
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range (YAML reads 1e400 as a string, 10**400 as an int)
+            raise ConfigError(field, value, reason="too large for a float") from None
     return value
 
 
@@ -228,28 +234,59 @@ def check_choice(cfg: BaseConfig, name: str, allowed: Iterable[Any]) -> None:
         raise ConfigError(cfg.field_name(name), value, allowed=options)
 
 
+# The widest integer every consumer holds: parquet/arrow int64 columns (and numpy/torch seeds within it).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def _range(minimum: float | None, maximum: float | None) -> str:
+    low = "-inf" if minimum is None else str(minimum)
+    high = "inf" if maximum is None else str(maximum)
+    return f"allowed range {low}..{high}"
+
+
 def check_int(cfg: BaseConfig, name: str, minimum: int | None = None, maximum: int | None = None) -> None:
-    """Raise ConfigError unless ``cfg.<name>`` is an int within bounds."""
+    """Raise ConfigError unless ``cfg.<name>`` is an int within bounds (always within int64: parquet's width).
+
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class C(BaseConfig):
+    ...     seed: int = 0
+    ...     def validate(self) -> None:
+    ...         check_int(self, "seed", minimum=0)
+    >>> try:
+    ...     C(seed=10**29)
+    ... except ConfigError as exc:
+    ...     print(exc.reason)
+    must be <= 9223372036854775807 (allowed range 0..9223372036854775807)
+    """
     value = getattr(cfg, name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(cfg.field_name(name), value, reason="must be an integer")
-    if minimum is not None and value < minimum:
-        raise ConfigError(cfg.field_name(name), value, reason=f"must be >= {minimum}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum}")
+    low = INT64_MIN if minimum is None else max(minimum, INT64_MIN)
+    high = INT64_MAX if maximum is None else min(maximum, INT64_MAX)
+    if value < low:
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be >= {low}")
+    if value > high:
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {high} ({_range(low, high)})")
 
 
 def check_number(
     cfg: BaseConfig, name: str, minimum: float | None = None, maximum: float | None = None, strict_min: bool = False
 ) -> None:
-    """Raise ConfigError unless ``cfg.<name>`` is a real number within bounds (``strict_min``: > minimum)."""
+    """Raise ConfigError unless ``cfg.<name>`` is a finite real number within bounds (``strict_min``: > minimum).
+
+    NaN and infinities are refused: NaN passes every comparison, so it would slip through any bound.
+    """
     value = getattr(cfg, name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(cfg.field_name(name), value, reason="must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be a finite number ({_range(minimum, maximum)})")
     if minimum is not None and (value <= minimum if strict_min else value < minimum):
         raise ConfigError(cfg.field_name(name), value, reason=f"must be {'>' if strict_min else '>='} {minimum}")
     if maximum is not None and value > maximum:
-        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum}")
+        raise ConfigError(cfg.field_name(name), value, reason=f"must be <= {maximum} ({_range(minimum, maximum)})")
 
 
 def check_url(cfg: BaseConfig, name: str, schemes: Iterable[str]) -> None:

@@ -28,11 +28,31 @@ Example:
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
 
 
 class BlazeLabError(Exception):
     """Base of every error raised on purpose by blaze_lab."""
+
+
+def short_repr(value: object) -> str:
+    """``repr`` bounded in length and depth: an error message must stay one short line whatever the value.
+
+    >>> short_repr("x" * 500)[:12], len(short_repr("x" * 500)) < 130
+    ("'xxxxxxxxxxx", True)
+    >>> short_repr([[1, 2]] * 100)
+    '[[1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], ...]'
+    """
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 120
+_REPR.maxother = 120
+_REPR.maxlong = 80
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+_REPR.maxlevel = 3
 
 
 class ConfigError(BlazeLabError, ValueError):
@@ -57,7 +77,7 @@ class ConfigError(BlazeLabError, ValueError):
         if value is ... and allowed is None and reason is None:
             message = field
         else:
-            parts = [f"{field}: invalid value {value!r}" if value is not ... else f"{field}: invalid"]
+            parts = [f"{field}: invalid value {short_repr(value)}" if value is not ... else f"{field}: invalid"]
             if reason:
                 parts.append(reason)
             if self.allowed is not None:

@@ -76,6 +76,8 @@ class Kind:
             dataclass fields are the allowed keys (e.g. llm's ``measure.quality``).
         explorer: the explorer panel (``"module:attribute"`` of a ``blaze_lab.explorer.panels.Panel``), or None
             when the kind is not offered in the explorer.
+        models: config fields naming a model -> the model kind (``blaze_lab.models.MODEL_KINDS``) it must be; a
+            sweep checks each such value offline at validation (``blaze_lab.models.check_model``).
     """
 
     name: str
@@ -85,6 +87,7 @@ class Kind:
     section: str | Callable[..., Any] | None
     measure_extras: Mapping[str, str | type] = dataclasses.field(default_factory=dict)
     explorer: str | Any | None = None
+    models: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def config_class(self) -> type[BaseConfig]:
         return resolve(self.config, f"kind {self.name!r} config")  # type: ignore[no-any-return]
@@ -113,6 +116,7 @@ KINDS: dict[str, Kind] = {
         section="blaze_lab.report.llm_figures:llm_sections",
         measure_extras={"quality": "blaze_lab.engines.llm.quality:QualitySettings"},
         explorer="blaze_lab.explorer.panels:LLM_PANEL",
+        models={"model": "llm"},
     ),
     "diffusion": Kind(
         name="diffusion",
@@ -122,6 +126,7 @@ KINDS: dict[str, Kind] = {
         section="blaze_lab.report.diffusion_figures:diffusion_sections",
         measure_extras={"quality": "blaze_lab.engines.diffusion.quality:DiffusionQualitySettings"},
         explorer="blaze_lab.explorer.panels:DIFFUSION_PANEL",
+        models={"model": "diffusion"},
     ),
     "serving": Kind(
         name="serving",
@@ -129,6 +134,7 @@ KINDS: dict[str, Kind] = {
         notebook="notebooks/serving_benchmark.ipynb",
         group="blaze_lab.serving.bench:benchmark_group",
         section="blaze_lab.report.serving_figures:serving_sections",
+        models={"model": "llm"},
     ),
     "router": Kind(
         name="router",

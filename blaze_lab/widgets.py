@@ -116,7 +116,7 @@ class Explorer:
         runners: Mapping[str, Any] | None = None,
         experiment_path: str | Path | None = None,
     ) -> None:
-        from blaze_lab.sweep.spec import PROJECT_ROOT
+        from blaze_lab.sweep.notebook import PROJECT_ROOT
 
         self.session = ExplorerSession(kind=kind, model=model, device=device, measure=measure, runners=runners)
         self._thread: threading.Thread | None = None

@@ -81,3 +81,36 @@ def test_env_and_models_list() -> None:
     assert result.exit_code == 0 and "env.python: " in result.output
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0 and "smollm2-135m" in result.output and "random:tiny-llama" in result.output
+
+
+def test_exit_codes_failed_runs_are_1_unless_allowed_and_png_failure_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blaze_lab.errors import ReportError
+
+    monkeypatch.setitem(kinds.KINDS, "fake", _fake_kind())
+    monkeypatch.delenv("BLAZE_TEST_LOG", raising=False)
+    results = tmp_path / "results"
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump({"name": "failing", "kind": "fake", "grid": {"mode": ["ok", "raise"]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--results", str(results), "--no-report"])
+    assert result.exit_code == 1, result.output
+    # (stderr also carries the progress bar)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "failed runs: 1 error (their error column says why; --allow-failures exits 0)"
+    )
+    assert result.stdout.strip().splitlines()[-1] == str(results / "failing")  # the results are still there
+    result = runner.invoke(app, ["sweep", str(path), "--results", str(results), "--no-report", "--allow-failures"])
+    assert result.exit_code == 0, result.output
+
+    def broken_export(*args: object, **kwargs: object) -> None:
+        raise ReportError("PNG export with chromium failed: it crashed")
+
+    monkeypatch.setattr("blaze_lab.report.html.export_pngs", broken_export)
+    path.write_text(yaml.safe_dump({"name": "pngfail", "kind": "fake", "grid": {"x": [1, 2]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--results", str(results)])
+    assert result.exit_code == 0, result.output
+    report = results / "pngfail" / "report.html"
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == str(report) and report.is_file()
+    assert any(line.startswith("warning: PNG export with chromium failed") for line in lines)

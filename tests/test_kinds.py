@@ -13,7 +13,9 @@ import pytest
 from blaze_lab import kinds
 from blaze_lab.config import BaseConfig, check_int
 from blaze_lab.errors import ConfigError
-from blaze_lab.sweep.spec import NOTEBOOK_PARAMETERS, expand, parse_spec, resolve_notebook
+from blaze_lab.sweep.notebook import NOTEBOOK_PARAMETERS, resolve_notebook
+from blaze_lab.sweep.plan import expand
+from blaze_lab.sweep.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

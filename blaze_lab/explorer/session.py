@@ -284,18 +284,34 @@ class ExplorerSession:
             "parts": parts,
         }
 
-    def to_experiment(self, path: str | Path, name: str | None = None, run_ids: Sequence[str] | None = None) -> Path:
-        """Write :meth:`experiment` as YAML and validate it with the sweep's spec loader (what ``blaze-lab sweep``
-        reads); returns the path. ``name`` defaults to the file name."""
-        from blaze_lab.sweep.spec import load_spec
+    def to_experiment(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        run_ids: Sequence[str] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write :meth:`experiment` as a sweep spec; returns the path. ``name`` defaults to the file name.
+
+        The spec is validated first with the sweep's own parser (what ``blaze-lab sweep`` reads), an existing file
+        is refused unless ``overwrite=True`` (it may be the user's own spec), and the file is written atomically:
+        a refused or interrupted save never leaves a destroyed or half-written spec behind.
+        """
+        from blaze_lab.sweep.spec import parse_spec
+        from blaze_lab.sweep.store import atomic_write
+        from blaze_lab.sweep.yaml_input import loads_yaml
 
         path = Path(path)
         spec_name = name or path.stem
         data = self.experiment(spec_name, run_ids)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = "# Written by the blaze_lab explorer (Save as experiment); run: blaze-lab sweep " + str(path) + "\n"
-        path.write_text(header + yaml.safe_dump(data, sort_keys=False))
-        load_spec(path)  # ConfigError if the explorer ever wrote something the sweep would refuse
+        text = header + yaml.safe_dump(data, sort_keys=False)
+        # Parsed back from the text about to be written: what the sweep will read, not the dict it came from.
+        parse_spec(loads_yaml(text, str(path)), str(path), default_name=path.stem)
+        if path.exists() and not overwrite:
+            raise ConfigError(str(path), reason="file exists (choose another name, or pass overwrite=True)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text.encode())
         return path
 
     @staticmethod

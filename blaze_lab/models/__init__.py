@@ -18,6 +18,7 @@ from blaze_lab.models.cache import cache_dir, models_dir
 from blaze_lab.models.fixtures import build_tiny_ddpm, build_tiny_llama, build_tiny_sd
 from blaze_lab.models.sources import (
     ResolvedModel,
+    check_model,
     is_prepared,
     known_models,
     prepare,
@@ -32,6 +33,7 @@ __all__ = [
     "build_tiny_llama",
     "build_tiny_sd",
     "cache_dir",
+    "check_model",
     "eval_text",
     "is_prepared",
     "known_models",

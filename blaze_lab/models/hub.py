@@ -79,6 +79,22 @@ def _offline_error(repo_id: str, why: str) -> ModelLoadError:
     )
 
 
+def cached_snapshot_path(repo_id: str) -> Path:
+    """Local directory of ``repo_id`` in the HF cache, never downloading; ModelLoadError when it is not there."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=constants.HF_HUB_CACHE))
+    except LocalEntryNotFoundError:
+        raise ModelLoadError(
+            f"hub id {repo_id!r} is not in the local HF cache; run `blaze-lab models prepare {repo_id}` where the "
+            "hub is reachable, or pass a local directory"
+        ) from None
+    except Exception as exc:  # a corrupt cache entry, bad id ...
+        raise ModelLoadError(f"hub id {repo_id!r}: cannot read the local HF cache: {exc}") from exc
+
+
 def snapshot_path(repo_id: str) -> Path:
     """Local directory of the hub model ``repo_id``: from the HF cache, or downloaded when the hub answers.
 
@@ -107,4 +123,12 @@ def snapshot_path(repo_id: str) -> Path:
         raise ModelLoadError(f"hub id {repo_id!r}: download failed: {type(exc).__name__}: {exc}") from exc
 
 
-__all__ = ["HUB_ID", "PROBE_TIMEOUT_S", "hub_offline", "hub_reachable", "looks_like_hub_id", "snapshot_path"]
+__all__ = [
+    "HUB_ID",
+    "PROBE_TIMEOUT_S",
+    "cached_snapshot_path",
+    "hub_offline",
+    "hub_reachable",
+    "looks_like_hub_id",
+    "snapshot_path",
+]

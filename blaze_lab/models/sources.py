@@ -230,6 +230,54 @@ def resolve_model(spec: str, kind: str = "llm", *, progress: Callable[[str], Non
     raise ModelLoadError(f"unknown model spec {spec!r}; known forms: " + "; ".join(KNOWN_FORMS))
 
 
+def check_model(spec: str, kind: str = "llm") -> str:
+    """Check, offline and cheaply, that ``spec`` would resolve to a ``kind`` model; returns its source name.
+
+    Nothing is built, downloaded or loaded: a ``random:``/fixture spec must name a known architecture of that kind,
+    a bundled name is known, a ``.gguf`` file or local directory must exist (a directory with the files the kind
+    needs), and a hub id must already be in the local HF cache (``blaze-lab models prepare ID`` puts it there).
+    Sweep validation uses it, so ``--dry-run`` refuses a model the run could not find.
+
+    Example:
+        >>> check_model("random:tiny-llama"), check_model("smollm2-135m")
+        ('random', 'bundled')
+        >>> check_model("tiny-sd", kind="llm")
+        Traceback (most recent call last):
+        ...
+        blaze_lab.errors.ModelLoadError: model 'tiny-sd' is a 'diffusion' model, but kind='llm' was asked for
+    """
+    if kind not in MODEL_KINDS:
+        raise ConfigError("kind", kind, allowed=MODEL_KINDS)
+    spec = spec.strip()
+    if not spec:
+        raise ConfigError("model", spec, reason="empty model spec", allowed=KNOWN_FORMS)
+    for source in SOURCES.values():
+        try:
+            matches = source.matches(spec)
+        except OSError as exc:  # e.g. a name too long to be a path: it cannot be any model either
+            raise ModelLoadError(f"model spec of {len(spec)} characters is no known form ({exc.strerror})") from None
+        if not matches:
+            continue
+        if source.name == "random":
+            name = _arch_name(spec)
+            arch = random_arch.ARCHS.get(name)
+            if arch is None:
+                raise ModelLoadError(
+                    f"unknown random architecture {name!r}; known: {', '.join(sorted(random_arch.ARCHS))}"
+                )
+            _check_kind(spec, arch.kind, kind)
+        elif source.name in ("bundled", "gguf"):
+            _check_kind(spec, "llm", kind)
+            if source.name == "gguf" and not Path(spec).expanduser().is_file():
+                raise ModelLoadError(f"GGUF file not found: {Path(spec).expanduser()}")
+        elif source.name == "local":
+            check_model_dir(Path(spec).expanduser().resolve(), kind)
+        elif source.name == "hub":
+            check_model_dir(hub.cached_snapshot_path(spec), kind)
+        return source.name
+    raise ModelLoadError(f"unknown model spec {spec!r}; known forms: " + "; ".join(KNOWN_FORMS))
+
+
 def _registry_kind(spec: str) -> str:
     if _is_random(spec) and _arch_name(spec) in random_arch.ARCHS:
         return random_arch.ARCHS[_arch_name(spec)].kind
@@ -316,6 +364,7 @@ __all__ = [
     "SOURCES",
     "ResolvedModel",
     "Source",
+    "check_model",
     "check_model_dir",
     "is_prepared",
     "known_models",

@@ -319,7 +319,10 @@ def write_report(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)
     if png:
-        export_pngs(figures, target.parent / "figures", echo=echo)
+        try:
+            export_pngs(figures, target.parent / "figures", echo=echo)
+        except ReportError as exc:  # the HTML report is written and complete: a PNG failure is only a warning
+            echo(f"warning: {exc} (the HTML report is complete; PNGs were not written)")
     return target
 
 

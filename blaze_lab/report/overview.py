@@ -95,7 +95,8 @@ def planned_configs(manifest: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(spec, Mapping):
         return {}
     try:
-        from blaze_lab.sweep.spec import expand, parse_spec
+        from blaze_lab.sweep.plan import expand
+        from blaze_lab.sweep.spec import parse_spec
 
         runs = expand(parse_spec(dict(spec), check_notebooks=False))
     except Exception:  # an old or foreign spec: the group table still lists run ids

@@ -1,6 +1,6 @@
 """Read a sweep's results back: every group's parquet concatenated into one summary and one raw frame.
 
-Layout written by :mod:`blaze_lab.sweep.runner`::
+Layout written by :mod:`blaze_lab.sweep.store`::
 
     results/<sweep>/manifest.json
     results/<sweep>/<group>/summary.parquet   one row per run (config)

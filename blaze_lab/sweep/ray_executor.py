@@ -3,7 +3,7 @@
 Each load-time group becomes one Ray task that asks for the resources its configs need (:func:`group_resources`:
 one GPU when a config says ``device: cuda``, or ``auto`` on a cluster that has GPUs; one CPU; optional memory and
 custom resources). The task receives the notebook's *contents* (no shared filesystem is assumed), executes it with
-papermill in a scratch folder on the worker (:func:`~blaze_lab.sweep.runner.execute_group`, exactly what the local
+papermill in a scratch folder on the worker (:func:`~blaze_lab.sweep.executor.execute_group`, exactly what the local
 executor runs) and returns the produced files as bytes; the driver writes them into ``results/<sweep>/`` with the
 runner's atomic writers, so resume, failure isolation and the manifest behave as with the local executor.
 
@@ -38,7 +38,7 @@ from typing import Any
 
 from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import ClusterUnavailable, ConfigError
-from blaze_lab.sweep.runner import GroupOutput, GroupTask, execute_group
+from blaze_lab.sweep.executor import GroupOutput, GroupTask, execute_group
 
 DEFAULT_RAY_PORT = 6379
 _TEXT_MAX = 2000

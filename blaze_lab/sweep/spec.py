@@ -1,4 +1,4 @@
-"""Experiment specs: a YAML file -> a validated, frozen :class:`ExperimentSpec` -> expanded runs and load-time groups.
+"""Experiment specs: a YAML file -> a validated, frozen :class:`ExperimentSpec`.
 
 A spec names an engine kind, a base config, the sweep axes, a quality reference, the measurement settings and the
 notebook papermill runs. The simple case is one kind::
@@ -28,48 +28,43 @@ zipped lists of unequal length, values the config class refuses (every expanded 
 ``parameters`` cell does not declare exactly the sweep contract's parameters. Every error is one
 :class:`~blaze_lab.errors.ConfigError` line ``<file>:<path.to.field>: ...; allowed: ...``.
 
-**Run identity.** ``run_id = stable_hash(kind, config_hash, measure, reference config, code version)`` where the code
-version is ``blaze_lab.__version__`` plus a hash of the notebook's code cells. The git sha is deliberately *not*
-part of it: resume must skip completed runs when the same sweep is rerun after an unrelated commit (and ``+dirty``
-would make every edit look like new code while missing what changed); the sha is recorded in the manifest and the
-``env.git_sha`` column instead. Cell outputs and notebook metadata are excluded from the notebook hash so opening a
-notebook in JupyterLab or stripping outputs does not invalidate results. Measurement settings and the reference are
-included because they change the numbers a run produces.
+Expansion into runs and load-time groups (and run identity) is :mod:`blaze_lab.sweep.plan`.
 
 Example:
     >>> spec = parse_spec({"kind": "router", "grid": {"strategy": ["round_robin", "random"]}}, "demo.yaml",
     ...                   check_notebooks=False)
-    >>> [run.config.strategy for run in expand(spec)]
-    ['round_robin', 'random']
+    >>> [(part.kind, dict(part.grid)) for part in spec.parts]
+    [('router', {'strategy': ('round_robin', 'random')})]
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import itertools
-import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-import blaze_lab
 from blaze_lab import kinds
-from blaze_lab.config import BaseConfig, stable_hash
+from blaze_lab.config import BaseConfig
 from blaze_lab.errors import ConfigError
+from blaze_lab.sweep.notebook import check_notebook, resolve_notebook
+from blaze_lab.sweep.yaml_input import read_yaml
 
-# The notebook <-> sweep contract: exactly these names in each notebook's `parameters` cell.
-NOTEBOOK_PARAMETERS = ("sweep", "group", "runs", "reference", "measure", "summary_path", "raw_path")
+if TYPE_CHECKING:
+    from blaze_lab.sweep.plan import Run
 
-PROJECT_ROOT = Path(blaze_lab.__file__).resolve().parent.parent
+# Runs one spec may expand to unless it says otherwise (`max_runs:` or --max-runs): a Run costs ~4 KB and its
+# config is built and validated, so 10^4 runs validate in seconds; MAX_RUNS_LIMIT bounds what a spec may ask for.
+DEFAULT_MAX_RUNS = 10_000
+MAX_RUNS_LIMIT = 1_000_000
 
-
-_TOP_KEYS = ("name", "description", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "parts")
+_PART_FIELDS = ("kind", "base", "grid", "zip", "reference", "measure", "notebook")
+_TOP_KEYS = ("name", "description", *_PART_FIELDS, "parts", "max_runs")
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_NAME_MAX = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,9 +84,14 @@ class PartSpec:
     def config_class(self) -> type[BaseConfig]:
         return config_class(self.kind)
 
+    def run_count(self) -> int:
+        """Grid size times zip length (what expansion would build), by arithmetic."""
+        zip_len = len(next(iter(self.zip.values()))) if self.zip else 1
+        return zip_len * math.prod(len(values) for values in self.grid.values())
+
     def field_path(self, field: str) -> str:
         """``file:field`` (single-kind spec) or ``file:parts[i].field``: the location used in error messages."""
-        return _path(self.where, field)
+        return join_path(self.where, field)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,46 +103,17 @@ class ExperimentSpec:
     source: str
     data: Mapping[str, Any]
     description: str = ""
+    max_runs: int = 0  # the cap the spec was validated under (0: not validated by parse_spec)
+    # The expanded runs, kept from validation so a command expands the spec once (see plan.expand).
+    runs: tuple[Run, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     @property
     def kinds(self) -> tuple[str, ...]:
         return tuple(part.kind for part in self.parts)
 
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """One config to measure: identified by ``run_id``, measured in load-time group ``group``."""
-
-    run_id: str
-    kind: str
-    part: str
-    config: BaseConfig
-    group: str
-    reference: BaseConfig | None
-    measure: Mapping[str, Any]
-    notebook: Path
-    origin: str  # "grid.batch_size[1], zip[2]": where in the spec this run came from
-
-    def params(self) -> dict[str, Any]:
-        """The ``runs`` entry the notebook receives."""
-        return {"run_id": self.run_id, "config": _plain_dict(self.config)}
-
-
-@dataclasses.dataclass(frozen=True)
-class Group:
-    """Runs sharing one model load (same part and ``config.load_hash()``): one papermill execution."""
-
-    group_id: str
-    kind: str
-    part: str
-    notebook: Path
-    runs: tuple[Run, ...]
-    reference: BaseConfig | None
-    measure: Mapping[str, Any]
-
-    @property
-    def run_ids(self) -> list[str]:
-        return [run.run_id for run in self.runs]
+    def run_count(self) -> int:
+        """How many runs the spec expands to, computed from the axis lengths (nothing is built)."""
+        return sum(part.run_count() for part in self.parts)
 
 
 # -- registry -----------------------------------------------------------------------------------------------------
@@ -156,33 +127,32 @@ def config_class(kind: str) -> type[BaseConfig]:
 # -- loading ------------------------------------------------------------------------------------------------------
 
 
-def load_spec(path: str | Path, check_notebooks: bool = True) -> ExperimentSpec:
+def load_spec(path: str | Path, check_notebooks: bool = True, max_runs: int | None = None) -> ExperimentSpec:
     """Read and fully validate a spec file.
 
     Example:
         >>> spec = load_spec("experiments/quickstart.yaml")  # doctest: +SKIP
-        >>> [g.group_id for g in groups(expand(spec))]  # doctest: +SKIP
+        >>> spec.kinds  # doctest: +SKIP
+        ('llm', 'diffusion')
     """
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(where, reason=f"cannot read spec ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}{line}: invalid YAML ({problem})") from None
-    return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks)
+    data = read_yaml(path)
+    return parse_spec(data, where, default_name=path.stem, check_notebooks=check_notebooks, max_runs=max_runs)
 
 
 def parse_spec(
-    data: Any, where: str = "<spec>", default_name: str | None = None, check_notebooks: bool = True
+    data: Any,
+    where: str = "<spec>",
+    default_name: str | None = None,
+    check_notebooks: bool = True,
+    max_runs: int | None = None,
 ) -> ExperimentSpec:
-    """Validate already-loaded spec data (a mapping as ``yaml.safe_load`` returns it)."""
+    """Validate already-loaded spec data (a mapping as ``yaml.safe_load`` returns it).
+
+    ``max_runs`` caps the number of runs (default: the spec's ``max_runs`` key, else :data:`DEFAULT_MAX_RUNS`);
+    a larger spec is refused with its run count, computed from the axis lengths before anything is built.
+    """
     top = _mapping(data, where, "")
     _known_keys(top, _TOP_KEYS, where, "")
     name = top.get("name", default_name or "adhoc")
@@ -199,23 +169,60 @@ def parse_spec(
         raw_parts = top["parts"]
         if not isinstance(raw_parts, list) or not raw_parts:
             raise _err(where, "parts", raw_parts, reason="must be a non-empty list of parts")
-        parts = [
-            _parse_part(_mapping(raw, where, f"parts[{i}]"), f"{where}:parts[{i}]", default_measure)
-            for i, raw in enumerate(raw_parts)
-        ]
+        located = [(_mapping(raw, where, f"parts[{i}]"), f"{where}:parts[{i}]") for i, raw in enumerate(raw_parts)]
     else:
-        parts = [_parse_part({k: v for k, v in top.items() if k in _PART_KEYS and k != "name"}, where, {})]
+        located = [({k: v for k, v in top.items() if k in _PART_KEYS and k != "name"}, where)]
+    cap = _max_runs(top, where) if max_runs is None else max_runs
+    # The cap is checked on the raw axis lengths, before any config class is imported or any value is built.
+    counts = [_raw_run_count(raw) for raw, _ in located]
+    if sum(counts) > cap:
+        raw, part_where = located[counts.index(max(counts))]
+        raise _err(
+            part_where,
+            "grid" if raw.get("grid") else "zip",
+            reason=f"the spec expands to {sum(counts)} runs, more than max_runs={cap} (shrink the grid, or raise "
+            "max_runs in the spec or with --max-runs)",
+        )
+    default = default_measure if "parts" in top else {}
+    parts = [_parse_part(raw, part_where, default) for raw, part_where in located]
     seen: dict[str, str] = {}
     for part in parts:
         if part.name in seen:
             raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
         seen[part.name] = part.where
-    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description)
-    expand(spec)  # builds every config: all value errors surface now, before anything runs
+    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap)
+    # Builds every config, so all value errors surface now, before anything runs; the runs are kept on the spec so
+    # no later step of the command expands it again. Imported here: the plan module builds on this one's types.
+    from blaze_lab.sweep.plan import check_models, expand
+
+    runs = expand(spec)
+    check_models(spec, runs)
+    spec = dataclasses.replace(spec, runs=tuple(runs))
     if check_notebooks:
         for part in spec.parts:
             check_notebook(part.notebook, part.field_path("notebook"))
     return spec
+
+
+def _raw_run_count(raw: Mapping[str, Any]) -> int:
+    """Runs a raw part would expand to: product of the grid list lengths times the zip length (malformed axes count
+    as one value here; parsing refuses them with their own message)."""
+
+    def lengths(key: str) -> list[int]:
+        axes = raw.get(key)
+        if not isinstance(axes, dict):
+            return []
+        return [len(values) for values in axes.values() if isinstance(values, list) and values]
+
+    zipped = lengths("zip")
+    return (max(zipped) if zipped else 1) * math.prod(lengths("grid"))
+
+
+def _max_runs(top: Mapping[str, Any], where: str) -> int:
+    value = top.get("max_runs", DEFAULT_MAX_RUNS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RUNS_LIMIT:
+        raise _err(where, "max_runs", value, reason=f"must be an integer in 1..{MAX_RUNS_LIMIT}")
+    return value
 
 
 def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str, Any]) -> PartSpec:
@@ -278,12 +285,12 @@ def _check_measure(measure: Mapping[str, Any], where: str, extras: Mapping[str, 
     plain = {k: v for k, v in measure.items() if k not in extras}
     # Checked here, not by MeasureSettings, so the message lists the extras too.
     _known_keys(measure, [*MeasureSettings.field_names(), *extras], where, "measure")
-    settings = MeasureSettings.from_dict(plain, where=_path(where, "measure"))
+    settings = MeasureSettings.from_dict(plain, where=join_path(where, "measure"))
     # Only the keys the user gave travel to the notebook (defaults stay with MeasureSettings), but validated.
     out: dict[str, Any] = {k: getattr(settings, k) for k in plain}
     for name, target in extras.items():
         if name in measure:
-            out[name] = _check_extra(measure[name], _path(where, f"measure.{name}"), target)
+            out[name] = _check_extra(measure[name], join_path(where, f"measure.{name}"), target)
     return out
 
 
@@ -320,165 +327,10 @@ def _axes(value: Any, where: str, key: str, fields: Sequence[str]) -> dict[str, 
     return out
 
 
-# -- expansion ----------------------------------------------------------------------------------------------------
-
-
-def expand(spec: ExperimentSpec) -> list[Run]:
-    """Every run of the spec, in spec order (parts, then zip index, then grid in row-major order).
-
-    Builds each config through the config class, so a refused value raises ConfigError naming the spec entry that
-    supplied it (``q.yaml:grid.quantization[2]``); two entries expanding to the same run are refused too.
-    """
-    runs: list[Run] = []
-    seen: dict[str, str] = {}
-    for part in spec.parts:
-        for run in _expand_part(part):
-            if run.run_id in seen:
-                raise ConfigError(
-                    _path(part.where, run.origin),
-                    reason=f"expands to the same run as {seen[run.run_id]} (remove the duplicate)",
-                )
-            seen[run.run_id] = f"{part.name}: {run.origin}" if len(spec.parts) > 1 else run.origin
-            runs.append(run)
-    return runs
-
-
-def _expand_part(part: PartSpec) -> list[Run]:
-    cls = part.config_class()
-    code = code_version(part.notebook)
-    reference = None
-    if part.reference is not None:
-        sources = {k: f"reference.{k}" for k in part.reference}
-        reference = _build(cls, {**part.base, **part.reference}, part.where, sources, "reference")
-    zip_len = len(next(iter(part.zip.values()))) if part.zip else 1
-    grid_items = list(part.grid.items())
-    runs = []
-    for zi in range(zip_len):
-        for combo in itertools.product(*(range(len(values)) for _, values in grid_items)):
-            values = dict(part.base)
-            sources = {k: f"base.{k}" for k in part.base}
-            for field, zvalues in part.zip.items():
-                values[field] = zvalues[zi]
-                sources[field] = f"zip.{field}[{zi}]"
-            for (field, gvalues), gi in zip(grid_items, combo, strict=True):
-                values[field] = gvalues[gi]
-                sources[field] = f"grid.{field}[{gi}]"
-            origin = ", ".join(s for s in sources.values() if not s.startswith("base.")) or "base"
-            config = _build(cls, values, part.where, sources, origin)
-            run_id = stable_hash(
-                {
-                    "kind": part.kind,
-                    "config": config.config_hash(),
-                    "measure": dict(part.measure),
-                    "reference": reference.config_hash() if reference is not None else None,
-                    "code": code,
-                }
-            )
-            runs.append(
-                Run(
-                    run_id=run_id,
-                    kind=part.kind,
-                    part=part.name,
-                    config=config,
-                    group=f"{part.name}-{config.load_hash()}",
-                    reference=reference,
-                    measure=part.measure,
-                    notebook=part.notebook,
-                    origin=origin,
-                )
-            )
-    return runs
-
-
-def _build(
-    cls: type[BaseConfig], values: Mapping[str, Any], where: str, sources: Mapping[str, str], origin: str
-) -> BaseConfig:
-    try:
-        return cls.from_dict(values)
-    except ConfigError as exc:
-        field = exc.field.removeprefix(f"{cls.PREFIX}.")
-        # Point at the spec entry that supplied the refused value; a default (or cross-field rule) -> the run.
-        source = sources.get(field) or (f"{origin} ({cls.PREFIX}.{field})" if origin else field)
-        raise ConfigError(_path(where, source), exc.value, allowed=exc.allowed, reason=exc.reason) from None
-
-
-def groups(runs: Sequence[Run]) -> list[Group]:
-    """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``."""
-    by_id: dict[str, list[Run]] = {}
-    for run in runs:
-        by_id.setdefault(run.group, []).append(run)
-    out = []
-    for group_id, members in by_id.items():
-        first = members[0]
-        out.append(
-            Group(
-                group_id=group_id,
-                kind=first.kind,
-                part=first.part,
-                notebook=first.notebook,
-                runs=tuple(members),
-                reference=first.reference,
-                measure=first.measure,
-            )
-        )
-    return out
-
-
-# -- notebooks ----------------------------------------------------------------------------------------------------
-
-
-def resolve_notebook(value: str | Path) -> Path:
-    """A notebook path as given if absolute or present relative to the cwd, else relative to the project root."""
-    path = Path(value)
-    if path.is_absolute() or path.exists():
-        return path
-    return PROJECT_ROOT / path
-
-
-def check_notebook(path: Path, where: str) -> None:
-    """Refuse a notebook whose ``parameters`` cell does not declare exactly :data:`NOTEBOOK_PARAMETERS`."""
-    import papermill
-
-    if not path.is_file():
-        raise ConfigError(where, str(path), reason="notebook not found")
-    try:
-        declared = set(papermill.inspect_notebook(str(path)))
-    except Exception as exc:  # papermill raises assorted errors for unreadable notebooks; all mean "refuse"
-        raise ConfigError(where, str(path), reason=f"cannot inspect notebook ({type(exc).__name__}: {exc})") from None
-    expected = set(NOTEBOOK_PARAMETERS)
-    missing = sorted(expected - declared)
-    if missing:
-        raise ConfigError(
-            where,
-            str(path),
-            reason=f"parameters cell lacks parameter {missing[0]!r}",
-            allowed=NOTEBOOK_PARAMETERS,
-        )
-    unknown = sorted(declared - expected)
-    if unknown:
-        raise ConfigError(
-            where,
-            str(path),
-            reason=f"parameters cell declares unknown parameter {unknown[0]!r} (the sweep never sets it)",
-            allowed=NOTEBOOK_PARAMETERS,
-        )
-
-
-def code_version(notebook: Path) -> str:
-    """``blaze_lab.__version__`` + a hash of the notebook's code-cell sources (see the module docstring)."""
-    try:
-        cells = json.loads(notebook.read_text()).get("cells", [])
-        sources = ["".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code"]
-        digest = hashlib.sha256(json.dumps(sources).encode()).hexdigest()[:12]
-    except (OSError, ValueError):
-        digest = "missing"  # check_notebook refuses it; expansion alone (dry runs in tests) still works
-    return f"{blaze_lab.__version__}+nb.{digest}"
-
-
 # -- helpers ------------------------------------------------------------------------------------------------------
 
 
-def _path(where: str, field: str) -> str:
+def join_path(where: str, field: str) -> str:
     """Join a location and a field: ``file`` + ``grid.x`` -> ``file:grid.x``; ``file:parts[0]`` -> ``...parts[0].x``."""
     if not field:
         return where
@@ -486,7 +338,7 @@ def _path(where: str, field: str) -> str:
 
 
 def _err(where: str, field: str, value: Any = ..., *, reason: str | None = None, allowed: Any = None) -> ConfigError:
-    return ConfigError(_path(where, field), value, reason=reason, allowed=allowed)
+    return ConfigError(join_path(where, field), value, reason=reason, allowed=allowed)
 
 
 def _mapping(value: Any, where: str, field: str) -> Mapping[str, Any]:
@@ -494,7 +346,7 @@ def _mapping(value: Any, where: str, field: str) -> Mapping[str, Any]:
         return {}
     if not isinstance(value, dict):
         kind = type(value).__name__
-        raise ConfigError(_path(where, field) if field else where, reason=f"must be a mapping, got {kind}")
+        raise ConfigError(join_path(where, field) if field else where, reason=f"must be a mapping, got {kind}")
     for key in value:
         if not isinstance(key, str):
             raise _err(where, field, key, reason="keys must be strings")
@@ -508,25 +360,19 @@ def _known_keys(data: Mapping[str, Any], allowed: Sequence[str], where: str, fie
 
 
 def _check_name(name: Any, where: str, field: str) -> None:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise _err(where, field, name, reason="must be a string of letters, digits, '_', '-', '.' (a folder name)")
-
-
-def _plain_dict(config: BaseConfig) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.to_dict().items()}
+    # fullmatch: with match, "$" also matches before a trailing newline ("okname\n" would pass).
+    if not isinstance(name, str) or len(name) > _NAME_MAX or not _NAME_RE.fullmatch(name):
+        rule = f"letters, digits, '_', '-', '.' (a folder name, at most {_NAME_MAX} characters)"
+        raise _err(where, field, name, reason=f"must be a string of {rule}")
 
 
 __all__ = [
-    "NOTEBOOK_PARAMETERS",
+    "DEFAULT_MAX_RUNS",
+    "MAX_RUNS_LIMIT",
     "ExperimentSpec",
-    "Group",
     "PartSpec",
-    "Run",
-    "check_notebook",
-    "code_version",
     "config_class",
-    "expand",
-    "groups",
+    "join_path",
     "load_spec",
     "parse_spec",
 ]

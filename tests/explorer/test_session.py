@@ -18,7 +18,8 @@ from blaze_lab.errors import ConfigError, UnsupportedError
 from blaze_lab.explorer.capabilities import Device
 from blaze_lab.explorer.session import ExplorerSession
 from blaze_lab.metrics.timing import MeasureSettings
-from blaze_lab.sweep.spec import expand, load_spec
+from blaze_lab.sweep.plan import expand
+from blaze_lab.sweep.spec import load_spec
 
 
 def fake_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:
@@ -163,3 +164,22 @@ def test_mixed_kinds_save_as_parts_and_refuse_compare(session: ExplorerSession, 
         session.compare(["run-1", "run-2"])
     spec = load_spec(session.to_experiment(tmp_path / "mixed.yaml"))
     assert spec.kinds == ("llm", "router")
+
+
+def test_save_validates_first_refuses_to_overwrite_and_writes_atomically(
+    session: ExplorerSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session.run()
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("kind: router\n")
+    with pytest.raises(ConfigError, match="file exists"):
+        session.to_experiment(mine)
+    assert mine.read_text() == "kind: router\n"  # the user's own spec is untouched
+    assert load_spec(session.to_experiment(mine, overwrite=True)).kinds == ("llm",)
+    # A spec the sweep would refuse is never written, not even over an existing file with overwrite=True.
+    before = mine.read_text()
+    monkeypatch.setattr(session, "experiment", lambda *a, **k: {"kind": "llm", "grid": {"batch_size": [0]}})
+    with pytest.raises(ConfigError, match=r"grid\.batch_size"):
+        session.to_experiment(mine, overwrite=True)
+    assert mine.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporaries left

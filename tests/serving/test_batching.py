@@ -252,7 +252,8 @@ def test_max_rate_under_slo_with_a_measured_attainment_curve() -> None:
 def test_batching_experiments_validate_and_cross_the_axes() -> None:
     from pathlib import Path
 
-    from blaze_lab.sweep.spec import expand, groups, load_spec
+    from blaze_lab.sweep.plan import expand, groups
+    from blaze_lab.sweep.spec import load_spec
 
     root = Path(__file__).resolve().parents[2]
     for name, model in (("llm_batching", "random:tiny-llama"), ("llm_batching_smollm2", "smollm2-135m")):

@@ -19,9 +19,11 @@ import yaml
 
 from blaze_lab.errors import ClusterUnavailable, ConfigError
 from blaze_lab.sweep.collect import load_manifest
+from blaze_lab.sweep.executor import GroupTask, make_executor
+from blaze_lab.sweep.plan import expand, groups
 from blaze_lab.sweep.ray_executor import RayExecutor, ResourceDefaults, fits, group_resources, parse_address
-from blaze_lab.sweep.runner import GroupTask, make_executor, run_sweep
-from blaze_lab.sweep.spec import expand, groups, load_spec
+from blaze_lab.sweep.runner import run_sweep
+from blaze_lab.sweep.spec import load_spec
 
 WriteSpec = Callable[..., Path]
 

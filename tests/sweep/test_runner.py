@@ -16,15 +16,11 @@ import pytest
 
 from blaze_lab.errors import ConfigError, SweepError
 from blaze_lab.sweep.collect import load_manifest
-from blaze_lab.sweep.runner import (
-    GroupOutput,
-    _exclusive,
-    describe_failure,
-    failure_status,
-    make_executor,
-    run_sweep,
-)
-from blaze_lab.sweep.spec import expand, groups, load_spec
+from blaze_lab.sweep.executor import GroupOutput, describe_failure, failure_status, make_executor
+from blaze_lab.sweep.plan import expand, groups
+from blaze_lab.sweep.runner import run_sweep
+from blaze_lab.sweep.spec import load_spec
+from blaze_lab.sweep.store import exclusive
 
 WriteSpec = Callable[..., Path]
 ReadLog = Callable[[], list[list[str]]]
@@ -176,6 +172,6 @@ def test_a_second_sweep_on_the_same_folder_is_refused(
     path = write_spec({"name": "locked", "kind": "fake"})
     root = tmp_path / "results" / "locked"
     root.mkdir(parents=True)
-    with _exclusive(root), pytest.raises(SweepError, match=f"{root}: another sweep \\(pid {os.getpid()}\\)"):
+    with exclusive(root), pytest.raises(SweepError, match=f"{root}: another sweep \\(pid {os.getpid()}\\)"):
         run_sweep(path, results_root=tmp_path / "results", progress=False)
     assert execution_log() == [] and not (root / "manifest.json").exists()

@@ -10,7 +10,9 @@ import pytest
 from fake_kind import NOTEBOOK, FakeConfig
 
 from blaze_lab.errors import ConfigError
-from blaze_lab.sweep.spec import NOTEBOOK_PARAMETERS, expand, groups, load_spec
+from blaze_lab.sweep.notebook import NOTEBOOK_PARAMETERS
+from blaze_lab.sweep.plan import expand, groups
+from blaze_lab.sweep.spec import load_spec
 
 WriteSpec = Callable[..., Path]
 
@@ -157,3 +159,42 @@ def test_notebook_parameters_must_match_the_contract(
     assert message.startswith(f"{path}:notebook:"), message
     assert str(bad) in message and detail in message
     assert "allowed: " + ", ".join(NOTEBOOK_PARAMETERS) in message
+
+
+def test_run_cap_is_configurable_and_checked_before_expansion(
+    write_spec: WriteSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blaze_lab.sweep import plan
+
+    built: list[str] = []
+    real = plan._expand_part
+    monkeypatch.setattr(plan, "_expand_part", lambda part: built.append(part.name) or real(part))
+    path = write_spec({"kind": "fake", "grid": {"x": list(range(30))}, "max_runs": 20})
+    with pytest.raises(ConfigError, match=r"spec\.yaml:grid: .*30 runs, more than max_runs=20"):
+        load_spec(path)
+    assert built == []  # refused from the axis lengths: nothing was built
+    assert len(load_spec(path, max_runs=30).runs) == 30  # --max-runs overrides the spec's own cap
+    built.clear()
+    spec = load_spec(write_spec({"kind": "fake", "grid": {"x": [1, 2]}}))
+    assert built == ["fake"]  # validation expands once ...
+    runs = expand(spec)
+    groups(runs)
+    assert built == ["fake"] and runs == list(spec.runs)  # ... and later steps reuse those runs
+
+
+def test_stale_scratch_of_dead_drivers_is_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from blaze_lab.sweep.executor import remove_stale_scratch, scratch_prefix
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f"blaze-g1-pid{dead_pid}-abc"
+    live = tmp_path / f"{scratch_prefix('g1')}def"  # this process: alive
+    other = tmp_path / f"blaze-g10-pid{dead_pid}-abc"  # another group whose name starts alike
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "kernel-connection.json").write_text("{}")
+    assert remove_stale_scratch("g1", tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

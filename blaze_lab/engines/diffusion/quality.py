@@ -13,7 +13,6 @@ With random weights, the numbers measure numeric drift between settings, not vis
 ``quality_note``.
 
 Example:
-    >>> import numpy as np
     >>> a = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     >>> psnr(a, a), round(ssim(a, a), 6)
     (inf, 1.0)
@@ -25,6 +24,7 @@ import dataclasses
 import io
 import math
 import os
+import string
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,36 @@ class DiffusionQualitySettings:
     enabled: bool = True
     thumbnail_px: int = 128
     image_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here so a spec is refused at validation, not by a KeyError inside the kernel after the model load.
+        if self.image_dir is not None:
+            check_image_dir_template(self.image_dir)
+
+
+IMAGE_DIR_FIELDS = ("sweep", "group")
+
+
+def check_image_dir_template(template: str) -> None:
+    """Raise ValueError unless ``template`` formats with exactly ``{sweep}``/``{group}`` placeholders.
+
+    >>> check_image_dir_template("results/{sweep}/{group}/images")
+    >>> check_image_dir_template("results/{run}")
+    Traceback (most recent call last):
+    ...
+    ValueError: image_dir: unknown placeholder {run} in 'results/{run}'; allowed: {sweep}, {group}
+    """
+    if not isinstance(template, str) or not template.strip():
+        raise ValueError(f"image_dir: must be a non-empty path string, got {template!r}")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:  # an unmatched brace
+        raise ValueError(
+            f"image_dir: not a valid template ({exc}) in {template!r}; allowed: {{sweep}}, {{group}}"
+        ) from None
+    bad = next((name for name in fields if name not in IMAGE_DIR_FIELDS), None)
+    if bad is not None:
+        raise ValueError(f"image_dir: unknown placeholder {{{bad}}} in {template!r}; allowed: {{sweep}}, {{group}}")
 
 
 def _as_float(image: Any) -> np.ndarray:

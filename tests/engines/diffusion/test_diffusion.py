@@ -219,8 +219,10 @@ def test_cpu_threads_is_applied_and_zero_restores_the_process_default(engine: Di
 
 @pytest.mark.parametrize(("name", "runs", "groups"), [("diffusion_memory", 20, 4), ("diffusion_gpu", 16, 5)])
 def test_experiment_specs_validate_and_expand(name: str, runs: int, groups: int) -> None:
-    from blaze_lab.sweep.spec import PROJECT_ROOT, expand, load_spec
-    from blaze_lab.sweep.spec import groups as load_groups
+    from blaze_lab.sweep.notebook import PROJECT_ROOT
+    from blaze_lab.sweep.plan import expand
+    from blaze_lab.sweep.plan import groups as load_groups
+    from blaze_lab.sweep.spec import load_spec
 
     spec = load_spec(PROJECT_ROOT / "experiments" / f"{name}.yaml")  # also checks the notebook's parameters cell
     expanded = expand(spec)
