@@ -1,0 +1,131 @@
+"""Prefix KV reuse on a loaded transformers causal LM: prefill a shared prefix once, generate from a copy of it.
+
+Causal attention makes the keys and values of a prompt's first P tokens independent of what follows, so requests
+that start with the same P token ids (a system prompt, a few-shot template, an earlier conversation) can share
+them. :class:`PrefixKVCache` keeps the prompt KV cache (a transformers ``DynamicCache``) of each prefix it has seen
+(LRU, at most ``max_prefixes``); :meth:`PrefixKVCache.generate` deep-copies the matching one — ``generate``
+appends to the cache it is given, so the stored one must not be handed out — and passes it as ``cache=``:
+generate then runs the forward only over the uncached suffix. A prompt must keep at least one token after
+the prefix (the first logits come from a forward over new tokens).
+
+Greedy outputs with and without reuse are the same tokens (tests check it); the time saved is the prefix's share
+of prefill, less the copy. ``benchmarks/prefix_reuse.py`` measures it on SmolLM2.
+
+Example:
+    >>> from blaze_lab.engines.llm import LLMConfig
+    >>> from blaze_lab.engines.llm.loading import load_llm
+    >>> loaded = load_llm(LLMConfig(model="random:tiny-llama", device="cpu"))   # doctest: +SKIP
+    >>> kv = PrefixKVCache(loaded)                                                # doctest: +SKIP
+    >>> out = kv.generate(list(range(10, 40)), prefix_tokens=24, new_tokens=4)   # doctest: +SKIP
+    >>> out.reused_tokens, len(out.token_ids)                                     # doctest: +SKIP
+    (24, 4)
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from blaze_lab.clock import Clock, RealClock
+from blaze_lab.errors import ConfigError, UnsupportedError
+from blaze_lab.metrics.tokens import GenerationTimings, TokenTimer
+
+
+@dataclasses.dataclass(frozen=True)
+class PrefixGeneration:
+    """Generated ids of one request, its timings, and how many prompt tokens came from a stored prefix KV."""
+
+    token_ids: list[int]
+    timings: GenerationTimings
+    reused_tokens: int
+    prefix_hit: bool
+
+
+class PrefixKVCache:
+    """Prompt KV caches of shared prefixes for one loaded model (an LRU of at most ``max_prefixes``)."""
+
+    def __init__(self, loaded: Any, max_prefixes: int = 8, clock: Clock | None = None) -> None:
+        if isinstance(max_prefixes, bool) or not isinstance(max_prefixes, int) or max_prefixes < 1:
+            raise ConfigError("prefix_kv.max_prefixes", max_prefixes, reason="must be an integer >= 1")
+        self.loaded = loaded
+        self.max_prefixes = max_prefixes
+        self.clock = clock or RealClock()
+        self._store: collections.OrderedDict[tuple[int, ...], Any] = collections.OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def prefill(self, prefix_ids: Sequence[int]) -> Any:
+        """The stored prompt KV of ``prefix_ids`` (computed now when absent: a miss)."""
+        key = tuple(int(i) for i in prefix_ids)
+        if key in self._store:
+            self._store.move_to_end(key)
+            self.hits += 1
+            return self._store[key]
+        self.misses += 1
+        cache = self._compute(key)
+        self._store[key] = cache
+        if len(self._store) > self.max_prefixes:
+            self._store.popitem(last=False)
+        return cache
+
+    def _compute(self, ids: tuple[int, ...]) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        model = self.loaded.model
+        try:
+            cache = DynamicCache(config=model.config)
+            tensor = torch.tensor([list(ids)], device=self.loaded.device)
+            with torch.no_grad():
+                out = model(input_ids=tensor, attention_mask=torch.ones_like(tensor), cache=cache, use_cache=True)
+        except (TypeError, ValueError, NotImplementedError) as exc:  # a model whose cache cannot be prefilled
+            raise UnsupportedError(f"prefix KV reuse: {type(model).__name__} cannot prefill a reusable cache: "
+                                   f"{exc}") from exc
+        return out.cache
+
+    def generate(
+        self, prompt_ids: Sequence[int], prefix_tokens: int, new_tokens: int, *, reuse: bool = True
+    ) -> PrefixGeneration:
+        """Greedy generation of ``new_tokens`` for ``prompt_ids`` whose first ``prefix_tokens`` are shared.
+
+        ``reuse=False`` runs the same call with a full prefill (the baseline a benchmark pairs it with). The
+        timer starts before the stored KV is looked up and copied, so TTFT includes that cost.
+        """
+        import torch
+
+        ids = [int(i) for i in prompt_ids]
+        if not 0 <= prefix_tokens < len(ids):
+            raise ConfigError("prefix_kv.prefix_tokens", prefix_tokens,
+                              reason=f"must be >= 0 and < the prompt length ({len(ids)})")
+        loaded = self.loaded
+        timer = TokenTimer(loaded.device, self.clock)
+        timer.start()
+        kwargs: dict[str, Any] = {}
+        hit = False
+        if reuse and prefix_tokens > 0:
+            hit = tuple(ids[:prefix_tokens]) in self._store
+            kwargs["cache"] = copy.deepcopy(self.prefill(ids[:prefix_tokens]))
+        tensor = torch.tensor([ids], device=loaded.device)
+        from blaze_lab.engines.llm.engine import _TimerProcessor
+
+        with torch.no_grad():
+            out = loaded.model.generate(
+                input_ids=tensor, attention_mask=torch.ones_like(tensor), max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens, do_sample=False, pad_token_id=loaded.tokenizer.pad_token_id,
+                streamer=timer, logits_processor=[_TimerProcessor(timer)], **kwargs,
+            )
+        return PrefixGeneration(token_ids=out[0, len(ids):].tolist(), timings=timer.timings(),
+                                reused_tokens=prefix_tokens if "cache" in kwargs else 0, prefix_hit=hit)
+
+    def stats(self) -> dict[str, Any]:
+        """Stored prefixes, hits and misses of :meth:`prefill` so far."""
+        return {"prefixes": len(self._store), "hits": self.hits, "misses": self.misses}
+
+
+__all__ = ["PrefixGeneration", "PrefixKVCache"]
