@@ -76,12 +76,14 @@ def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
 
 
 async def drive_open_loop(
-    server: Any, prompts: Sequence[str], arrivals_s: Sequence[float], new_tokens: int, clock: Clock
+    server: Any, prompts: Sequence[str], arrivals_s: Sequence[float], new_tokens: int, clock: Clock,
+    stop: Callable[[float, int], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], list[float], float]:
     """Submit ``prompts[i]`` at ``arrivals_s[i]`` (seconds from now) whatever is still running; wait for all.
 
-    Returns request rows (``arrival_s`` added; rejected requests included), pooled ITL gaps and the window
-    (first arrival to last completion).
+    ``stop(t, in_flight)``, asked before each arrival, ends the arrivals early when it returns True (an
+    over-saturation detector); requests already sent still finish. Returns request rows (``arrival_s`` added;
+    rejected requests included), pooled ITL gaps and the window (first arrival to last completion).
     """
     t0 = clock.now()
     sent: list[tuple[int, float, RequestHandle]] = []
@@ -91,6 +93,8 @@ async def drive_open_loop(
         if delay > 0:
             await clock.sleep(delay)
         arrival = clock.now() - t0
+        if stop is not None and stop(arrival, sum(not h.done for _, _, h in sent)):
+            break
         try:
             handle = server.submit(prompt, new_tokens)
         except Overloaded as exc:
@@ -264,6 +268,14 @@ class _ServingRuns:
     def run_one(self, cfg: ServingConfig) -> tuple[dict[str, Any], pd.DataFrame]:
         engine = llm_engine_for(cfg)
         loaded = engine.load()
+        if cfg.schedule == "saturation":
+            from blaze_lab.serving.saturation_run import run_saturation, saturation_result
+
+            summary, raw = saturation_result(cfg, *run_saturation(cfg, engine=engine, warmup=self.warmup))
+            raw.insert(0, "status", ["ok" if o == OK else "error" for o in raw["outcome"]])
+            raw.insert(1, "error", raw.get("request_error", ""))
+            raw.insert(2, "iteration", range(len(raw)))
+            return {"random_weights": loaded.random_weights, "device": loaded.device, **summary}, raw
         result = run_serving(cfg, engine=engine, warmup=self.warmup, cache=self.caches.get(id(cfg)))
         rows = [
             {

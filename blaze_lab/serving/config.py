@@ -35,6 +35,9 @@ BATCHING_MODES = ("none", "dynamic", "continuous")
 
 CACHE_TIERS = ("memory", "disk", "redis")
 
+SCHEDULES = ("fixed", "saturation")
+"""``fixed``: one open-loop run at ``rate_rps``; ``saturation``: the schedule of :mod:`blaze_lab.serving.saturation`."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ServingConfig(BaseConfig):
@@ -65,6 +68,12 @@ class ServingConfig(BaseConfig):
             (repeats are what a result cache can answer).
         zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``).
         seed: seeds arrivals, prompt choice and popularity.
+        schedule: ``fixed`` (one run at ``rate_rps``) or ``saturation`` (a synchronous probe, a max-throughput
+            probe, then ``saturation_steps`` rates between them, each stopped early when over-saturated;
+            ``rate_rps`` is then unused; :mod:`blaze_lab.serving.saturation`).
+        saturation_steps: rates measured between the synchronous and the max-throughput rate.
+        saturation_window_s: the over-saturation detector's window (at least 6 mean arrival gaps are used).
+        slo_target: SLO attainment the max rate meeting the SLO must keep (saturation schedule).
     """
 
     PREFIX = "serving"
@@ -93,6 +102,10 @@ class ServingConfig(BaseConfig):
     prompt_pool: int = 0
     zipf_s: float = 1.1
     seed: int = 0
+    schedule: str = "fixed"
+    saturation_steps: int = 4
+    saturation_window_s: float = 2.0
+    slo_target: float = 0.9
 
     def validate(self) -> None:
         check_type(self, "model", str)
@@ -125,6 +138,13 @@ class ServingConfig(BaseConfig):
         check_int(self, "prompt_pool", minimum=0)
         check_number(self, "zipf_s", minimum=0.0)
         check_int(self, "seed", minimum=0)
+        check_choice(self, "schedule", SCHEDULES)
+        check_int(self, "saturation_steps", minimum=0, maximum=32)
+        check_number(self, "saturation_window_s", minimum=0.0, strict_min=True)
+        check_number(self, "slo_target", minimum=0.0, maximum=1.0, strict_min=True)
+        if self.schedule == "saturation" and self.cache_tiers:
+            raise ConfigError(self.field_name("schedule"), self.schedule,
+                              reason="the saturation schedule runs without a result cache (cache_tiers: [])")
 
     def slo(self) -> SLO:
         """The per-request objectives as a :class:`~blaze_lab.load.slo.SLO`."""
@@ -135,4 +155,4 @@ class ServingConfig(BaseConfig):
         return 1 if self.batching == "none" else self.max_batch_size
 
 
-__all__ = ["BATCHING_MODES", "CACHE_TIERS", "ServingConfig"]
+__all__ = ["BATCHING_MODES", "CACHE_TIERS", "SCHEDULES", "ServingConfig"]
