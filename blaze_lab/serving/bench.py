@@ -57,11 +57,20 @@ class ServingRun:
 def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
     """``n_requests`` prompts of about ``prompt_tokens`` tokens cut from the bundled text at seeded offsets.
 
-    With ``prompt_pool > 0`` they are drawn from a pool of that many with Zipf(``zipf_s``) popularity.
+    With ``prompt_pool > 0`` they are drawn from a pool of that many with Zipf(``zipf_s``) popularity; with
+    ``prefix_groups > 0`` they come from the shared-prefix workload (:mod:`blaze_lab.load.prefix`).
     """
     from blaze_lab.cache.workload import zipf_keys
     from blaze_lab.models import eval_text
 
+    if config.prefix_groups:
+        from blaze_lab.load.prefix import PrefixWorkloadConfig, prefix_workload, text_token_ids
+
+        workload = PrefixWorkloadConfig(
+            n_requests=config.n_requests, n_groups=config.prefix_groups, prefix_dist="fixed",
+            prefix_mean=config.prompt_tokens, suffix_dist="fixed", suffix_mean=config.suffix_tokens,
+            output_dist="fixed", output_mean=config.new_tokens, zipf_s=config.zipf_s, seed=config.seed)
+        return [tokenizer.decode(list(r.token_ids)) for r in prefix_workload(workload, text_token_ids(tokenizer))]
     ids = tokenizer(eval_text(), add_special_tokens=False)["input_ids"]
     while len(ids) < config.prompt_tokens + 1:
         ids = ids + ids

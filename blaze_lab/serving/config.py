@@ -66,7 +66,11 @@ class ServingConfig(BaseConfig):
             password, give ``{env: NAME}`` in specs (a literal one is refused); it is written down redacted.
         prompt_pool: 0 = every request has its own prompt; N > 0 = prompts drawn from N with Zipf popularity
             (repeats are what a result cache can answer).
-        zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``).
+        zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``, or of the prefix groups).
+        prefix_groups: 0 = off; N > 0 = every prompt starts with one of N shared prefixes of ``prompt_tokens``
+            tokens (Zipf(``zipf_s``) popularity) followed by its own ``suffix_tokens`` tokens
+            (:mod:`blaze_lab.load.prefix`; excludes ``prompt_pool``).
+        suffix_tokens: each request's own tokens after its shared prefix (with ``prefix_groups``).
         seed: seeds arrivals, prompt choice and popularity.
         schedule: ``fixed`` (one run at ``rate_rps``) or ``saturation`` (a synchronous probe, a max-throughput
             probe, then ``saturation_steps`` rates between them, each stopped early when over-saturated;
@@ -101,6 +105,8 @@ class ServingConfig(BaseConfig):
     redis_url: Secret | str = "redis://127.0.0.1:6379/0"
     prompt_pool: int = 0
     zipf_s: float = 1.1
+    prefix_groups: int = 0
+    suffix_tokens: int = 16
     seed: int = 0
     schedule: str = "fixed"
     saturation_steps: int = 4
@@ -137,6 +143,11 @@ class ServingConfig(BaseConfig):
         check_url(self, "redis_url", ("redis://", "rediss://", "unix://"))
         check_int(self, "prompt_pool", minimum=0)
         check_number(self, "zipf_s", minimum=0.0)
+        check_int(self, "prefix_groups", minimum=0)
+        check_int(self, "suffix_tokens", minimum=1)
+        if self.prefix_groups and self.prompt_pool:
+            raise ConfigError(self.field_name("prefix_groups"), self.prefix_groups,
+                              reason="set prefix_groups or prompt_pool, not both")
         check_int(self, "seed", minimum=0)
         check_choice(self, "schedule", SCHEDULES)
         check_int(self, "saturation_steps", minimum=0, maximum=32)

@@ -112,3 +112,17 @@ def test_live_schedule_through_the_serving_kind() -> None:
     rate_rows = raw[raw["step_kind"] == "rate"]
     assert rate_rows["step_offered_rps"].between(row["sync_rps"] * 0.99, 2.01 * max(row["max_throughput_rps"],
                                                                                    row["sync_rps"])).all()
+
+
+def test_prefix_groups_give_prompts_that_share_a_prefix() -> None:
+    from blaze_lab.models.vocab import train_bpe_tokenizer
+    from blaze_lab.serving.bench import serving_prompts
+
+    tok = train_bpe_tokenizer()
+    cfg = ServingConfig(n_requests=12, prefix_groups=2, prompt_tokens=40, suffix_tokens=6, zipf_s=0.0)
+    prompts = serving_prompts(tok, cfg)
+    assert len(prompts) == 12
+    starts = {p[:60] for p in prompts}  # two groups: two distinct openings (40 shared tokens > 60 characters)
+    assert len(starts) == 2 and len(set(prompts)) == 12
+    with pytest.raises(ConfigError, match=r"serving\.prefix_groups"):
+        ServingConfig(prefix_groups=2, prompt_pool=4)
