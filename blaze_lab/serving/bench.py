@@ -52,6 +52,7 @@ class ServingRun:
     batches: list[dict[str, Any]]
     duration_s: float
     cache_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prefix_stats: dict[str, Any] = dataclasses.field(default_factory=dict)  # with prefix_reuse
 
 
 def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
@@ -149,7 +150,9 @@ async def _serve(config: ServingConfig, engine: Any, clock: Clock, warmup: bool,
     finally:
         await server.close()
     stats = cache.overall() if cache is not None else {}
-    return ServingRun(rows=rows, itl_s=itl, batches=list(server.batches), duration_s=duration, cache_stats=stats)
+    runner_stats = getattr(getattr(server, "runner", None), "stats", None)
+    return ServingRun(rows=rows, itl_s=itl, batches=list(server.batches), duration_s=duration, cache_stats=stats,
+                      prefix_stats=runner_stats() if config.prefix_reuse and callable(runner_stats) else {})
 
 
 def run_serving(
@@ -219,6 +222,7 @@ def summarize_run(config: ServingConfig, run: ServingRun) -> dict[str, Any]:
         )
     else:
         row.update(n_batches=0, batch_size_mean=math.nan, padding_waste_mean=math.nan, forward_s_mean=math.nan)
+    row.update(run.prefix_stats)
     if run.cache_stats:
         row["cache_hit_rate"] = run.cache_stats.get("hit_rate", math.nan)
         tiers = df["cache_tier"].fillna("") if "cache_tier" in df.columns else pd.Series(dtype=str)

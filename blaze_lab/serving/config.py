@@ -71,6 +71,8 @@ class ServingConfig(BaseConfig):
             tokens (Zipf(``zipf_s``) popularity) followed by its own ``suffix_tokens`` tokens
             (:mod:`blaze_lab.load.prefix`; excludes ``prompt_pool``).
         suffix_tokens: each request's own tokens after its shared prefix (with ``prefix_groups``).
+        prefix_reuse: reuse the KV of the longest leading run a prompt shares with earlier prompts (automatic prefix
+            caching, :mod:`blaze_lab.serving.prefix_runner`); one request at a time only (``batching: none``).
         seed: seeds arrivals, prompt choice and popularity.
         schedule: ``fixed`` (one run at ``rate_rps``) or ``saturation`` (a synchronous probe, a max-throughput
             probe, then ``saturation_steps`` rates between them, each stopped early when over-saturated;
@@ -107,6 +109,7 @@ class ServingConfig(BaseConfig):
     zipf_s: float = 1.1
     prefix_groups: int = 0
     suffix_tokens: int = 16
+    prefix_reuse: bool = False
     seed: int = 0
     schedule: str = "fixed"
     saturation_steps: int = 4
@@ -145,6 +148,10 @@ class ServingConfig(BaseConfig):
         check_number(self, "zipf_s", minimum=0.0)
         check_int(self, "prefix_groups", minimum=0)
         check_int(self, "suffix_tokens", minimum=1)
+        check_type(self, "prefix_reuse", bool)
+        if self.prefix_reuse and self.batching != "none":
+            raise ConfigError(self.field_name("prefix_reuse"), self.prefix_reuse,
+                              reason=f"needs batching: none (got {self.batching!r}); padded batches do not reuse KV")
         if self.prefix_groups and self.prompt_pool:
             raise ConfigError(self.field_name("prefix_groups"), self.prefix_groups,
                               reason="set prefix_groups or prompt_pool, not both")

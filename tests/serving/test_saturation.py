@@ -126,3 +126,19 @@ def test_prefix_groups_give_prompts_that_share_a_prefix() -> None:
     assert len(starts) == 2 and len(set(prompts)) == 12
     with pytest.raises(ConfigError, match=r"serving\.prefix_groups"):
         ServingConfig(prefix_groups=2, prompt_pool=4)
+
+
+def test_prefix_reuse_in_the_serving_path() -> None:
+    from blaze_lab.serving.bench import benchmark_group
+
+    common = {"model": "random:tiny-llama", "device": "cpu", "batching": "none", "n_requests": 6, "new_tokens": 3,
+              "prompt_tokens": 48, "suffix_tokens": 6, "prefix_groups": 1, "rate_rps": 50.0, "arrival": "constant"}
+    runs = [{"run_id": f"reuse-{flag}", "config": {**common, "prefix_reuse": flag}} for flag in (False, True)]
+    summary, raw = benchmark_group(runs)
+    assert summary["status"].tolist() == ["ok", "ok"]
+    reuse = summary.set_index("run_id").loc["reuse-True"]
+    # warm-up + 6 requests share one prefix: every request after the first reuses most of its prompt
+    assert reuse["prefix_hits"] >= 5 and reuse["prefix_reused_share"] > 0.5
+    assert (raw["outcome"] == "ok").all() and raw["output_tokens"].min() >= 1
+    with pytest.raises(ConfigError, match=r"serving\.prefix_reuse"):
+        ServingConfig(prefix_reuse=True, batching="dynamic")

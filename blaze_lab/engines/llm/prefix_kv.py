@@ -123,9 +123,91 @@ class PrefixKVCache:
         return PrefixGeneration(token_ids=out[0, len(ids):].tolist(), timings=timer.timings(),
                                 reused_tokens=prefix_tokens if "cache" in kwargs else 0, prefix_hit=hit)
 
+    def longest_stored(self, prompt_ids: Sequence[int]) -> tuple[tuple[int, ...] | None, int]:
+        """The stored key sharing the longest leading run with ``prompt_ids`` (kept below the prompt's length, so
+        one token is left to prefill) and that run's length; ``(None, 0)`` when nothing is shared."""
+        ids = [int(i) for i in prompt_ids]
+        best: tuple[tuple[int, ...] | None, int] = (None, 0)
+        for key in self._store:
+            n = 0
+            for a, b in zip(key, ids[:-1], strict=False):
+                if a != b:
+                    break
+                n += 1
+            if n > best[1]:
+                best = (key, n)
+        return best
+
+    def generate_auto(self, prompt_ids: Sequence[int], new_tokens: int, streamer: Any = None,
+                      min_reuse_tokens: int = 16) -> PrefixGeneration:
+        """Automatic prefix caching: reuse the longest leading run any stored prompt shares with this one (a copy
+        of its cache cropped to that run), then store this prompt's own KV for later requests.
+
+        No prefix is declared: what is shared is discovered from the token ids, like a serving engine's prefix
+        cache. Runs shorter than ``min_reuse_tokens`` are not worth a copy and count as misses. ``streamer`` (the
+        transformers protocol) also receives the tokens.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        from blaze_lab.engines.llm.engine import _TimerProcessor
+
+        ids = [int(i) for i in prompt_ids]
+        loaded = self.loaded
+        timer = TokenTimer(loaded.device, self.clock)
+        timer.start()
+        key, shared = self.longest_stored(ids)
+        if key is not None and shared >= min_reuse_tokens:
+            self.hits += 1
+            self._store.move_to_end(key)
+            cache = _crop_to(copy.deepcopy(self._store[key]), shared)
+        else:
+            self.misses += 1
+            shared = 0
+            cache = DynamicCache(config=loaded.model.config)
+        tensor = torch.tensor([ids], device=loaded.device)
+        streamers = [s for s in (timer, streamer) if s is not None]
+        with torch.no_grad():
+            out = loaded.model.generate(
+                input_ids=tensor, attention_mask=torch.ones_like(tensor), max_new_tokens=new_tokens,
+                do_sample=False, pad_token_id=loaded.tokenizer.pad_token_id, cache=cache,
+                streamer=_Fanout(streamers) if len(streamers) > 1 else timer,
+                logits_processor=[_TimerProcessor(timer)],
+            )
+        _crop_to(cache, len(ids))  # the prompt's KV (generate appended the new tokens' too)
+        self._store[tuple(ids)] = cache
+        self._store.move_to_end(tuple(ids))
+        while len(self._store) > self.max_prefixes:
+            self._store.popitem(last=False)
+        return PrefixGeneration(token_ids=out[0, len(ids):].tolist(), timings=timer.timings(),
+                                reused_tokens=shared, prefix_hit=shared > 0)
+
     def stats(self) -> dict[str, Any]:
         """Stored prefixes, hits and misses of :meth:`prefill` so far."""
         return {"prefixes": len(self._store), "hits": self.hits, "misses": self.misses}
+
+
+def _crop_to(cache: Any, length: int) -> Any:
+    """Keep the first ``length`` positions (transformers 5's ``crop`` takes how many to remove, as a negative)."""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+    return cache
+
+
+class _Fanout:
+    """One transformers streamer that forwards to several (a timer and the caller's)."""
+
+    def __init__(self, streamers: Sequence[Any]) -> None:
+        self.streamers = list(streamers)
+
+    def put(self, value: Any) -> None:
+        for s in self.streamers:
+            s.put(value)
+
+    def end(self) -> None:
+        for s in self.streamers:
+            s.end()
 
 
 __all__ = ["PrefixGeneration", "PrefixKVCache"]

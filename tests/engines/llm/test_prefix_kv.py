@@ -57,3 +57,17 @@ def test_prefix_must_leave_a_suffix_token(loaded: Any, prefix_tokens: int) -> No
 def test_bad_capacity_is_named(loaded: Any) -> None:
     with pytest.raises(ConfigError, match=r"prefix_kv\.max_prefixes"):
         PrefixKVCache(loaded, max_prefixes=0)
+
+
+def test_automatic_reuse_finds_the_shared_run_and_matches_full_prefill(loaded: Any) -> None:
+    kv = PrefixKVCache(loaded, max_prefixes=4)
+    shared = list(range(200, 240))
+    first = kv.generate_auto([*shared, 1, 2, 3], new_tokens=5, min_reuse_tokens=8)
+    assert first.reused_tokens == 0 and not first.prefix_hit
+    second = kv.generate_auto([*shared, 7, 8], new_tokens=5, min_reuse_tokens=8)
+    assert second.prefix_hit and second.reused_tokens == 40
+    base = kv.generate([*shared, 7, 8], prefix_tokens=0, new_tokens=5, reuse=False)
+    assert second.token_ids[: len(base.token_ids)] == base.token_ids[: len(second.token_ids)]
+    assert len(kv) == 2 and kv.longest_stored([*shared, 7, 8, 9]) == (tuple([*shared, 7, 8]), 42)
+    unrelated = kv.generate_auto([600, 601, 602, 603], new_tokens=2, min_reuse_tokens=8)
+    assert unrelated.reused_tokens == 0 and kv.stats()["misses"] == 2
