@@ -307,8 +307,13 @@ def make_server(config: ServingConfig, engine: LLMEngine, clock: Clock | None = 
             engine, max_batch_size=config.max_batch_size, max_queue=config.max_queue,
             default_new_tokens=config.new_tokens, clock=clock,
         )
+    runner: BatchRunner = LLMBatchRunner(engine, clock=clock)
+    if config.prefix_reuse:
+        from blaze_lab.serving.prefix_runner import PrefixReuseRunner
+
+        runner = PrefixReuseRunner(engine, clock=clock, max_prefixes=max(8, 2 * config.prefix_groups))
     return DynamicBatcher(
-        LLMBatchRunner(engine, clock=clock),
+        runner,
         max_batch_size=config.effective_batch_size(),
         max_wait_ms=config.max_wait_ms if config.batching == "dynamic" else 0.0,
         max_queue=config.max_queue,

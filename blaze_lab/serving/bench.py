@@ -52,16 +52,26 @@ class ServingRun:
     batches: list[dict[str, Any]]
     duration_s: float
     cache_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prefix_stats: dict[str, Any] = dataclasses.field(default_factory=dict)  # with prefix_reuse
 
 
 def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
     """``n_requests`` prompts of about ``prompt_tokens`` tokens cut from the bundled text at seeded offsets.
 
-    With ``prompt_pool > 0`` they are drawn from a pool of that many with Zipf(``zipf_s``) popularity.
+    With ``prompt_pool > 0`` they are drawn from a pool of that many with Zipf(``zipf_s``) popularity; with
+    ``prefix_groups > 0`` they come from the shared-prefix workload (:mod:`blaze_lab.load.prefix`).
     """
     from blaze_lab.cache.workload import zipf_keys
     from blaze_lab.models import eval_text
 
+    if config.prefix_groups:
+        from blaze_lab.load.prefix import PrefixWorkloadConfig, prefix_workload, text_token_ids
+
+        workload = PrefixWorkloadConfig(
+            n_requests=config.n_requests, n_groups=config.prefix_groups, prefix_dist="fixed",
+            prefix_mean=config.prompt_tokens, suffix_dist="fixed", suffix_mean=config.suffix_tokens,
+            output_dist="fixed", output_mean=config.new_tokens, zipf_s=config.zipf_s, seed=config.seed)
+        return [tokenizer.decode(list(r.token_ids)) for r in prefix_workload(workload, text_token_ids(tokenizer))]
     ids = tokenizer(eval_text(), add_special_tokens=False)["input_ids"]
     while len(ids) < config.prompt_tokens + 1:
         ids = ids + ids
@@ -76,12 +86,14 @@ def serving_prompts(tokenizer: Any, config: ServingConfig) -> list[str]:
 
 
 async def drive_open_loop(
-    server: Any, prompts: Sequence[str], arrivals_s: Sequence[float], new_tokens: int, clock: Clock
+    server: Any, prompts: Sequence[str], arrivals_s: Sequence[float], new_tokens: int, clock: Clock,
+    stop: Callable[[float, int], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], list[float], float]:
     """Submit ``prompts[i]`` at ``arrivals_s[i]`` (seconds from now) whatever is still running; wait for all.
 
-    Returns request rows (``arrival_s`` added; rejected requests included), pooled ITL gaps and the window
-    (first arrival to last completion).
+    ``stop(t, in_flight)``, asked before each arrival, ends the arrivals early when it returns True (an
+    over-saturation detector); requests already sent still finish. Returns request rows (``arrival_s`` added;
+    rejected requests included), pooled ITL gaps and the window (first arrival to last completion).
     """
     t0 = clock.now()
     sent: list[tuple[int, float, RequestHandle]] = []
@@ -91,6 +103,8 @@ async def drive_open_loop(
         if delay > 0:
             await clock.sleep(delay)
         arrival = clock.now() - t0
+        if stop is not None and stop(arrival, sum(not h.done for _, _, h in sent)):
+            break
         try:
             handle = server.submit(prompt, new_tokens)
         except Overloaded as exc:
@@ -136,7 +150,9 @@ async def _serve(config: ServingConfig, engine: Any, clock: Clock, warmup: bool,
     finally:
         await server.close()
     stats = cache.overall() if cache is not None else {}
-    return ServingRun(rows=rows, itl_s=itl, batches=list(server.batches), duration_s=duration, cache_stats=stats)
+    runner_stats = getattr(getattr(server, "runner", None), "stats", None)
+    return ServingRun(rows=rows, itl_s=itl, batches=list(server.batches), duration_s=duration, cache_stats=stats,
+                      prefix_stats=runner_stats() if config.prefix_reuse and callable(runner_stats) else {})
 
 
 def run_serving(
@@ -206,6 +222,7 @@ def summarize_run(config: ServingConfig, run: ServingRun) -> dict[str, Any]:
         )
     else:
         row.update(n_batches=0, batch_size_mean=math.nan, padding_waste_mean=math.nan, forward_s_mean=math.nan)
+    row.update(run.prefix_stats)
     if run.cache_stats:
         row["cache_hit_rate"] = run.cache_stats.get("hit_rate", math.nan)
         tiers = df["cache_tier"].fillna("") if "cache_tier" in df.columns else pd.Series(dtype=str)
@@ -264,6 +281,14 @@ class _ServingRuns:
     def run_one(self, cfg: ServingConfig) -> tuple[dict[str, Any], pd.DataFrame]:
         engine = llm_engine_for(cfg)
         loaded = engine.load()
+        if cfg.schedule == "saturation":
+            from blaze_lab.serving.saturation_run import run_saturation, saturation_result
+
+            summary, raw = saturation_result(cfg, *run_saturation(cfg, engine=engine, warmup=self.warmup))
+            raw.insert(0, "status", ["ok" if o == OK else "error" for o in raw["outcome"]])
+            raw.insert(1, "error", raw.get("request_error", ""))
+            raw.insert(2, "iteration", range(len(raw)))
+            return {"random_weights": loaded.random_weights, "device": loaded.device, **summary}, raw
         result = run_serving(cfg, engine=engine, warmup=self.warmup, cache=self.caches.get(id(cfg)))
         rows = [
             {

@@ -35,6 +35,9 @@ BATCHING_MODES = ("none", "dynamic", "continuous")
 
 CACHE_TIERS = ("memory", "disk", "redis")
 
+SCHEDULES = ("fixed", "saturation")
+"""``fixed``: one open-loop run at ``rate_rps``; ``saturation``: the schedule of :mod:`blaze_lab.serving.saturation`."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ServingConfig(BaseConfig):
@@ -63,8 +66,20 @@ class ServingConfig(BaseConfig):
             password, give ``{env: NAME}`` in specs (a literal one is refused); it is written down redacted.
         prompt_pool: 0 = every request has its own prompt; N > 0 = prompts drawn from N with Zipf popularity
             (repeats are what a result cache can answer).
-        zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``).
+        zipf_s: Zipf exponent of the prompt popularity (with ``prompt_pool``, or of the prefix groups).
+        prefix_groups: 0 = off; N > 0 = every prompt starts with one of N shared prefixes of ``prompt_tokens``
+            tokens (Zipf(``zipf_s``) popularity) followed by its own ``suffix_tokens`` tokens
+            (:mod:`blaze_lab.load.prefix`; excludes ``prompt_pool``).
+        suffix_tokens: each request's own tokens after its shared prefix (with ``prefix_groups``).
+        prefix_reuse: reuse the KV of the longest leading run a prompt shares with earlier prompts (automatic prefix
+            caching, :mod:`blaze_lab.serving.prefix_runner`); one request at a time only (``batching: none``).
         seed: seeds arrivals, prompt choice and popularity.
+        schedule: ``fixed`` (one run at ``rate_rps``) or ``saturation`` (a synchronous probe, a max-throughput
+            probe, then ``saturation_steps`` rates between them, each stopped early when over-saturated;
+            ``rate_rps`` is then unused; :mod:`blaze_lab.serving.saturation`).
+        saturation_steps: rates measured between the synchronous and the max-throughput rate.
+        saturation_window_s: the over-saturation detector's window (at least 6 mean arrival gaps are used).
+        slo_target: SLO attainment the max rate meeting the SLO must keep (saturation schedule).
     """
 
     PREFIX = "serving"
@@ -92,7 +107,14 @@ class ServingConfig(BaseConfig):
     redis_url: Secret | str = "redis://127.0.0.1:6379/0"
     prompt_pool: int = 0
     zipf_s: float = 1.1
+    prefix_groups: int = 0
+    suffix_tokens: int = 16
+    prefix_reuse: bool = False
     seed: int = 0
+    schedule: str = "fixed"
+    saturation_steps: int = 4
+    saturation_window_s: float = 2.0
+    slo_target: float = 0.9
 
     def validate(self) -> None:
         check_type(self, "model", str)
@@ -124,7 +146,23 @@ class ServingConfig(BaseConfig):
         check_url(self, "redis_url", ("redis://", "rediss://", "unix://"))
         check_int(self, "prompt_pool", minimum=0)
         check_number(self, "zipf_s", minimum=0.0)
+        check_int(self, "prefix_groups", minimum=0)
+        check_int(self, "suffix_tokens", minimum=1)
+        check_type(self, "prefix_reuse", bool)
+        if self.prefix_reuse and self.batching != "none":
+            raise ConfigError(self.field_name("prefix_reuse"), self.prefix_reuse,
+                              reason=f"needs batching: none (got {self.batching!r}); padded batches do not reuse KV")
+        if self.prefix_groups and self.prompt_pool:
+            raise ConfigError(self.field_name("prefix_groups"), self.prefix_groups,
+                              reason="set prefix_groups or prompt_pool, not both")
         check_int(self, "seed", minimum=0)
+        check_choice(self, "schedule", SCHEDULES)
+        check_int(self, "saturation_steps", minimum=0, maximum=32)
+        check_number(self, "saturation_window_s", minimum=0.0, strict_min=True)
+        check_number(self, "slo_target", minimum=0.0, maximum=1.0, strict_min=True)
+        if self.schedule == "saturation" and self.cache_tiers:
+            raise ConfigError(self.field_name("schedule"), self.schedule,
+                              reason="the saturation schedule runs without a result cache (cache_tiers: [])")
 
     def slo(self) -> SLO:
         """The per-request objectives as a :class:`~blaze_lab.load.slo.SLO`."""
@@ -135,4 +173,4 @@ class ServingConfig(BaseConfig):
         return 1 if self.batching == "none" else self.max_batch_size
 
 
-__all__ = ["BATCHING_MODES", "CACHE_TIERS", "ServingConfig"]
+__all__ = ["BATCHING_MODES", "CACHE_TIERS", "SCHEDULES", "ServingConfig"]

@@ -72,3 +72,37 @@ def test_serving_section_is_registered_and_notes_missing_columns() -> None:
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(sf, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def _saturation() -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary = pd.DataFrame([{"run_id": "sat", "engine": "serving", "status": "ok", "serving.batching": "dynamic",
+                             "serving.schedule": "saturation", "latency_s_p50": 1.2, "knee_rps": 1.6,
+                             "knee_tokens_per_s": 12.8, "sync_rps": 1.0, "max_throughput_rps": 3.0,
+                             "max_rate_slo_rps": 1.8, "max_rate_slo_ci_low": 1.4, "max_rate_slo_ci_high": 2.2,
+                             "slo_target_attainment": 0.9, "oversaturated_steps": 1, "saturation_steps_run": 5}])
+    steps = [("synchronous", np.nan, 1.0, 1.0, False, False), ("throughput", np.nan, 3.0, 4.0, False, False),
+             ("rate", 1.5, 1.5, 1.1, False, False), ("rate", 2.0, 1.6, 1.6, False, True),
+             ("rate", 2.5, 1.7, 3.5, True, False)]
+    raw = pd.DataFrame([{"run_id": "sat", "step": i, "step_kind": k, "step_offered_rps": r, "outcome": "ok",
+                         "ttft_s": 0.3, "step_requests_per_s": x, "step_latency_s_p50": y, "oversaturated": o,
+                         "knee": kn} for i, (k, r, x, y, o, kn) in enumerate(steps) for _ in range(3)])
+    return summary, raw
+
+
+def test_saturation_curve_orders_steps_and_marks_knee_and_oversaturation() -> None:
+    summary, raw = _saturation()
+    fig = sf.saturation_curves(summary, raw)
+    line, over, knee = fig.data
+    assert list(line.x) == [1.0, 1.5, 1.6, 1.7, 3.0]  # synchronous, rates by offered rate, max throughput
+    assert list(over.x) == [1.7] and over.marker.symbol == "x"
+    assert list(knee.x) == [1.6] and list(knee.y) == [1.6] and knee.marker.symbol == "star"
+    table = sf.saturation_table(summary)
+    assert table.loc[0, "max_rate_slo_ci_low"] == 1.4 and table.loc[0, "knee_rps"] == 1.6
+
+
+def test_saturation_items_only_for_saturation_sweeps() -> None:
+    summary, raw = _saturation()
+    titles = [t for t, _ in sf.serving_sections(summary, raw)]
+    assert titles[:2] == ["Saturation: latency vs throughput", "Saturation: knee and max rate meeting the SLO"]
+    plain, plain_raw = _sweep()
+    assert not any(t.startswith("Saturation") for t, _ in sf.serving_sections(plain, plain_raw))

@@ -1,0 +1,168 @@
+"""Sweep to saturation: a synchronous probe, a max-throughput probe, interpolated rates between them, an
+over-saturation detector that ends a rate step early, the knee, and the highest rate meeting the SLO with a CI.
+
+A config with ``schedule: saturation`` is measured as one schedule (:func:`run_saturation`):
+
+1. **synchronous** — one request at a time: the unloaded latency W₀ and the rate r_sync = 1 / W₀;
+2. **throughput** — every request submitted at once: the most the server completes per second, r_max;
+3. **rates** — ``saturation_steps`` open-loop rates evenly spaced strictly between r_sync and r_max.
+
+While a rate step runs, :class:`OversaturationDetector` watches the requests in flight. Little's law says a stable
+system holds L = λ·W requests; an over-saturated one holds ever more. The step is stopped early (no more arrivals;
+those in flight finish) and marked ``oversaturated`` with the reason when, over the last ``window_s``, the number
+in flight grows by at least ``min_growth``·λ per second *and* its mean exceeds ``littles_factor``·λ·W₀.
+
+The **knee** is the highest offered rate among rate steps that were not over-saturated and whose median latency
+stays within ``knee_factor``·W₀. The **max rate meeting the SLO** is where SLO attainment (a binomial share per
+step, Wilson 95% interval) crosses the target, interpolated linearly between the steps' realized arrival rates
+(20 Poisson arrivals rarely span exactly n / rate); its interval is where the attainment's upper and lower bounds
+cross it (a pointwise band: see docs/serving.md for what it does not cover).
+
+Example:
+    >>> interpolated_rates(1.0, 5.0, 3)
+    [2.0, 3.0, 4.0]
+    >>> det = OversaturationDetector(rate_rps=10.0, ref_latency_s=0.1, window_s=1.0, min_samples=3)
+    >>> [det.observe(t / 10, in_flight=int(t * 2)) for t in range(12)][-1]
+    True
+    >>> det.reason.split(";")[0]
+    'in flight grew 20/s >= 0.2 x rate'
+    >>> wilson_interval(9, 10)
+    (0.5958..., 0.9821...)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from blaze_lab.errors import ConfigError
+from blaze_lab.serving.config import SCHEDULES
+
+STEP_KINDS = ("synchronous", "throughput", "rate")
+
+
+def interpolated_rates(sync_rps: float, max_rps: float, steps: int) -> list[float]:
+    """``steps`` rates evenly spaced strictly between the synchronous and the max-throughput rate."""
+    if steps < 0:
+        raise ConfigError("serving.saturation_steps", steps, reason="must be >= 0")
+    lo, hi = float(sync_rps), float(max_rps)
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0:
+        return []
+    if hi <= lo:  # batching gave nothing over one-at-a-time: probe around r_sync instead
+        hi = 2.0 * lo
+    return [float(r) for r in np.linspace(lo, hi, steps + 2)[1:-1]]
+
+
+class OversaturationDetector:
+    """Queue growth + Little's-law check over a sliding window of (time, requests in flight) samples."""
+
+    def __init__(self, rate_rps: float, ref_latency_s: float, window_s: float = 2.0, min_growth: float = 0.2,
+                 littles_factor: float = 3.0, min_samples: int = 5) -> None:
+        self.rate = float(rate_rps)
+        self.ref_latency = float(ref_latency_s)
+        self.window_s = float(window_s)
+        self.min_growth = float(min_growth)
+        self.littles_factor = float(littles_factor)
+        self.min_samples = int(min_samples)
+        self.samples: list[tuple[float, int]] = []
+        self.reason = ""
+
+    @property
+    def oversaturated(self) -> bool:
+        return bool(self.reason)
+
+    def observe(self, t: float, in_flight: int) -> bool:
+        """Record a sample; True (and ``reason`` set) once the window shows over-saturation."""
+        if self.reason:
+            return True
+        self.samples.append((float(t), int(in_flight)))
+        window = [(s, n) for s, n in self.samples if s >= t - self.window_s]
+        if len(window) < self.min_samples or window[-1][0] - window[0][0] < 0.5 * self.window_s:
+            return False
+        ts = np.array([s for s, _ in window])
+        ns = np.array([n for _, n in window], dtype=float)
+        slope = float(np.polyfit(ts, ns, 1)[0])
+        expected = self.rate * self.ref_latency  # Little's law: L = lambda W for a system that keeps up
+        mean_in_flight = float(ns.mean())
+        if slope >= self.min_growth * self.rate and mean_in_flight > self.littles_factor * max(expected, 1.0):
+            self.reason = (f"in flight grew {slope:.3g}/s >= {self.min_growth:g} x rate; mean in flight "
+                           f"{mean_in_flight:.3g} > {self.littles_factor:g} x max(1, lambda W0 = {expected:.3g})")
+            return True
+        return False
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (holds coverage near 0 and 1, unlike the Wald one)."""
+    if n <= 0:
+        return math.nan, math.nan
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _crossing(rates: Sequence[float], values: Sequence[float], target: float) -> float:
+    """The rate where ``values`` (falling with rate) first drops below ``target``, interpolated linearly.
+
+    Returns the top rate when it never drops, NaN when even the first rate is below.
+    """
+    if not len(rates) or values[0] < target:
+        return math.nan
+    for i in range(1, len(rates)):
+        if values[i] < target:
+            r0, r1, v0, v1 = rates[i - 1], rates[i], values[i - 1], values[i]
+            return float(r0 + (v0 - target) * (r1 - r0) / (v0 - v1)) if v0 != v1 else float(r0)
+    return float(rates[-1])
+
+
+def max_rate_meeting_slo(steps: pd.DataFrame, target: float = 0.9, rate_column: str = "offered_rps"
+                         ) -> dict[str, float]:
+    """Rate where SLO attainment crosses ``target`` over the ``rate`` steps (``rate_column``, ``slo_met``,
+    ``requests_sent``), with the crossings of the Wilson bounds as its interval. NaN where a bound is below the
+    target already at the lowest rate (e.g. ``ci_low`` with 20 of 20 met: the Wilson lower bound is 0.84, so
+    0.9 is not confirmed at any rate).
+
+    >>> steps = pd.DataFrame({"offered_rps": [1.0, 2.0, 3.0], "slo_met": [60, 60, 6], "requests_sent": [60] * 3})
+    >>> out = max_rate_meeting_slo(steps)
+    >>> round(out["max_rate_slo_rps"], 2), out["max_rate_slo_ci_low"] < out["max_rate_slo_rps"]
+    (2.11, True)
+    """
+    df = steps.sort_values(rate_column)
+    rates = df[rate_column].astype(float).tolist()
+    bounds = [wilson_interval(int(k), int(n)) for k, n in zip(df["slo_met"], df["requests_sent"], strict=True)]
+    share = [k / n if n else math.nan for k, n in zip(df["slo_met"], df["requests_sent"], strict=True)]
+    return {
+        "max_rate_slo_rps": _crossing(rates, share, target),
+        # never below the target up to the top rate: the estimate is only a lower bound
+        "max_rate_slo_censored": bool(len(share) and min(share) >= target),
+        "max_rate_slo_ci_low": _crossing(rates, [lo for lo, _ in bounds], target),
+        "max_rate_slo_ci_high": _crossing(rates, [hi for _, hi in bounds], target),
+        "slo_target_attainment": target,
+    }
+
+
+def knee(steps: pd.DataFrame, ref_latency_s: float, knee_factor: float = 2.0) -> dict[str, Any]:
+    """The highest offered rate among ``rate`` steps that were not over-saturated and whose median latency stays
+    within ``knee_factor`` × the synchronous latency (``knee_step`` -1 and NaN when none qualifies).
+
+    ``knee_rps`` is that offered rate; ``knee_achieved_rps`` / ``knee_tokens_per_s`` what the step completed (a
+    short open-loop step completes fewer per second than offered: its window includes the last requests' tail).
+    """
+    rates = steps[steps["step_kind"] == "rate"] if "step_kind" in steps.columns else steps
+    ok = rates[~rates["oversaturated"].astype(bool) & (rates["latency_s_p50"] <= knee_factor * ref_latency_s)]
+    if not len(ok):
+        return {"knee_step": -1, "knee_rps": math.nan, "knee_arrived_rps": math.nan, "knee_achieved_rps": math.nan,
+                "knee_tokens_per_s": math.nan}
+    best = ok.loc[ok["offered_rps"].idxmax()]
+    return {"knee_step": int(best["step"]), "knee_rps": float(best["offered_rps"]),
+            "knee_arrived_rps": float(best.get("arrived_rps", math.nan)),
+            "knee_achieved_rps": float(best["requests_per_s"]), "knee_tokens_per_s": float(best["tokens_per_s"])}
+
+
+__all__ = ["SCHEDULES", "STEP_KINDS", "OversaturationDetector", "interpolated_rates", "knee",
+           "max_rate_meeting_slo", "wilson_interval"]
