@@ -78,6 +78,13 @@ def sweep(
     allow_failures: Annotated[
         bool, typer.Option("--allow-failures", help="exit 0 even when some runs ended error or oom (default: 1)")
     ] = False,
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications", min=1, max=20,
+            help="run every load-time group K times in separate kernels, interleaved (default: the spec's)",
+        ),
+    ] = None,
 ) -> None:
     """Run (or resume) a sweep; the last line printed is the path of its report.html.
 
@@ -88,7 +95,7 @@ def sweep(
 
         loaded = load_spec(spec, max_runs=max_runs)
         if dry_run:
-            _print_plan(loaded, results, retry_errors)
+            _print_plan(loaded, results, retry_errors, replications)
             return
         from blaze_lab.sweep.executor import Executor
         from blaze_lab.sweep.runner import run_sweep
@@ -102,7 +109,7 @@ def sweep(
             chosen, address = RayExecutor.from_options(address, ray_options), None
         result = run_sweep(
             loaded, results_root=results, executor=chosen, address=address, kernel_name=kernel,
-            retry_errors=retry_errors,
+            retry_errors=retry_errors, replications=replications,
         )  # fmt: skip
         counts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
         typer.echo(
@@ -125,14 +132,14 @@ def sweep(
         raise typer.Exit(1)
 
 
-def _print_plan(spec: Any, results: Path, retry_errors: bool) -> None:
+def _print_plan(spec: Any, results: Path, retry_errors: bool, replications: int | None = None) -> None:
     import pandas as pd
 
     from blaze_lab.sweep.plan import expand, groups
     from blaze_lab.sweep.runner import completed_runs
 
     runs = expand(spec)
-    plan = groups(runs)
+    plan = groups(runs, replications or spec.replications)
     from blaze_lab.report.labels import config_labels
 
     done = completed_runs(spec, plan, results, retry_errors)

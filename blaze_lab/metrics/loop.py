@@ -86,7 +86,7 @@ def run_configs(
     env: Mapping[str, Any] | None = None,
     probe: ContentionProbe | str | None = "auto",
     progress: bool = True,
-    order_seed: int = 0,
+    order_seed: int | None = None,
     warmup_rule: WarmupRule | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure ``runs`` (``[(run_id, config)]``) of one kind; returns ``(summary, raw)`` in input order.
@@ -106,7 +106,7 @@ def run_configs(
         extra=dict(extra or {}),
         env={**env, **{f"env.{k}": v for k, v in thread_settings().items()}},
         probe=ContentionProbe() if probe == "auto" else probe if isinstance(probe, ContentionProbe) else None,
-        order_seed=order_seed,
+        order_seed=order_seed if order_seed is not None else (settings or MeasureSettings()).order_seed,
         warmup_rule=warmup_rule or WarmupRule(),
     )
     bar = _progress(len(runs), kind, progress)
@@ -417,6 +417,9 @@ def _summarize(ctx: _Context, metrics: MetricSpec, state: _Active) -> dict[str, 
         warmup_calls=len(state.warmup_rows),
         warmup_stable=state.warmup_stable,
         order_seed=ctx.order_seed,
+        # what combining replications needs to recompute the estimates (blaze_lab.sweep.replications)
+        primary_metric=metrics.primary,
+        ratio_metrics=";".join(f"{r.name}={r.numerator}/{r.denominator}" for r in metrics.ratios),
     )
     return cols
 

@@ -45,6 +45,7 @@ class MeasureSettings(BaseConfig):
             ``valid=False`` with the achieved half-width in its reason.
         target_ci_rel: stop once the 95% CI half-width of the primary metric's mean is <= this fraction of the
             mean (None: stop at ``min_iters`` / ``min_duration_s``).
+        order_seed: seed of the interleaving start (each replication of a sweep group gets its own).
     """
 
     PREFIX = "measure"
@@ -57,6 +58,7 @@ class MeasureSettings(BaseConfig):
     min_duration_s: float = 0.0
     max_duration_s: float = 30.0
     target_ci_rel: float | None = 0.05
+    order_seed: int = 0
 
     def validate(self) -> None:
         check_int(self, "warmup", minimum=0)
@@ -66,6 +68,7 @@ class MeasureSettings(BaseConfig):
                 self.field_name("warmup_max"), self.warmup_max, reason=f"must be >= warmup ({self.warmup})"
             )
         check_number(self, "warmup_max_s", minimum=0)
+        check_int(self, "order_seed", minimum=0)
         check_int(self, "min_iters", minimum=1)
         check_int(self, "max_iters", minimum=1)
         if self.max_iters < self.min_iters:

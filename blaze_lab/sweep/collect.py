@@ -67,8 +67,12 @@ def read_frame(path: Path) -> pd.DataFrame:
         raise ReportError(f"{path}: unreadable parquet ({type(exc).__name__}: {exc})") from None
 
 
-def collect(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def collect(results_dir: str | Path, combine: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All groups' (summary, raw) rows concatenated; empty frames when nothing has been measured yet.
+
+    A sweep run with replications has one summary row per run and replication; ``combine`` (default) merges them
+    into one row per run with the between-replication CI (:mod:`blaze_lab.sweep.replications`); raw rows keep
+    their ``replication`` column.
 
     With a manifest, rows are limited to the run ids it lists per group: rows of an older spec or code version
     that a group's folder still holds (until that group runs again) are not part of the sweep.
@@ -80,7 +84,12 @@ def collect(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         run_ids = (listed.get(folder.name) or {}).get("run_ids")
         summaries.append(_only(read_frame(folder / SUMMARY), run_ids))
         raws.append(_only(read_frame(folder / RAW), run_ids))
-    return _concat(summaries), _concat(raws)
+    summary, raw = _concat(summaries), _concat(raws)
+    if not combine:
+        return summary, raw
+    from blaze_lab.sweep.replications import combine_replications
+
+    return combine_replications(summary, raw), raw
 
 
 def _only(frame: pd.DataFrame, run_ids: list[str] | None) -> pd.DataFrame:

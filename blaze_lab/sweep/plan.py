@@ -58,6 +58,7 @@ class Group:
     runs: tuple[Run, ...]
     reference: BaseConfig | None
     measure: Mapping[str, Any]
+    replication: int = 0  # 0 for the first execution; k for the (k+1)-th, stored in "<group_id>-rep<k>"
 
     @property
     def run_ids(self) -> list[str]:
@@ -182,8 +183,24 @@ def _source_of(part: PartSpec, field: str, value: Any) -> str:
     return f"{field} (the default)"
 
 
-def groups(runs: Sequence[Run]) -> list[Group]:
-    """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``."""
+def groups(runs: Sequence[Run], replications: int = 1) -> list[Group]:
+    """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``.
+
+    With ``replications`` = k > 1 every group appears k times, interleaved in time (A B A B …, not A A B B, so slow
+    drift of the machine spreads over all groups): replication r of group g is ``g-rep<r>`` (r ≥ 1), a separate
+    kernel with its own folder. Run ids are the same in every replication; the rows carry ``replication``.
+    """
+    base = _groups(runs)
+    if replications <= 1:
+        return base
+    return [
+        g if r == 0 else dataclasses.replace(g, group_id=f"{g.group_id}-rep{r}", replication=r)
+        for r in range(replications)
+        for g in base
+    ]
+
+
+def _groups(runs: Sequence[Run]) -> list[Group]:
     by_id: dict[str, list[Run]] = {}
     for run in runs:
         by_id.setdefault(run.group, []).append(run)

@@ -60,8 +60,12 @@ def run_sweep(
     progress: bool = True,
     cell_timeout_s: float | None = None,
     clock: Clock | None = None,
+    replications: int | None = None,
 ) -> SweepResult:
     """Run (or resume) every group of a spec; returns counts by status and the results folder.
+
+    ``replications`` (default: the spec's ``replications``) runs every load-time group that many times, each in its
+    own kernel, interleaved in time (see :func:`blaze_lab.sweep.plan.groups`).
 
     Everything is validated before the first write: the spec (when given as a path), each notebook's parameters,
     the executor and its kernel.
@@ -78,7 +82,7 @@ def run_sweep(
         for part in spec.parts:
             check_notebook(part.notebook, part.field_path("notebook"))
     runs = expand(spec)
-    plan = groups(runs)
+    plan = groups(runs, replications if replications is not None else spec.replications)
     exe = make_executor(executor, address) if isinstance(executor, str) else executor
     root = Path(results_root) / spec.name
     done = {g.group_id: store.complete_ids(root / g.group_id, g, retry_errors) for g in plan}
@@ -117,7 +121,7 @@ def _run_locked(
     by_id = {g.group_id: g for g in plan}
     executed: list[str] = []
     bar = tqdm(
-        total=len(runs),
+        total=sum(len(g.runs) for g in plan),
         initial=sum(len(ids) for ids in done.values()),
         unit="run",
         desc=spec.name,
@@ -175,7 +179,8 @@ def group_tasks(
                     "group": group.group_id,
                     "runs": [r.params() for r in todo],
                     "reference": plain_config(group.reference),
-                    "measure": dict(group.measure),
+                    # each replication starts the interleaving rotation elsewhere (recorded as order_seed)
+                    "measure": {**group.measure, **({"order_seed": group.replication} if group.replication else {})},
                 },
                 run_ids=tuple(r.run_id for r in todo),
                 kernel_name=kernel_name,

@@ -61,7 +61,9 @@ DEFAULT_MAX_RUNS = 10_000
 MAX_RUNS_LIMIT = 1_000_000
 
 _PART_FIELDS = ("kind", "base", "grid", "zip", "reference", "measure", "notebook")
-_TOP_KEYS = ("name", "description", *_PART_FIELDS, "parts", "max_runs")
+_TOP_KEYS = ("name", "description", *_PART_FIELDS, "parts", "max_runs", "replications")
+# Replications of every load-time group at most (each is a kernel start and a model load).
+MAX_REPLICATIONS = 20
 _PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NAME_MAX = 100
@@ -104,6 +106,7 @@ class ExperimentSpec:
     data: Mapping[str, Any]
     description: str = ""
     max_runs: int = 0  # the cap the spec was validated under (0: not validated by parse_spec)
+    replications: int = 1  # each load-time group runs this many times, each in its own kernel, interleaved in time
     # The expanded runs, kept from validation so a command expands the spec once (see plan.expand).
     runs: tuple[Run, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
@@ -190,7 +193,13 @@ def parse_spec(
         if part.name in seen:
             raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
         seen[part.name] = part.where
-    spec = ExperimentSpec(name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap)
+    replications = top.get("replications", 1)
+    if isinstance(replications, bool) or not isinstance(replications, int) or not 1 <= replications <= MAX_REPLICATIONS:
+        raise _err(where, "replications", replications, reason=f"must be an integer in 1..{MAX_REPLICATIONS}")
+    spec = ExperimentSpec(
+        name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap,
+        replications=replications,
+    )
     # Builds every config, so all value errors surface now, before anything runs; the runs are kept on the spec so
     # no later step of the command expands it again. Imported here: the plan module builds on this one's types.
     from blaze_lab.sweep.plan import check_models, expand

@@ -85,6 +85,9 @@ def store_output(
         new_summary = _concat([new_summary, failure_rows(missing, reason, sweep, group.group_id, env)])
     if not new_raw.empty and "run_id" in new_raw.columns:
         new_raw = new_raw[new_raw["run_id"].isin(replaced)]
+    for frame in (new_summary, new_raw):  # which execution of the group produced the rows
+        if not frame.empty:
+            frame["replication"] = group.replication
 
     old_summary = read_or_empty(folder / SUMMARY)
     old_raw = read_or_empty(folder / RAW)

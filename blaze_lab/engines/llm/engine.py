@@ -203,7 +203,7 @@ class LLMEngine(CachedModelEngine):
         run_ids: Sequence[str] | None = None,
         extra: Mapping[str, Any] | None = None,
         progress: bool = True,
-        order_seed: int = 0,
+        order_seed: int | None = None,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Measure every config through the one measurement loop; returns ``(summary, raw)``.
 
