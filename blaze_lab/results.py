@@ -113,7 +113,7 @@ def select(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
     >>> select(f, strategy="random")
     Traceback (most recent call last):
     ...
-    blaze_lab.errors.ConfigError: select: invalid value 'strategy'; unknown column; allowed: router.strategy, latency_s_p50
+    blaze_lab.errors.ConfigError: select: invalid value 'strategy'; unknown column; allowed: router.strategy, ...
     """
     mask = pd.Series(True, index=frame.index)
     for column, wanted in where.items():
