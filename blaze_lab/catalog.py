@@ -46,7 +46,8 @@ def describe(folder: Path, root: Path | None = None) -> dict[str, Any]:
     try:
         manifest = load_manifest(folder)
     except ReportError as exc:
-        return {"sweep": name, "status": "unreadable", "error": str(exc), "path": str(folder)}
+        empty = dict.fromkeys(LS_COLUMNS, "")
+        return {**empty, "sweep": name, "status": "unreadable", "error": str(exc), "path": str(folder)}
     groups = manifest.get("groups") or {}
     states = [str((g or {}).get("status", "pending")) for g in groups.values()]
     done = sum(s == "done" for s in states)

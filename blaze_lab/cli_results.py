@@ -81,7 +81,7 @@ def register(app: typer.Typer, models_app: typer.Typer, errors: Callable[[], Abs
             if table.empty:
                 typer.echo(f"no sweeps under {root} (run one: blaze-lab sweep experiments/quickstart.yaml)")
                 return
-            typer.echo(table[list(LS_COLUMNS)].fillna("").to_string(index=False))
+            typer.echo(table[list(LS_COLUMNS)].to_string(index=False))
 
     @app.command("export", epilog=_epilog("export"))
     def export_command(
