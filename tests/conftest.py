@@ -127,3 +127,18 @@ def ray_cluster() -> Iterator[object]:
 # ====================================================================================================================
 # end of the ray block
 # ====================================================================================================================
+
+
+# ====================================================================================================================
+# blaze_lab.explorer — the explorer saves every run under $BLAZE_LAB_RESULTS/explorer/ (default: the repository's
+# results/). Tests (and the kernels the browser tests start, which inherit the environment) write to a per-session
+# temp dir instead.
+# ====================================================================================================================
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_results_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BLAZE_LAB_RESULTS", str(path))
+        yield path

@@ -102,12 +102,16 @@ def test_vary_with_an_invalid_value_runs_nothing(session: ExplorerSession) -> No
     assert session.results.empty
 
 
-def test_compare_ratios_to_the_first(session: ExplorerSession) -> None:
+def test_compare_ratios_to_the_first_beside_each_runs_ci(session: ExplorerSession) -> None:
     session.run(vary={"dtype": ["fp32", "bf16"]})
     cmp = session.compare(["run-1", "run-2"])
     assert cmp.loc["tokens/s", "run-2 / run-1"] == pytest.approx(2.0)
     assert cmp.loc["latency (s)", "run-2 / run-1"] == pytest.approx(0.5)
     assert cmp.loc["tokens/s", "better"] == "higher"
+    # never a bare ratio: each run's CI beside it, and no verdict the explorer cannot support
+    assert (cmp.loc["tokens/s", "run-2 CI low"], cmp.loc["tokens/s", "run-2 CI high"]) == pytest.approx((180, 220))
+    assert cmp.loc["tokens/s", "run-1 CI low"] == 90.0 and pd.isna(cmp.loc["peak RSS (bytes)", "run-1 CI low"])
+    assert set(cmp["run-2 verdict"]) == {"no verdict"}
     with pytest.raises(ConfigError, match="two or more"):
         session.compare(["run-1"])
     with pytest.raises(ConfigError, match="run-9"):
