@@ -5,7 +5,8 @@ labelled unavailable with the reason (rules in :mod:`blaze_lab.explorer.capabili
 explained in the panel, never a traceback — then **Run**: a progress bar follows the runs (in a background thread,
 so the notebook stays responsive), each finished run is appended to the results table and the live figure, and
 diffusion runs show their images. Memory is shown in MB/GB and times in ms/s. **Compare** puts two or more selected
-runs side by side: each metric's value with its 95% CI, and the ratio to the first run; **Save as experiment**
+runs side by side: each metric's value with its 95% CI, and the ratio to the first run with its CI and verdict;
+**Save as experiment**
 writes an ``experiments/*.yaml`` the sweep reproduces (``blaze-lab sweep FILE --dry-run``). Every run is also saved
 to ``results/explorer/<start time>/`` (``Explorer.load(path)`` continues a saved session; ``history()`` lists them).
 
@@ -181,8 +182,8 @@ class Explorer:
                 self.plot,
                 self.images_html,
                 w.HTML(
-                    "<b>Compare</b> (each metric with its 95% CI; ratios to the first selected run — no verdict: "
-                    "a ratio CI needs raw samples, so compare the CIs or sweep the settings)"
+                    "<b>Compare</b> (each metric with its 95% CI; the ratio to the first selected run with its 95% "
+                    "CI and a verdict the CI supports; metrics without a CI: plain ratio, no verdict)"
                 ),
                 w.HBox([self.compare_select, self.compare_button]),
                 self.compare_html,

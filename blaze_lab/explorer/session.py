@@ -236,14 +236,13 @@ class ExplorerSession:
         return pd.concat(parts).loc[self.results.index].reset_index(drop=True)
 
     def compare(self, run_ids: Sequence[str]) -> pd.DataFrame:
-        """Two or more runs of one engine side by side: each metric's value with its 95% CI, and the ratio to the
-        first run.
+        """Two or more runs of one engine side by side: each metric's value with its 95% CI, and each later run
+        against the first as a ratio with its 95% CI and a verdict (:func:`blaze_lab.metrics.compare.compare`).
 
-        Rows are metrics; columns are each run's value and ``<run> CI low`` / ``<run> CI high`` (blank where the
-        metric has no CI, e.g. peak memory or perplexity), then per later run ``<run> / <first>`` and
-        ``<run> verdict``. The verdict is ``no verdict``: a ratio CI needs the calls' raw samples, which the explorer
-        does not keep — compare the two CIs (overlapping CIs do not show a difference), or sweep the settings and
-        compare them in the report.
+        Rows are metrics. Columns: per run, its value and ``<run> CI low`` / ``<run> CI high``; per later run,
+        ``<run> / <first>`` with ``… CI low`` / ``… CI high`` and ``<run> verdict`` — ``faster`` / ``slower`` (or
+        ``higher`` / ``lower``) only when the ratio's CI excludes 1, else ``no difference at this precision``. A
+        metric without a CI (peak memory, perplexity, a percentile) gets its plain ratio and ``no verdict``.
         """
         ids = list(dict.fromkeys(run_ids))
         if len(ids) < 2:
@@ -252,17 +251,20 @@ class ExplorerSession:
         if len(kinds) > 1:
             raise ConfigError("compare", ids, reason=f"runs of different engines ({', '.join(sorted(kinds))})")
         info = panels()[kinds.pop()]
-        rows = [self.row(r) for r in ids]
+        rows = pd.DataFrame([self.row(r) for r in ids]).assign(run_id=ids).reset_index(drop=True)
         out = pd.DataFrame(index=[label for _, label, _ in info.metrics])
         out.index.name = "metric"
-        for run_id, row in zip(ids, rows, strict=True):
+        for run_id, (_, row) in zip(ids, rows.iterrows(), strict=True):
             out[run_id] = [_number(row.get(col)) for col, _, _ in info.metrics]
             for side in ("low", "high"):
                 out[f"{run_id} CI {side}"] = [_number(row.get(ci_column(col, side))) for col, _, _ in info.metrics]
         first = ids[0]
         for run_id in ids[1:]:
-            out[f"{run_id} / {first}"] = out[run_id] / out[first]
-            out[f"{run_id} verdict"] = NO_VERDICT
+            ratios = [_ratio(rows, first, run_id, col, higher) for col, _, higher in info.metrics]
+            out[f"{run_id} / {first}"] = [r[0] for r in ratios]
+            out[f"{run_id} / {first} CI low"] = [r[1] for r in ratios]
+            out[f"{run_id} / {first} CI high"] = [r[2] for r in ratios]
+            out[f"{run_id} verdict"] = [r[3] for r in ratios]
         out["better"] = ["higher" if higher else "lower" for _, _, higher in info.metrics]
         return out
 
@@ -370,6 +372,27 @@ class ExplorerSession:
     def _check_kind(kind: str) -> None:
         if kind not in panels():
             raise ConfigError("engine", kind, allowed=sorted(panels()))
+
+
+def _ratio(rows: pd.DataFrame, first: str, run_id: str, column: str, higher: bool) -> tuple[float, float, float, str]:
+    """(ratio, CI low, CI high, verdict) of ``run_id`` against ``first`` on one summary column."""
+    from blaze_lab.metrics.compare import compare
+
+    plain = _number(rows.loc[rows["run_id"] == run_id, column].iloc[0]) if column in rows else math.nan
+    base = _number(rows.loc[rows["run_id"] == first, column].iloc[0]) if column in rows else math.nan
+    ratio = plain / base if base else math.nan
+    metric = column.removesuffix("_mean")
+    if not column.endswith("_mean") or f"{metric}_ci_low" not in rows:
+        return ratio, math.nan, math.nan, NO_VERDICT
+    try:
+        result = compare(rows[rows["run_id"].isin([first, run_id])], first, metric, higher_is_better=higher)
+    except (ConfigError, KeyError):  # the first run has no ok row for this metric: nothing to compare against
+        return ratio, math.nan, math.nan, NO_VERDICT
+    found = result[result["run_id"] == run_id]
+    if not len(found):  # this run is not ok
+        return ratio, math.nan, math.nan, NO_VERDICT
+    line = found.iloc[0]
+    return float(line["ratio"]), float(line["ratio_ci_low"]), float(line["ratio_ci_high"]), str(line["verdict"])
 
 
 def ci_column(column: str, side: str) -> str:

@@ -103,13 +103,13 @@ def readable_compare(table: pd.DataFrame) -> pd.DataFrame:
             col = str(column)
             if col.endswith(" CI high"):
                 continue
+            fmt = _times if " / " in col else unit  # ratios have no unit
             if col.endswith(" CI low"):
                 run = col.removesuffix(" CI low")
-                low, high = unit(value), unit(row.get(f"{run} CI high"))
+                low, high = fmt(value), fmt(row.get(f"{run} CI high"))
                 cells[f"{run} 95% CI"] = f"{low} – {high}" if low and high else ""
             elif " / " in col:
-                ratio = _float(value)
-                cells[col] = "" if ratio is None else f"{ratio:.3g}×"
+                cells[col] = _times(value)
             elif isinstance(value, str):
                 cells[col] = value
             else:
@@ -117,6 +117,11 @@ def readable_compare(table: pd.DataFrame) -> pd.DataFrame:
         rows.append(cells)
     labels = [str(i).removesuffix(" (bytes)").removesuffix(" (s)") for i in table.index]
     return pd.DataFrame(rows, index=pd.Index(labels, name=table.index.name))
+
+
+def _times(value: Any) -> str:
+    ratio = _float(value)
+    return "" if ratio is None else f"{ratio:.3g}×"
 
 
 def _float(value: Any) -> float | None:
