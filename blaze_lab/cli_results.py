@@ -1,4 +1,4 @@
-"""The ``blaze-lab`` commands about results — ``ls`` and ``export`` — plus ``--version`` and the examples that
+"""The ``blaze-lab`` commands about results — ``ls``, ``export``, ``compare`` — plus ``--version`` and the examples that
 every command's ``--help`` ends with. :func:`register` adds them to the app in :mod:`blaze_lab.cli`.
 
 Example (shell)::
@@ -32,6 +32,11 @@ EXAMPLES: dict[str, str] = {
     "prepare": "blaze-lab models prepare smollm2-135m   # ~1.5 min once, then cached",
     "env": "blaze-lab env                           # the env.* columns of every row",
     "ls": "blaze-lab ls                            # sweeps under results/\nblaze-lab ls results/published",
+    "compare": (
+        "blaze-lab compare results/old results/new    # same configs, B vs A\n"
+        "blaze-lab compare r-77f7 r-c968 --results results/quickstart\n"
+        "blaze-lab compare results/a results/b --metric ttft_s --metric tokens_per_s"
+    ),
     "export": (
         "blaze-lab export results/quickstart --csv   # .../summary.csv\n"
         "blaze-lab export results/quickstart --csv --raw\n"
@@ -107,6 +112,36 @@ def register(app: typer.Typer, models_app: typer.Typer, errors: Callable[[], Abs
                 columns=columns,
             )  # fmt: skip
             typer.echo(str(written))
+
+    @app.command("compare", epilog=_epilog("compare"))
+    def compare_command(
+        a: Annotated[str, typer.Argument(help="sweep folder, or run id / config hash (prefix) with --results")],
+        b: Annotated[str, typer.Argument(help="the same kind as A; compared against A")],
+        metric: Annotated[
+            list[str] | None, typer.Option("--metric", help="per-call metric (repeatable); default per kind")
+        ] = None,
+        results_dir: Annotated[Path | None, typer.Option("--results", help="the sweep holding configs A and B")] = None,
+    ) -> None:
+        """B against A as ratios of means with 95% CIs and verdicts: two sweeps config by config, or two configs
+        of one sweep (paired by round when measured in the same load-time group)."""
+        with errors():
+            from blaze_lab.comparison import compare_configs, compare_sweeps
+
+            if results_dir is not None:
+                table = compare_configs(results_dir, a, b, metric)
+            elif Path(a).is_dir() and Path(b).is_dir():
+                table = compare_sweeps(a, b, metric)
+            else:
+                from blaze_lab.errors import ConfigError
+
+                raise ConfigError("compare", f"{a} {b}", reason="give two sweep folders, or two runs with --results")
+            shown = table.assign(
+                ci=[f"{lo:.3g}–{hi:.3g}" for lo, hi in zip(table["ratio_ci_low"], table["ratio_ci_high"], strict=True)]
+            )
+            columns = ["config", "metric", "mean_a", "mean_b", "ratio", "ci", "method", "verdict"]
+            typer.echo(
+                shown[columns].rename(columns={"ci": "95% CI"}).to_string(index=False, float_format="{:.4g}".format)
+            )
 
     for info in [*app.registered_commands, *models_app.registered_commands]:
         name = info.name or (info.callback.__name__ if info.callback else "")

@@ -83,7 +83,7 @@ def test_version_and_examples_in_every_help() -> None:
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"blaze-lab {__version__}"
-    for command in (["sweep"], ["report"], ["models"], ["models", "prepare"], ["env"], ["ls"], ["export"]):
+    for command in (["sweep"], ["report"], ["models"], ["models", "prepare"], ["env"], ["ls"], ["export"], ["compare"]):
         result = runner.invoke(app, [*command, "--help"], terminal_width=100)
         assert result.exit_code == 0, command
         assert "Examples:" in result.output, command
