@@ -13,6 +13,9 @@ Example (shell)::
     blaze-lab models                                        # known model specs and whether they are prepared
     blaze-lab models prepare smollm2-135m
     blaze-lab env
+    blaze-lab ls                                            # sweeps under results/ with status and counts
+    blaze-lab export results/quickstart --csv
+    blaze-lab --version
 """
 
 from __future__ import annotations
@@ -212,9 +215,10 @@ def models_prepare(spec: Annotated[str, typer.Argument(help="model spec, e.g. sm
     """Fetch / build a model into the cache now (so the first sweep does not pay for it)."""
     with _errors():
         from blaze_lab.models import prepare
+        from blaze_lab.models.quiet import quiet_foreign_output
 
-        resolved = prepare(spec, progress=typer.echo)
-        typer.echo(str(getattr(resolved, "path", resolved)))
+        with quiet_foreign_output():  # prepare's own lines say what happens; its last one names the path
+            prepare(spec, progress=typer.echo)
 
 
 @app.command()
@@ -226,5 +230,9 @@ def env() -> None:
         for key, value in fingerprint().items():
             typer.echo(f"{key}: {value}")
 
+
+from blaze_lab.cli_results import register  # noqa: E402  (needs app and _errors: ls, export, --version, examples)
+
+register(app, models_app, _errors)
 
 __all__ = ["app"]

@@ -4,8 +4,11 @@ Pick an engine (LLM, diffusion, router simulation), a model and settings — val
 labelled unavailable with the reason (rules in :mod:`blaze_lab.explorer.capabilities`) and an impossible choice is
 explained in the panel, never a traceback — then **Run**: a progress bar follows the runs (in a background thread,
 so the notebook stays responsive), each finished run is appended to the results table and the live figure, and
-diffusion runs show their images. **Compare** puts two or more selected runs side by side with ratios to the first;
-**Save as experiment** writes an ``experiments/*.yaml`` the sweep reproduces (``blaze-lab sweep FILE --dry-run``).
+diffusion runs show their images. Memory is shown in MB/GB and times in ms/s. **Compare** puts two or more selected
+runs side by side: each metric's value with its 95% CI, and the ratio to the first run with its CI and verdict;
+**Save as experiment**
+writes an ``experiments/*.yaml`` the sweep reproduces (``blaze-lab sweep FILE --dry-run``). Every run is also saved
+to ``results/explorer/<start time>/`` (``Explorer.load(path)`` continues a saved session; ``history()`` lists them).
 
 Every button calls one method of :class:`Explorer` (``select``, ``run``, ``compare``, ``to_experiment``), whose
 logic lives in :class:`~blaze_lab.explorer.session.ExplorerSession`, so it is all testable without a browser.
@@ -18,6 +21,8 @@ Example (``notebooks/explore.ipynb``):
     >>> ex.run(vary={"dtype": ["fp32", "bf16"]})                   # doctest: +SKIP
     >>> ex.compare(["run-1", "run-2"])                              # doctest: +SKIP
     >>> ex.to_experiment("experiments/explored.yaml")               # doctest: +SKIP
+    >>> from blaze_lab.explorer.history import history
+    >>> ex = Explorer.load(history()["path"][0])                    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from blaze_lab.errors import BlazeLabError, ConfigError
 from blaze_lab.explorer.capabilities import Device
 from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.explorer.session import ExplorerSession
+from blaze_lab.explorer.units import readable, readable_compare
 from blaze_lab.metrics.timing import MeasureSettings
 
 DEFAULT_EXPERIMENT = "experiments/explored.yaml"  # relative to the project root
@@ -83,14 +89,10 @@ def plotly_bundle(fig: Any) -> dict[str, Any]:
 
 
 def _table_html(df: pd.DataFrame, css: str) -> str:
+    """``df`` (already formatted for reading) as HTML, scrolling sideways rather than cutting anything."""
     if df.empty:
         return f'<div class="{css}"><i>no runs yet</i></div>'
-    body = df.to_html(
-        index=isinstance(df.index, pd.Index) and df.index.name is not None,
-        na_rep="",
-        float_format=lambda v: f"{v:.4g}",
-        border=0,
-    )
+    body = df.to_html(index=isinstance(df.index, pd.Index) and df.index.name is not None, na_rep="", border=0)
     return f'<div class="{css}" style="overflow-x:auto">{body}</div>'
 
 
@@ -104,6 +106,10 @@ class Explorer:
         measure: measurement settings of every run (default: tiny, a few seconds per run).
         runners: kind -> runner override (tests).
         experiment_path: default file of "Save as experiment".
+        results_root: where runs are saved (``<results_root>/explorer/<start time>/``; default the repository's
+            ``results/`` or ``$BLAZE_LAB_RESULTS``).
+        persist: save runs to disk (False: memory only).
+        session: an existing session to show (what :meth:`load` passes).
     """
 
     def __init__(
@@ -115,10 +121,17 @@ class Explorer:
         measure: MeasureSettings | None = None,
         runners: Mapping[str, Any] | None = None,
         experiment_path: str | Path | None = None,
+        results_root: str | Path | None = None,
+        persist: bool = True,
+        session: ExplorerSession | None = None,
     ) -> None:
         from blaze_lab.sweep.notebook import PROJECT_ROOT
 
-        self.session = ExplorerSession(kind=kind, model=model, device=device, measure=measure, runners=runners)
+        self.session = session or ExplorerSession(
+            kind=kind, model=model, device=device, measure=measure, runners=runners, results_root=results_root,
+            persist=persist,
+        )  # fmt: skip
+        kind = self.session.kind
         self._thread: threading.Thread | None = None
         self._syncing = False
         self.fields: dict[str, dict[str, w.ValueWidget]] = {}
@@ -136,6 +149,7 @@ class Explorer:
         self.progress = w.IntProgress(value=0, min=0, max=1, description="progress").add_class("blaze-progress")
         self.progress_label = w.Label()
         self.status = w.HTML().add_class("blaze-status")
+        self.saved_html = w.HTML().add_class("blaze-saved")
         self.results_html = w.HTML(_table_html(pd.DataFrame(), "blaze-results")).add_class("blaze-results-box")
         self.plot = w.Output().add_class("blaze-plot")
         self.images_html = w.HTML().add_class("blaze-images")
@@ -164,9 +178,13 @@ class Explorer:
                 self.status,
                 w.HTML("<b>Results</b>"),
                 self.results_html,
+                self.saved_html,
                 self.plot,
                 self.images_html,
-                w.HTML("<b>Compare</b> (ratios to the first selected run)"),
+                w.HTML(
+                    "<b>Compare</b> (each metric with its 95% CI; the ratio to the first selected run with its 95% "
+                    "CI and a verdict the CI supports; metrics without a CI: plain ratio, no verdict)"
+                ),
                 w.HBox([self.compare_select, self.compare_button]),
                 self.compare_html,
                 w.HBox([self.save_path, self.save_button]),
@@ -175,6 +193,16 @@ class Explorer:
         ).add_class("blaze-explorer")
         self._show_kind()
         self._render_plot()
+        if len(self.session.results):
+            self._refresh_results()
+
+    @classmethod
+    def load(cls, folder: str | Path, **kwargs: Any) -> Explorer:
+        """The panel over a saved session (a folder from ``history()["path"]``): its runs, table and figure,
+        with new runs numbered after them and saved into the same folder."""
+        session_keys = ("device", "runners", "results_root", "persist")
+        session = ExplorerSession.load(folder, **{k: kwargs.pop(k) for k in session_keys if k in kwargs})
+        return cls(session=session, **kwargs)
 
     # -- what the buttons call (testable without a browser) -------------------------------------------------------
 
@@ -220,7 +248,7 @@ class Explorer:
         except BlazeLabError as exc:
             self.compare_html.value = _problem_html(exc)
             return None
-        self.compare_html.value = _table_html(table, "blaze-compare-table")
+        self.compare_html.value = _table_html(readable_compare(table), "blaze-compare-table")
         return table
 
     def to_experiment(self, path: str | Path | None = None) -> Path | None:
@@ -377,12 +405,24 @@ class Explorer:
             self._refresh_results()
 
     def _refresh_results(self) -> None:
-        self.results_html.value = _table_html(self.session.table(), "blaze-results")
-        runs = self.session.results["run"].tolist() if len(self.session.results) else []
-        if list(self.compare_select.options) != runs:
+        table = self.session.table()
+        self.results_html.value = _table_html(readable(table), "blaze-results")
+        # (label, run id): the list shows what each run measured, the selection stays the run ids
+        options = [(f"{r} · {c}", r) for r, c in zip(table.get("run", []), table.get("config", []), strict=True)]
+        if list(self.compare_select.options) != options:
+            runs = [r for _, r in options]
             chosen = tuple(v for v in self.compare_select.value if v in runs)
-            self.compare_select.options = runs
+            self.compare_select.options = options
             self.compare_select.value = chosen
+        self.compare_select.layout.width = "auto"  # the full labels, not a fixed-width cut
+        saved = self.session.saved_to
+        if self.session.persist_error:
+            self.saved_html.value = _problem_html(self.session.persist_error)
+        elif saved is not None and len(self.session.results):
+            self.saved_html.value = (
+                f"runs saved in <code>{html.escape(str(saved))}</code> — reload after a restart with "
+                f"<code>Explorer.load({html.escape(repr(str(saved)))})</code>"
+            )
         self._render_plot()
         images = self.session.images()
         if images:

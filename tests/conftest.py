@@ -16,7 +16,8 @@ import pytest
 #     writes models into the user's real cache (~/.cache/blaze_lab or their own $BLAZE_LAB_CACHE).
 #   * Tests marked ``smollm2`` are the one exception: they see the user's REAL cache, so the 517 MB SmolLM2
 #     prepared once by ``blaze-lab models prepare smollm2-135m`` is reused instead of downloaded per session.
-#     Use the ``smollm2_dir`` fixture in them: it skips (with the reason) when SmolLM2 is not prepared.
+#     Use the ``smollm2_dir`` fixture in them: it skips (with the reason) when SmolLM2 is not prepared, and fails
+#     instead when BLAZE_LAB_REQUIRE_SMOLLM2 is set (`make test REQUIRE_SMOLLM2=1`, what CI runs).
 #   * Tiny models for any test: ``tiny_llama_dir``, ``tiny_sd_dir``, ``tiny_ddpm_dir`` (built once per session
 #     into tmp dirs, ~0.1-1 s each) — load them with ``from_pretrained(path)``.
 # ====================================================================================================================
@@ -58,7 +59,10 @@ def smollm2_dir() -> Path:
         patch.setenv("BLAZE_LAB_CACHE", str(real_blaze_cache()))
         path = bundled_path("smollm2-135m")
     if not is_complete(path):
-        pytest.skip(f"SmolLM2 is not prepared at {path}; run `blaze-lab models prepare smollm2-135m` first")
+        reason = f"SmolLM2 is not prepared at {path}; run `blaze-lab models prepare smollm2-135m` first"
+        if os.environ.get("BLAZE_LAB_REQUIRE_SMOLLM2"):  # CI prepared it: a missing model is a failure there
+            pytest.fail(reason)
+        pytest.skip(reason)
     return path
 
 
@@ -123,3 +127,18 @@ def ray_cluster() -> Iterator[object]:
 # ====================================================================================================================
 # end of the ray block
 # ====================================================================================================================
+
+
+# ====================================================================================================================
+# blaze_lab.explorer — the explorer saves every run under $BLAZE_LAB_RESULTS/explorer/ (default: the repository's
+# results/). Tests (and the kernels the browser tests start, which inherit the environment) write to a per-session
+# temp dir instead.
+# ====================================================================================================================
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_results_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BLAZE_LAB_RESULTS", str(path))
+        yield path

@@ -22,6 +22,7 @@ def test_top_level_api_is_pinned() -> None:
         "UnsupportedError",
         "VirtualClock",
         "__version__",
+        "load_results",
         "load_spec",
         "resolve_model",
         "run_sweep",

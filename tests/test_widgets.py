@@ -97,10 +97,10 @@ def test_run_in_background_fills_table_plot_progress_and_compare(explorer: Explo
     (output,) = explorer.plot.outputs
     bars = output["data"]["application/vnd.plotly.v1+json"]["data"][0]
     assert bars["x"] == [50.0, 200.0]  # horizontal bars: values on x
-    assert list(explorer.compare_select.options) == ["run-1", "run-2"]
+    assert list(explorer.compare_select.options) == [("run-1 · bs1", "run-1"), ("run-2 · bs4", "run-2")]
     explorer.compare_select.value = ("run-1", "run-2")
     explorer.compare_button.click()
-    assert "run-2 / run-1" in explorer.compare_html.value
+    assert "run-2 / run-1" in explorer.compare_html.value and "run-2 95% CI" in explorer.compare_html.value
     table = explorer.compare()
     assert table is not None and table.loc["tokens/s", "run-2 / run-1"] == pytest.approx(4.0)
 

@@ -7,6 +7,10 @@ method here, so the whole explorer is testable without a browser. A session hold
 through the engines' ``benchmark`` (one summary row each, failures are status rows) and keeps every row in
 ``results``. Runs are numbered ``run-1``, ``run-2`` … so the same config can be measured twice.
 
+After every run the session's rows are saved to ``results/explorer/<start time>/`` (:mod:`blaze_lab.explorer.history`),
+so a kernel restart loses nothing: :func:`~blaze_lab.explorer.history.history` lists saved sessions and
+:meth:`ExplorerSession.load` continues one.
+
 Example:
     >>> s = ExplorerSession(kind="router")
     >>> s.select(strategy="round_robin", n_requests=500)
@@ -14,6 +18,7 @@ Example:
     'round_robin'
     >>> rows = s.run()                                            # doctest: +SKIP
     >>> s.compare(["run-1", "run-2"])                             # doctest: +SKIP
+    >>> ExplorerSession.load(s.saved_to)                          # doctest: +SKIP
     >>> s.to_experiment("experiments/explored.yaml")             # doctest: +SKIP
 """
 
@@ -32,12 +37,14 @@ import yaml
 from blaze_lab.config import BaseConfig
 from blaze_lab.errors import ConfigError
 from blaze_lab.explorer import capabilities
+from blaze_lab.explorer.history import SessionStore
 from blaze_lab.explorer.panels import Panel, panels
 from blaze_lab.metrics.timing import MeasureSettings
 
 # Small enough that a tiny model answers in seconds on a loaded 2-core machine, enough samples for a CI.
 DEFAULT_MEASURE = MeasureSettings(warmup=1, min_iters=3, max_iters=10, max_duration_s=5.0)
 SWEEP_NAME = "explore"
+NO_VERDICT = "no verdict"
 ProgressFn = Callable[[int, int, str], None]  # (done, total, message)
 
 
@@ -50,6 +57,9 @@ class ExplorerSession:
         device: capability target (default: this machine, probed on first use).
         measure: measurement settings of every run (tiny defaults).
         runners: kind -> runner override (tests inject fakes); default: the kind's engine.
+        results_root: where sessions are saved (``<results_root>/explorer/<start time>/``); default
+            ``$BLAZE_LAB_RESULTS`` or the repository's ``results/``.
+        persist: save the rows after every run (False: keep them in memory only).
     """
 
     def __init__(
@@ -59,6 +69,8 @@ class ExplorerSession:
         device: capabilities.Device | None = None,
         measure: MeasureSettings | None = None,
         runners: Mapping[str, Callable[..., pd.DataFrame]] | None = None,
+        results_root: str | Path | None = None,
+        persist: bool = True,
     ) -> None:
         self._check_kind(kind)
         self.kind = kind
@@ -72,6 +84,27 @@ class ExplorerSession:
         self.results = pd.DataFrame()
         self.configs: dict[str, BaseConfig] = {}  # run id -> the config it measured (what "save" writes)
         self._count = 0
+        self.store: SessionStore | None = SessionStore.create(results_root) if persist else None
+        self.persist_error = ""  # why the last save failed ("" when it worked): the panel shows it
+
+    @classmethod
+    def load(cls, folder: str | Path, **kwargs: Any) -> ExplorerSession:
+        """A session continuing a saved one (``history()["path"]``): its runs, configs and measurement settings;
+        new runs are numbered after them and saved into the same folder."""
+        store = SessionStore(folder)
+        results, configs, measure = store.load()
+        if "measure" not in kwargs and measure:
+            kwargs["measure"] = MeasureSettings.from_dict(measure)
+        session = cls(**kwargs)
+        session.store = store
+        session.results, session.configs = results, configs
+        session._count = max((int(r.rsplit("-", 1)[1]) for r in configs if r.rsplit("-", 1)[-1].isdigit()), default=0)
+        return session
+
+    @property
+    def saved_to(self) -> Path | None:
+        """The folder this session's runs are saved in (None when not persisting)."""
+        return self.store.folder if self.store is not None else None
 
     # -- settings -------------------------------------------------------------------------------------------------
 
@@ -155,9 +188,20 @@ class ExplorerSession:
                 self.configs[run_id] = cfg
                 new.append(row)
                 self.results = pd.concat([self.results, row], ignore_index=True) if len(self.results) else row
+                self._save()
             if progress:
                 progress(len(configs), len(configs), f"done: {len(configs)} run(s)")
         return pd.concat(new, ignore_index=True)
+
+    def _save(self) -> None:
+        if self.store is None:
+            return
+        measure = {f.name: getattr(self.measure, f.name) for f in dataclasses.fields(self.measure)}
+        try:
+            self.store.save(self.results, self.configs, measure)
+            self.persist_error = ""
+        except Exception as exc:  # a full disk or a read-only folder must not lose the measurement in memory
+            self.persist_error = f"results not saved to {self.store.folder}: {type(exc).__name__}: {exc}"
 
     def row(self, run_id: str) -> pd.Series:
         rows = self.results[self.results["run"] == run_id] if len(self.results) else self.results
@@ -192,9 +236,13 @@ class ExplorerSession:
         return pd.concat(parts).loc[self.results.index].reset_index(drop=True)
 
     def compare(self, run_ids: Sequence[str]) -> pd.DataFrame:
-        """Two or more runs of one engine side by side: metric values and their ratio to the first run.
+        """Two or more runs of one engine side by side: each metric's value with its 95% CI, and each later run
+        against the first as a ratio with its 95% CI and a verdict (:func:`blaze_lab.metrics.compare.compare`).
 
-        Rows are metrics; columns are the runs' values, then ``<run> / <first>`` ratios (speed, memory, quality).
+        Rows are metrics. Columns: per run, its value and ``<run> CI low`` / ``<run> CI high``; per later run,
+        ``<run> / <first>`` with ``… CI low`` / ``… CI high`` and ``<run> verdict`` — ``faster`` / ``slower`` (or
+        ``higher`` / ``lower``) only when the ratio's CI excludes 1, else ``no difference at this precision``. A
+        metric without a CI (peak memory, perplexity, a percentile) gets its plain ratio and ``no verdict``.
         """
         ids = list(dict.fromkeys(run_ids))
         if len(ids) < 2:
@@ -203,14 +251,20 @@ class ExplorerSession:
         if len(kinds) > 1:
             raise ConfigError("compare", ids, reason=f"runs of different engines ({', '.join(sorted(kinds))})")
         info = panels()[kinds.pop()]
-        rows = [self.row(r) for r in ids]
+        rows = pd.DataFrame([self.row(r) for r in ids]).assign(run_id=ids).reset_index(drop=True)
         out = pd.DataFrame(index=[label for _, label, _ in info.metrics])
         out.index.name = "metric"
-        for run_id, row in zip(ids, rows, strict=True):
+        for run_id, (_, row) in zip(ids, rows.iterrows(), strict=True):
             out[run_id] = [_number(row.get(col)) for col, _, _ in info.metrics]
+            for side in ("low", "high"):
+                out[f"{run_id} CI {side}"] = [_number(row.get(ci_column(col, side))) for col, _, _ in info.metrics]
         first = ids[0]
         for run_id in ids[1:]:
-            out[f"{run_id} / {first}"] = out[run_id] / out[first]
+            ratios = [_ratio(rows, first, run_id, col, higher) for col, _, higher in info.metrics]
+            out[f"{run_id} / {first}"] = [r[0] for r in ratios]
+            out[f"{run_id} / {first} CI low"] = [r[1] for r in ratios]
+            out[f"{run_id} / {first} CI high"] = [r[2] for r in ratios]
+            out[f"{run_id} verdict"] = [r[3] for r in ratios]
         out["better"] = ["higher" if higher else "lower" for _, _, higher in info.metrics]
         return out
 
@@ -320,6 +374,40 @@ class ExplorerSession:
             raise ConfigError("engine", kind, allowed=sorted(panels()))
 
 
+def _ratio(rows: pd.DataFrame, first: str, run_id: str, column: str, higher: bool) -> tuple[float, float, float, str]:
+    """(ratio, CI low, CI high, verdict) of ``run_id`` against ``first`` on one summary column."""
+    from blaze_lab.metrics.compare import compare
+
+    plain = _number(rows.loc[rows["run_id"] == run_id, column].iloc[0]) if column in rows else math.nan
+    base = _number(rows.loc[rows["run_id"] == first, column].iloc[0]) if column in rows else math.nan
+    ratio = plain / base if base else math.nan
+    metric = column.removesuffix("_mean")
+    if not column.endswith("_mean") or f"{metric}_ci_low" not in rows:
+        return ratio, math.nan, math.nan, NO_VERDICT
+    try:
+        result = compare(rows[rows["run_id"].isin([first, run_id])], first, metric, higher_is_better=higher)
+    except (ConfigError, KeyError):  # the first run has no ok row for this metric: nothing to compare against
+        return ratio, math.nan, math.nan, NO_VERDICT
+    found = result[result["run_id"] == run_id]
+    if not len(found):  # this run is not ok
+        return ratio, math.nan, math.nan, NO_VERDICT
+    line = found.iloc[0]
+    return float(line["ratio"]), float(line["ratio_ci_low"]), float(line["ratio_ci_high"]), str(line["verdict"])
+
+
+def ci_column(column: str, side: str) -> str:
+    """The CI bound column of a summary metric: ``x_mean`` -> ``x_ci_low``, ``x_p50`` -> ``x_median_ci_low``.
+
+    >>> ci_column("tokens_per_s_mean", "low"), ci_column("latency_s_p99", "high")
+    ('tokens_per_s_ci_low', 'latency_s_p99_ci_high')
+    """
+    if column.endswith("_mean"):
+        return f"{column.removesuffix('_mean')}_ci_{side}"
+    if column.endswith("_p50"):
+        return f"{column.removesuffix('_p50')}_median_ci_{side}"
+    return f"{column}_ci_{side}"
+
+
 def _labels(rows: pd.DataFrame, info: Panel) -> list[str]:
     """Short labels from the settings that differ between these rows (the report's labelling rule); with nothing
     differing (one run), the kind's headline settings."""
@@ -337,4 +425,4 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-__all__ = ["DEFAULT_MEASURE", "ExplorerSession"]
+__all__ = ["DEFAULT_MEASURE", "NO_VERDICT", "ExplorerSession", "ci_column"]

@@ -120,9 +120,7 @@ def prepare_bundled(name: str, *, progress: Callable[[str], None] | None = None)
             dequantize_into(gguf_path, tmp)
 
     meta = {"spec": name, "source": "bundled", "kind": "llm", "package": model.package, "random_weights": False}
-    path = materialize(target, build, meta)
-    say(f"{name} ready at {path}")
-    return path
+    return materialize(target, build, meta)  # prepare() reports the path and size
 
 
 __all__ = ["BUNDLED", "FORMAT_VERSION", "PIP_TIMEOUT_S", "BundledModel", "bundled_path", "prepare_bundled"]

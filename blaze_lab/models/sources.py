@@ -112,7 +112,7 @@ def _resolve_random(spec: str, kind: str, say: Callable[[str], None]) -> Resolve
     target = random_path(name)
     source = "fixture" if name in FIXTURES else "random"
     if not is_complete(target):
-        say(f"building random-weight {name} into {target} (once) ...")
+        say(f"building random-weight {name} (once) ...")  # prepare() reports where
     meta = {"spec": f"{RANDOM_PREFIX}{name}", "source": source, "kind": arch.kind, "random_weights": True}
     path = materialize(target, lambda tmp: _build_arch(arch, tmp), meta)
     return ResolvedModel(spec, path, arch.kind, True, source, arch.description)

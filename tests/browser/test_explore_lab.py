@@ -92,6 +92,8 @@ def _explore(jupyterlab: Lab, chromium_page: BrowserPage) -> None:
     assert "run-1" in table and "run-2" in table
     assert table.count("ok") >= 2, table
     assert "done: 2 run(s)" in explorer.inner_text()
+    assert " MB" in table and "e+0" not in table  # memory in MB, no exponent notation
+    assert "runs saved in" in explorer.locator(".blaze-saved").inner_text()  # under $BLAZE_LAB_RESULTS (conftest)
     assert explorer.locator(".blaze-progress").count() == 1
 
     # The live figure: JupyterLab's plotly renderer drew one bar per run.
@@ -102,13 +104,17 @@ def _explore(jupyterlab: Lab, chromium_page: BrowserPage) -> None:
         "document.querySelectorAll('.blaze-plot .plotly .bars .point').length >= 2", timeout=UI_TIMEOUT_MS
     )
 
-    # Compare the two runs side by side.
-    explorer.locator(".blaze-compare-select select").select_option(["run-1", "run-2"])
+    # Compare the two runs side by side (the picker lists each run with its full label).
+    picker = explorer.locator(".blaze-compare-select select")
+    labels = picker.locator("option").all_inner_texts()
+    assert [label.split("·")[0].strip() for label in labels] == ["run-1", "run-2"] and all("·" in x for x in labels)
+    picker.select_option(index=[0, 1])
     explorer.locator("button.blaze-compare-button").click()
     compare = explorer.locator(".blaze-compare table")
     compare.wait_for(timeout=UI_TIMEOUT_MS)
     text = compare.inner_text()
     assert "run-2 / run-1" in text and "tokens/s" in text
+    assert "run-2 95% CI" in text and "no verdict" in text  # never a bare ratio
 
     # Save as experiment: the file the sweep's dry run accepts.
     saved = jupyterlab.root / "explored.yaml"

@@ -37,6 +37,7 @@ def fake_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: Mea
                 "tokens_per_s_mean": speed,
                 "tokens_per_s_ci_low": speed * 0.9,
                 "tokens_per_s_ci_high": speed * 1.1,
+                "n": 10,
                 "latency_s_mean": 1 / speed,
                 "peak_rss_bytes": 1e8,
                 "perplexity": 10.0,
@@ -102,12 +103,25 @@ def test_vary_with_an_invalid_value_runs_nothing(session: ExplorerSession) -> No
     assert session.results.empty
 
 
-def test_compare_ratios_to_the_first(session: ExplorerSession) -> None:
+def test_compare_ratios_to_the_first_beside_each_runs_ci(session: ExplorerSession) -> None:
     session.run(vary={"dtype": ["fp32", "bf16"]})
     cmp = session.compare(["run-1", "run-2"])
     assert cmp.loc["tokens/s", "run-2 / run-1"] == pytest.approx(2.0)
     assert cmp.loc["latency (s)", "run-2 / run-1"] == pytest.approx(0.5)
     assert cmp.loc["tokens/s", "better"] == "higher"
+    # never a bare ratio: each run's CI beside it, and no verdict the explorer cannot support
+    assert (cmp.loc["tokens/s", "run-2 CI low"], cmp.loc["tokens/s", "run-2 CI high"]) == pytest.approx((180, 220))
+    assert cmp.loc["tokens/s", "run-1 CI low"] == 90.0 and pd.isna(cmp.loc["peak RSS (bytes)", "run-1 CI low"])
+    # tokens/s has CIs: the ratio gets its own CI (blaze_lab.metrics.compare) and a verdict it supports
+    low, high = cmp.loc["tokens/s", "run-2 / run-1 CI low"], cmp.loc["tokens/s", "run-2 / run-1 CI high"]
+    assert 1.0 < low < 2.0 < high and cmp.loc["tokens/s", "run-2 verdict"] == "faster"
+    # metrics without a CI: the plain ratio, no verdict
+    assert cmp.loc["peak RSS (bytes)", "run-2 verdict"] == "no verdict"
+    assert pd.isna(cmp.loc["peak RSS (bytes)", "run-2 / run-1 CI low"])
+    # the same setting twice: the CI holds 1
+    session.run()
+    same = session.compare(["run-1", "run-3"])  # both fp32
+    assert same.loc["tokens/s", "run-3 verdict"] == "no difference at this precision"
     with pytest.raises(ConfigError, match="two or more"):
         session.compare(["run-1"])
     with pytest.raises(ConfigError, match="run-9"):
