@@ -84,7 +84,9 @@ def sweep(
     replications: Annotated[
         int | None,
         typer.Option(
-            "--replications", min=1, max=20,
+            "--replications",
+            min=1,
+            max=20,
             help="run every load-time group K times in separate kernels, interleaved (default: the spec's)",
         ),
     ] = None,
@@ -142,7 +144,7 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool, replications: int 
     from blaze_lab.sweep.runner import completed_runs
 
     runs = expand(spec)
-    plan = groups(runs, replications or spec.replications)
+    plan = groups(runs, spec.part_replications(replications))
     from blaze_lab.report.labels import config_labels
 
     done = completed_runs(spec, plan, results, retry_errors)
@@ -159,9 +161,10 @@ def _print_plan(spec: Any, results: Path, retry_errors: bool, replications: int 
             "done": ["yes" if r.run_id in done else "no" for r in runs],
         }
     )
+    distinct = len({g.group_id for g in plan if g.replication == 0})
     typer.echo(
-        f"sweep {spec.name} ({spec.source}): {len(runs)} run{'s' * (len(runs) != 1)} in {len(plan)} load-time "
-        f"group{'s' * (len(plan) != 1)}"
+        f"sweep {spec.name} ({spec.source}): {len(runs)} run{'s' * (len(runs) != 1)} in {distinct} load-time "
+        f"group{'s' * (distinct != 1)}, {len(plan)} kernel executions (replications included)"
     )
     typer.echo("")
     typer.echo(table.to_string(index=False))

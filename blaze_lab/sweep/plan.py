@@ -183,20 +183,22 @@ def _source_of(part: PartSpec, field: str, value: Any) -> str:
     return f"{field} (the default)"
 
 
-def groups(runs: Sequence[Run], replications: int = 1) -> list[Group]:
+def groups(runs: Sequence[Run], replications: int | Mapping[str, int] = 1) -> list[Group]:
     """Load-time groups in first-appearance order: runs of one part sharing ``config.load_hash()``.
 
     With ``replications`` = k > 1 every group appears k times, interleaved in time (A B A B …, not A A B B, so slow
     drift of the machine spreads over all groups): replication r of group g is ``g-rep<r>`` (r ≥ 1), a separate
     kernel with its own folder. Run ids are the same in every replication; the rows carry ``replication``.
+    ``replications`` may be a mapping part name -> k (a deterministic simulation part needs only one).
     """
     base = _groups(runs)
-    if replications <= 1:
-        return base
+    k_of = (lambda g: replications) if isinstance(replications, int) else (lambda g: replications.get(g.part, 1))
+    most = max((k_of(g) for g in base), default=1)
     return [
         g if r == 0 else dataclasses.replace(g, group_id=f"{g.group_id}-rep{r}", replication=r)
-        for r in range(replications)
+        for r in range(most)
         for g in base
+        if r < k_of(g)
     ]
 
 

@@ -82,7 +82,7 @@ def run_sweep(
         for part in spec.parts:
             check_notebook(part.notebook, part.field_path("notebook"))
     runs = expand(spec)
-    plan = groups(runs, replications if replications is not None else spec.replications)
+    plan = groups(runs, spec.part_replications(replications))
     exe = make_executor(executor, address) if isinstance(executor, str) else executor
     root = Path(results_root) / spec.name
     done = {g.group_id: store.complete_ids(root / g.group_id, g, retry_errors) for g in plan}

@@ -64,7 +64,7 @@ _PART_FIELDS = ("kind", "base", "grid", "zip", "reference", "measure", "notebook
 _TOP_KEYS = ("name", "description", *_PART_FIELDS, "parts", "max_runs", "replications")
 # Replications of every load-time group at most (each is a kernel start and a model load).
 MAX_REPLICATIONS = 20
-_PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook")
+_PART_KEYS = ("name", "kind", "base", "grid", "zip", "reference", "measure", "notebook", "replications")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _NAME_MAX = 100
 
@@ -82,6 +82,7 @@ class PartSpec:
     measure: Mapping[str, Any]
     notebook: Path
     where: str  # "file" or "file:parts[1]": prefix of error messages
+    replications: int | None = None  # this part's replications (None: the spec's)
 
     def config_class(self) -> type[BaseConfig]:
         return config_class(self.kind)
@@ -109,6 +110,10 @@ class ExperimentSpec:
     replications: int = 1  # each load-time group runs this many times, each in its own kernel, interleaved in time
     # The expanded runs, kept from validation so a command expands the spec once (see plan.expand).
     runs: tuple[Run, ...] = dataclasses.field(default=(), compare=False, repr=False)
+
+    def part_replications(self, override: int | None = None) -> dict[str, int]:
+        """part name -> how many times each of its groups runs (``override``, e.g. ``--replications``, wins)."""
+        return {p.name: override or p.replications or self.replications for p in self.parts}
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -193,9 +198,7 @@ def parse_spec(
         if part.name in seen:
             raise ConfigError(f"{part.where}.name", part.name, reason=f"duplicate part name (also {seen[part.name]})")
         seen[part.name] = part.where
-    replications = top.get("replications", 1)
-    if isinstance(replications, bool) or not isinstance(replications, int) or not 1 <= replications <= MAX_REPLICATIONS:
-        raise _err(where, "replications", replications, reason=f"must be an integer in 1..{MAX_REPLICATIONS}")
+    replications = _replications(top.get("replications", 1), where)
     spec = ExperimentSpec(
         name=name, parts=tuple(parts), source=where, data=data, description=description, max_runs=cap,
         replications=replications,
@@ -225,6 +228,12 @@ def _raw_run_count(raw: Mapping[str, Any]) -> int:
 
     zipped = lengths("zip")
     return (max(zipped) if zipped else 1) * math.prod(lengths("grid"))
+
+
+def _replications(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPLICATIONS:
+        raise _err(where, "replications", value, reason=f"must be an integer in 1..{MAX_REPLICATIONS}")
+    return value
 
 
 def _max_runs(top: Mapping[str, Any], where: str) -> int:
@@ -285,6 +294,7 @@ def _parse_part(raw: Mapping[str, Any], where: str, default_measure: Mapping[str
         measure=measure,
         notebook=resolve_notebook(notebook_value),
         where=where,
+        replications=None if "replications" not in raw else _replications(raw["replications"], where),
     )
 
 

@@ -47,3 +47,14 @@ def test_a_replicated_sweep_runs_each_group_in_its_own_kernel_and_collect_combin
     # resuming does nothing: every replication is complete
     again = run_sweep(path, results_root=tmp_path / "results", progress=False, replications=2)
     assert again.executed == () and len(execution_log()) == 4
+
+
+def test_a_part_may_set_its_own_replications(write_spec: WriteSpec) -> None:
+    spec = load_spec(write_spec({"replications": 2, "parts": [
+        {"name": "timed", "kind": "fake", "base": {"model": "a"}},
+        {"name": "sim", "kind": "fake", "base": {"model": "b"}, "replications": 1},
+    ]}))  # fmt: skip
+    assert spec.part_replications() == {"timed": 2, "sim": 1}
+    plan = groups(expand(spec), spec.part_replications())
+    assert [(g.part, g.replication) for g in plan] == [("timed", 0), ("sim", 0), ("timed", 1)]
+    assert spec.part_replications(3) == {"timed": 3, "sim": 3}  # --replications wins
