@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -60,6 +61,10 @@ def combine_replications(summary: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFra
         rows.append(reps.iloc[0].copy() if len(reps) == 1 else _combine(reps, raw))
     out = pd.DataFrame(rows).reset_index(drop=True)
     out["replications"] = out["replications"].fillna(1).astype("int64") if "replications" in out else 1
+    for column in summary.columns:  # rows built as Series lose dtypes (ints become floats): restore them
+        if column in out.columns and out[column].dtype != summary[column].dtype:
+            with contextlib.suppress(TypeError, ValueError):
+                out[column] = out[column].astype(summary[column].dtype)
     return out
 
 
@@ -73,6 +78,8 @@ def _combine(reps: pd.DataFrame, raw: pd.DataFrame) -> pd.Series:
     if "n" in reps.columns:
         base["n"] = int(pd.to_numeric(reps["n"], errors="coerce").fillna(0).sum())
     base["replications"] = int(reps["replication"].nunique())
+    if (reps["status"] != "ok").all():
+        return base  # nothing was measured: the first replication's row says why
     mine = raw[(raw["run_id"] == run_id)] if "run_id" in raw.columns else raw.iloc[0:0]
     ratios = {k: v for k, v in _ratios(base.get("ratio_metrics")).items() if set(v) <= set(mine.columns)}
     sampled = [
