@@ -53,6 +53,7 @@ demo: $(STAMP_DEMO)
 test: $(STAMP_TEST)
 	$(BIN)/ruff check blaze_lab tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/python -m pytest blaze_lab --doctest-modules -q -p no:cacheprovider
 	$(if $(REQUIRE_SMOLLM2),BLAZE_LAB_REQUIRE_SMOLLM2=1) $(BIN)/python -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 test-fast: $(STAMP_TEST)

@@ -223,12 +223,3 @@ def test_secret_accessor_is_only_for_secret_fields() -> None:
     with pytest.raises(KeyError, match=r"demo\.n is not a secret field"):
         Demo().secret("n")
     assert Demo().replace(n=3).secret("url") == Demo().secret("url")
-
-
-@pytest.mark.parametrize("module", ["blaze_lab.secrets", "blaze_lab.config"])
-def test_docstring_examples_run(module: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.failed == 0 and result.attempted > 0

@@ -3,8 +3,6 @@ the registered ``serving`` section."""
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -67,11 +65,6 @@ def test_serving_section_is_registered_and_notes_missing_columns() -> None:
     sparse = report_sections(summary.drop(columns=["goodput_rps"]), raw)["serving"]
     goodput = dict(sparse)["Goodput vs offered rate"]
     assert isinstance(goodput, str) and "goodput_rps" in goodput
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(sf, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
 
 
 def _saturation() -> tuple[pd.DataFrame, pd.DataFrame]:

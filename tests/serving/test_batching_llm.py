@@ -4,8 +4,6 @@ continuous batching matches generate, the serving benchmark's tiny run, cache in
 from __future__ import annotations
 
 import asyncio
-import doctest
-import importlib
 import math
 import socket
 
@@ -165,10 +163,3 @@ def test_unknown_batching_mode_from_runs_is_a_config_error() -> None:
 def test_config_defaults_round_trip() -> None:
     cfg = ServingConfig(cache_tiers=("memory", "disk"))
     assert ServingConfig.from_dict({**cfg.to_dict(), "cache_tiers": ["memory", "disk"]}) == cfg
-
-
-@pytest.mark.parametrize("name", ["", ".config", ".bench", ".cache", ".handles"])
-def test_docstring_examples_run(name: str) -> None:
-    module = importlib.import_module(f"blaze_lab.serving{name}")
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
