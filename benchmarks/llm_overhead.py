@@ -6,7 +6,7 @@ with ``time.perf_counter``; the printed figure is the median of per-pair ratios 
 
     .venv/bin/python benchmarks/llm_overhead.py --model smollm2-135m --batch-size 8 --pairs 15
 
-Goal (issue 2): median ratio ≤ 1.03 on SmolLM2 at batch 8.
+Goal: median ratio ≤ 1.03 on SmolLM2 at batch 8.
 """
 
 from __future__ import annotations

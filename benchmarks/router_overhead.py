@@ -8,7 +8,7 @@ Simulation speed is one full discrete-event simulation (arrivals, replicas, heal
     .venv/bin/python benchmarks/router_overhead.py                      # 16 replicas; 1M requests over 100 replicas
     .venv/bin/python benchmarks/router_overhead.py --sim-requests 100000 --sim-strategies all
 
-Goals (issue 5): <= 20 µs per decision at 16 replicas; 1M simulated requests over 100 replicas in <= 60 s.
+Goals: <= 20 µs per decision at 16 replicas; 1M simulated requests over 100 replicas in <= 60 s.
 """
 
 from __future__ import annotations

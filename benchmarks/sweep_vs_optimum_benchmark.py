@@ -27,7 +27,7 @@ the whole run; each tool's wall time is the sum of its two processes. Both tools
     .venv/bin/python benchmarks/sweep_vs_optimum_benchmark.py            # fp32/bf16 x batch 1/8, 32 -> 32 tokens
 
 Needs ``.venv-ob``: ``python3 -m venv .venv-ob && .venv-ob/bin/pip install -r benchmarks/ob_requirements.txt``.
-Goal (issue 3): our wall <= 0.5x theirs, our CI half-width no wider than theirs, per-config latencies within 10%.
+Goal: our wall <= 0.5x theirs, our CI half-width no wider than theirs, per-config latencies within 10%.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-token timing of generation, measured directly (DESIGN.md metric definitions).
+"""Per-token timing of generation, measured directly (metric definitions: docs/metrics.md).
 
 A :class:`TokenTimer` is both a transformers streamer (``put`` is called once with the prompt, then once per
 decode step with that step's tokens) and a logits processor (called right after each forward, when the next

@@ -2,7 +2,7 @@
 
 Loading a GGUF through transformers dequantizes every tensor (~13 s for SmolLM2-135M on CPU); the dequantized
 model cannot be saved as is ("quantized with gguf and is not serializable"), but after dropping the GGUF
-quantizer marker it saves as plain safetensors and reloads in ~1 s (ENVIRONMENT.md). So each GGUF file is
+quantizer marker it saves as plain safetensors and reloads in ~1 s (on a 2-core CPU). So each GGUF file is
 converted once, into ``<cache>/models/gguf/<stem>-<key>``, keyed by file name, size and a hash of its first MiBs
 (not mtime: a copied file keeps its cache entry).
 

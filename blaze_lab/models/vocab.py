@@ -120,7 +120,7 @@ def write_clip_tokenizer(path: Path, max_length: int = 77) -> Any:
     """Write the tiny CLIP tokenizer to ``path`` and return it loaded with ``CLIPTokenizer.from_pretrained``.
 
     ``CLIPTokenizer(vocab_file=..., merges_file=...)`` silently ignores its files in transformers 5
-    (ENVIRONMENT.md), so the files are written first and loaded the way diffusers loads them.
+    (seen with the pinned version), so the files are written first and loaded the way diffusers loads them.
 
     Example:
         >>> tok = write_clip_tokenizer(Path("/tmp/clip_tok"))            # doctest: +SKIP

@@ -9,7 +9,7 @@ serving benchmark treats ``batching: continuous`` as one more value of the axis.
 The manager delivers each streamed output to the event loop with ``call_soon_threadsafe``
 (``register_result_handler``); token timestamps are taken there, on the batcher's clock. The
 ``ContinuousBatchingConfig`` is small and explicit (``num_blocks=64, max_batch_tokens=512, page_size=64``):
-transformers' defaults size the cache from free memory, which costs seconds on CPU (ENVIRONMENT.md).
+transformers' defaults size the cache from free memory, which costs seconds on CPU (measured on a 2-core machine).
 
 Example:
     >>> import asyncio
@@ -38,7 +38,7 @@ from blaze_lab.serving.handles import FAILED, OK, RequestHandle
 if TYPE_CHECKING:
     from blaze_lab.engines.llm.engine import LLMEngine
 
-# Small explicit paged cache (ENVIRONMENT.md): enough for a few short requests, cheap to allocate on CPU.
+# Small explicit paged cache (sized by measurement on a 2-core CPU): enough for a few short requests, cheap to allocate on CPU.
 CB_NUM_BLOCKS = 64
 CB_MAX_BATCH_TOKENS = 512
 CB_PAGE_SIZE = 64

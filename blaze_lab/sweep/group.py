@@ -1,6 +1,6 @@
 """Measure one load-time group inside a notebook kernel: dispatch to the engine kind's ``benchmark_group``.
 
-Each benchmark notebook calls exactly this (see the notebook contract in DESIGN.md)::
+Each benchmark notebook calls exactly this (the notebook contract in docs/architecture.md)::
 
     from blaze_lab.sweep.group import run_group
     summary, raw = run_group("llm", runs, reference=reference, measure=measure, sweep=sweep, group=group)
