@@ -5,10 +5,17 @@ a temporary directory next to its target and renames it into place only after th
 file was written. A process killed mid-build therefore leaves at most a ``.<name>.tmp-*`` sibling, never a
 half-written target; the next build removes such leftovers.
 
-Example:
-    >>> from blaze_lab.models.cache import cache_dir, materialize
-    >>> target = cache_dir() / "models" / "random" / "demo"          # doctest: +SKIP
-    >>> materialize(target, lambda tmp: (tmp / "config.json").write_text("{}"), {"spec": "demo"})  # doctest: +SKIP
+Example (into a temporary directory; the sources build below ``cache_dir() / "models"``):
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from blaze_lab.models.cache import is_complete, materialize
+    >>> root = tempfile.TemporaryDirectory()
+    >>> target = Path(root.name) / "random" / "demo"
+    >>> materialize(target, lambda tmp: (tmp / "config.json").write_text("{}"), {"spec": "demo"}) == target
+    True
+    >>> is_complete(target), sorted(p.name for p in target.iterdir())
+    (True, ['.blaze_model.json', 'config.json'])
+    >>> root.cleanup()
 """
 
 from __future__ import annotations
@@ -105,8 +112,15 @@ def materialize(target: Path, build: Callable[[Path], object], meta: dict[str, A
     is already complete, nothing is built. If ``build`` raises (or the process dies), ``target`` is left
     untouched and the temporary directory is removed (now, or by the next builder).
 
-    Example:
-        >>> materialize(models_dir() / "random" / "x", lambda tmp: None, {"spec": "x"})  # doctest: +SKIP
+    Example (a second call finds the target complete and builds nothing):
+        >>> import tempfile
+        >>> root = tempfile.TemporaryDirectory()
+        >>> builds = []
+        >>> for _ in range(2):
+        ...     _ = materialize(Path(root.name) / "x", builds.append, {"spec": "x"})
+        >>> len(builds)
+        1
+        >>> root.cleanup()
     """
     if is_complete(target):
         return target
