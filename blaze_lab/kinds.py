@@ -90,15 +90,15 @@ class Kind:
     models: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def config_class(self) -> type[BaseConfig]:
-        return resolve(self.config, f"kind {self.name!r} config")  # type: ignore[no-any-return]
+        return resolve(self.config, f"kind {self.name!r} config")
 
     def group_function(self) -> Callable[..., Any]:
-        return resolve(self.group, f"kind {self.name!r} group function")  # type: ignore[no-any-return]
+        return resolve(self.group, f"kind {self.name!r} group function")
 
     def section_function(self) -> Callable[..., Any] | None:
         if self.section is None:
             return None
-        return resolve(self.section, f"kind {self.name!r} report section")  # type: ignore[no-any-return]
+        return resolve(self.section, f"kind {self.name!r} report section")
 
     def measure_extra_classes(self) -> dict[str, type]:
         return {key: resolve(cls, f"kind {self.name!r} measure.{key}") for key, cls in self.measure_extras.items()}

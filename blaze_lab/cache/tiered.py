@@ -255,7 +255,7 @@ class TieredCache:
         """Cached value for ``key``, else ``compute()`` stored in every tier. ``key=None`` always computes."""
         found = self.lookup(key)
         if found.hit:
-            return found.value  # type: ignore[no-any-return]
+            return found.value
         value = compute()
         self.set(key, value)
         return value

@@ -81,7 +81,7 @@ def _run_llm(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: Mea
     summary, _ = engine.benchmark(
         configs, measure=measure, quality=QualitySettings(**LLM_QUALITY), run_ids=run_ids, progress=False
     )
-    return summary  # type: ignore[no-any-return]
+    return summary
 
 
 def _run_diffusion(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:
@@ -89,7 +89,7 @@ def _run_diffusion(configs: Sequence[BaseConfig], run_ids: Sequence[str], measur
 
     engine = _ENGINES.setdefault("diffusion", DiffusionEngine())
     summary, _ = engine.benchmark(configs, measure=measure, run_ids=run_ids, progress=False)
-    return summary  # type: ignore[no-any-return]
+    return summary
 
 
 def _run_router(configs: Sequence[BaseConfig], run_ids: Sequence[str], measure: MeasureSettings) -> pd.DataFrame:

@@ -118,8 +118,8 @@ def run_configs(
     else:
         if metrics is None:
             raise TypeError("run_configs: a repeated-call Measurer needs a MetricSpec")
-        for indices in _clusters(measurer, runs):  # type: ignore[arg-type]
-            results.update(_repeated(ctx, measurer, metrics, runs, indices, bar))  # type: ignore[arg-type]
+        for indices in _clusters(measurer, runs):
+            results.update(_repeated(ctx, measurer, metrics, runs, indices, bar))
     bar.close()
     summary_rows = [results[i][0] for i in range(len(runs))]
     raw_rows = [row for i in range(len(runs)) for row in results[i][1]]

@@ -73,7 +73,7 @@ class CachedServer:
 
     @property
     def clock(self) -> Clock:
-        return self.server.clock  # type: ignore[no-any-return]
+        return self.server.clock
 
     def submit(self, prompt: str, max_new_tokens: int | None = None) -> RequestHandle:
         n = max_new_tokens if max_new_tokens is not None else self.server.default_new_tokens

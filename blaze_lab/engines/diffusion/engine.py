@@ -122,7 +122,7 @@ class DiffusionEngine(CachedModelEngine):
 
     def load(self, config: DiffusionConfig | None = None) -> LoadedPipeline:
         """Load (or fetch from the model cache) the model for ``config``; raises on failure."""
-        return super().load(config)  # type: ignore[no-any-return]
+        return super().load(config)
 
     def prepare(self, config: DiffusionConfig) -> LoadedPipeline:
         """The loaded pipeline with ``config``'s run-time settings applied (skipped when already applied)."""

@@ -110,7 +110,7 @@ class LLMEngine(CachedModelEngine):
 
     def load(self, config: LLMConfig | None = None) -> LoadedLLM:
         """Load (or fetch from the model cache) the model for ``config``; raises on failure."""
-        return super().load(config)  # type: ignore[no-any-return]
+        return super().load(config)
 
     def _ready(self) -> LoadedLLM:
         if self._status in (EngineStatus.STOPPED, EngineStatus.FAILED):
