@@ -2,9 +2,9 @@
 
 The explorer enables only the values a device can run and shows the others disabled with a reason; the same rules
 check a whole config before a run, so an impossible choice is explained in the panel instead of failing inside a
-library. The rules mirror what was measured on this project's machines (offload needs an accelerator, torchao int4 weight-only has no
-CPU kernel, fp16 on CPU runs but slowly). A rule only *predicts*: engines still turn any library failure into an
-``unsupported`` row, so a missing rule costs a wasted run, never a crash.
+library. The rules mirror what was measured on this project's machines (offload needs an accelerator, torchao
+int4 weight-only has no CPU kernel, fp16 on CPU runs but slowly). A rule only *predicts*: engines still turn any
+library failure into an ``unsupported`` row, so a missing rule costs a wasted run, never a crash.
 
 Rules are a small explicit registry: ``(kind, field, value) -> rule(device) -> Verdict``.
 

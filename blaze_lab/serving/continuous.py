@@ -38,7 +38,7 @@ from blaze_lab.serving.handles import FAILED, OK, RequestHandle
 if TYPE_CHECKING:
     from blaze_lab.engines.llm.engine import LLMEngine
 
-# Small explicit paged cache (sized by measurement on a 2-core CPU): enough for a few short requests, cheap to allocate on CPU.
+# Small explicit paged cache (sized by measuring on a 2-core CPU): a few short requests fit, cheap to allocate.
 CB_NUM_BLOCKS = 64
 CB_MAX_BATCH_TOKENS = 512
 CB_PAGE_SIZE = 64

@@ -1,7 +1,7 @@
 """TEST FIXTURE: writes tests/data/sample_sweep/, a small SYNTHETIC sweep result in the runner's folder layout.
 
-Not a measurement. The numbers are drawn from a seeded RNG around the figures measured for SmolLM2 on
-this project's 2-core CPU (fp32 ~17 tok/s at batch 1, ~90 at batch 8; bf16 faster; bnb nf4 ppl 12.3 vs 10.8), so the report
+Not a measurement. The numbers are drawn from a seeded RNG around figures measured for SmolLM2 on this
+project's 2-core CPU (fp32 ~17 tok/s at batch 1, ~90 at batch 8; bf16 faster; bnb nf4 ppl 12.3 vs 10.8), so the report
 tests and notebooks/report.ipynb have realistic-looking input without running a model. It has: 4 quantization
 settings x batch 1/8 as ok rows (one flagged invalid by its CV), and one ``unsupported`` row (torchao int4 on CPU).
 

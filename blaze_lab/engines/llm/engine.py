@@ -181,7 +181,7 @@ class LLMEngine(CachedModelEngine):
             torch.manual_seed(cfg.seed)
         if cfg.cache_implementation != "dynamic":
             kwargs["cache_implementation"] = cfg.cache_implementation
-        # no_grad rather than inference_mode: quanto int4 kernels fail under inference_mode (seen with the pinned quanto).
+        # no_grad rather than inference_mode: quanto int4 kernels fail under inference_mode (pinned quanto).
         with torch.no_grad(), _autocast(loaded.device, cfg.amp)():
             return loaded.model.generate(**batch, **kwargs)
 
