@@ -65,3 +65,43 @@ def test_the_scan_finds_an_outside_reference(tmp_path: Path) -> None:
     doc = tmp_path / "note.md"
     doc.write_text("fine\nsee " + "DESIGN" + ".md\n(" + "iss" + "ue 4) too\n../" + "shared" + "/x\n", encoding="utf-8")
     assert [hit.split(":")[1] for hit in references_outside_repo([doc], root=tmp_path)] == ["2", "3", "4"]
+
+
+MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+DOCS_PATH = re.compile(r"\bdocs/[\w./-]+\.(?:md|png)\b")
+
+
+def dangling_references(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """Relative markdown links and ``docs/...`` paths (in any text file) that name no file in the repository."""
+    missing = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        links = MD_LINK.findall(text) if path.suffix == ".md" else []
+        for link in links:
+            target = link.split("#")[0]
+            if target and not re.match(r"[a-z]+:", target) and not (path.parent / target).exists():
+                missing.append(f"{path.relative_to(root)}: link {link}")
+        prose = MD_LINK.sub("]()", text) if path.suffix == ".md" else text  # a link is checked once, above
+        missing += [f"{path.relative_to(root)}: {ref}" for ref in DOCS_PATH.findall(prose) if not (root / ref).exists()]
+    return missing
+
+
+def test_links_and_docs_paths_name_files_that_exist() -> None:
+    assert dangling_references(tracked_text_files()) == []
+
+
+def test_a_dangling_link_is_found(tmp_path: Path) -> None:
+    docs = "docs"  # paths assembled so this file does not name missing docs itself
+    (tmp_path / docs).mkdir()
+    (tmp_path / docs / "here.md").write_text("ok", encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"[a]({docs}/here.md) [b]({docs}/gone.md) [c](https://example.org) see {docs}/lost.md\n", encoding="utf-8"
+    )
+    assert dangling_references([readme], root=tmp_path) == [
+        f"README.md: link {docs}/gone.md",
+        f"README.md: {docs}/lost.md",
+    ]
