@@ -185,7 +185,7 @@ class BlockingEngineReplica:
 
     @property
     def status(self) -> EngineStatus:
-        return self.engine.status  # type: ignore[no-any-return]
+        return self.engine.status
 
     async def start(self) -> None:
         if self.factory is not None and self.engine.status in (EngineStatus.FAILED, EngineStatus.STOPPED):
