@@ -111,12 +111,3 @@ def test_public_one_call_loader_on_the_sample_sweep() -> None:
     assert len(summary) == 9 and summary["llm.batch_size"].dtype == "int64"
     assert {"llm.dtype", "llm.quantization", "llm.batch_size"} <= set(summary.columns)
     assert "env.cpu" not in summary.columns and "tokens_per_s_ci_high" in summary.columns
-
-
-def test_docstring_examples_run() -> None:
-    import doctest
-
-    import blaze_lab.results
-
-    result = doctest.testmod(blaze_lab.results, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0

@@ -127,7 +127,7 @@ def make_executor(name: str, address: str | None = None) -> Executor:
             target = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise SweepError(f"executor {name!r} is not available ({exc})") from None
-    return target(address=address)  # type: ignore[no-any-return,operator]
+    return target(address=address)
 
 
 def execute_group(task: GroupTask) -> GroupOutput:

@@ -44,7 +44,7 @@ class _SpecLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node)
             line = key_node.start_mark.line + 1
             try:
                 first = seen.get(key)
@@ -89,11 +89,11 @@ def loads_yaml(text: str, where: str = "<spec>") -> Any:
         raise ConfigError(f"{where}:{line_no}: invalid YAML (character #x{exc.character:04x} is not allowed)") from None
     loader.where = where
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         if node is None:
             return None
         _check_size(node, where)
-        return loader.construct_document(node)  # type: ignore[no-untyped-call]
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -102,7 +102,7 @@ def loads_yaml(text: str, where: str = "<spec>") -> Any:
         problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}{line}: invalid YAML ({' '.join(str(problem).split())[:200]})") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
 
 
 def _check_size(root: yaml.Node, where: str) -> None:

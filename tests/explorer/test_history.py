@@ -95,14 +95,3 @@ def test_readable_units() -> None:
         index=pd.Index(["peak RSS (bytes)"], name="metric"),
     )
     assert readable_compare(cmp).loc["peak RSS"].tolist() == ["626 MB", "", "1.20 GB"]
-
-
-def test_docstring_examples_run() -> None:
-    import doctest
-
-    from blaze_lab.explorer import history as history_module
-    from blaze_lab.explorer import units
-
-    for module in (history_module, units):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0 and result.attempted > 0
