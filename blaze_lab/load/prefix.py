@@ -24,7 +24,7 @@ Example:
     >>> PrefixWorkloadConfig(conversation_share=2.0)
     Traceback (most recent call last):
     ...
-    blaze_lab.errors.ConfigError: prefix.conversation_share: invalid value 2.0; must be <= 1.0
+    blaze_lab.errors.ConfigError: prefix.conversation_share: invalid value 2.0; must be <= 1.0 (allowed range 0.0..1.0)
 """
 
 from __future__ import annotations

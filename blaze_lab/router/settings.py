@@ -7,10 +7,10 @@ varies (:class:`~blaze_lab.router.config.RouterExperimentConfig`) builds these.
 Example:
     >>> RouterConfig(strategy="power_of_two_choices").strategy
     'power_of_two_choices'
-    >>> BreakerConfig(failure_threshold=0)
+    >>> BreakerConfig(window_size=0)
     Traceback (most recent call last):
     ...
-    blaze_lab.errors.ConfigError: breaker.failure_threshold: invalid value 0; must be >= 1
+    blaze_lab.errors.ConfigError: breaker.window_size: invalid value 0; must be >= 1
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ and simulated runs both return.
 Example:
     >>> from blaze_lab.router.strategies import Request
     >>> t = Ticket(Request(7), arrival_s=0.5)
-    >>> t.request.request_id, len(Ledger())
+    >>> t.request.id, len(Ledger())
     (7, 0)
 """
 
