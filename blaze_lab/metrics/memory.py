@@ -30,6 +30,18 @@ from typing import Any
 
 import psutil
 
+# What MemoryTracker.result() reports per call; a config's summary keeps the maximum of each over its calls.
+MEMORY_COLUMNS = (
+    "peak_allocated_bytes",
+    "peak_reserved_bytes",
+    "peak_rss_bytes",
+    "peak_rss_increase_bytes",
+    "rss_anon_bytes",
+    "rss_anon_increase_bytes",
+    "rss_file_bytes",
+    "nvml_vram_bytes",
+)
+
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _STATUS = Path("/proc/self/status")
 
@@ -229,4 +241,4 @@ def model_bytes(model: Any) -> int:
     return total
 
 
-__all__ = ["MemoryTracker", "Nvml", "clean_device", "model_bytes", "process_memory", "trim_heap"]
+__all__ = ["MEMORY_COLUMNS", "MemoryTracker", "Nvml", "clean_device", "model_bytes", "process_memory", "trim_heap"]

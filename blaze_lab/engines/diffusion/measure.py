@@ -28,7 +28,7 @@ from blaze_lab.engines.diffusion.config import DiffusionConfig
 from blaze_lab.engines.diffusion.images import image_columns
 from blaze_lab.engines.diffusion.quality import RANDOM_WEIGHTS_NOTE, DiffusionQualitySettings
 from blaze_lab.metrics.measurer import MetricSpec, Ratio
-from blaze_lab.metrics.memory import MemoryTracker, clean_device, process_memory
+from blaze_lab.metrics.memory import MEMORY_COLUMNS, MemoryTracker, clean_device, process_memory
 from blaze_lab.metrics.stats import STAT_SUFFIXES, summarize
 
 if TYPE_CHECKING:
@@ -38,16 +38,7 @@ if TYPE_CHECKING:
 DIFFUSION_METRICS = MetricSpec(
     sampled=("latency_s", "text_encode_s", "denoise_s", "vae_decode_s", "images_per_s_call"),
     primary="latency_s",
-    peaks=(
-        "peak_allocated_bytes",
-        "peak_reserved_bytes",
-        "peak_rss_bytes",
-        "peak_rss_increase_bytes",
-        "rss_anon_bytes",
-        "rss_anon_increase_bytes",
-        "rss_file_bytes",
-        "nvml_vram_bytes",
-    ),
+    peaks=MEMORY_COLUMNS,
     ratios=(Ratio("images_per_s", "images", "latency_s"),),
     totals=("energy_j",),
 )

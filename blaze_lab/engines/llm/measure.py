@@ -29,7 +29,7 @@ from blaze_lab.engines.llm.config import LLMConfig
 from blaze_lab.engines.llm.loading import LoadedLLM
 from blaze_lab.engines.llm.quality import QualitySettings, compare
 from blaze_lab.metrics.measurer import MetricSpec, Ratio
-from blaze_lab.metrics.memory import clean_device, process_memory
+from blaze_lab.metrics.memory import MEMORY_COLUMNS, clean_device, process_memory
 from blaze_lab.metrics.roofline import decode_bytes_per_s, kv_cache_bytes, machine_bandwidth, roofline_fraction
 from blaze_lab.metrics.stats import summarize
 from blaze_lab.metrics.tokens import GenerationTimings, TokenTimer
@@ -41,16 +41,7 @@ if TYPE_CHECKING:
 LLM_METRICS = MetricSpec(
     sampled=("latency_s", "ttft_s", "prefill_s", "decode_s", "tpot_s", "tokens_per_s_call", "requests_per_s_call"),
     primary="latency_s",
-    peaks=(
-        "peak_allocated_bytes",
-        "peak_reserved_bytes",
-        "peak_rss_bytes",
-        "peak_rss_increase_bytes",
-        "rss_anon_bytes",
-        "rss_anon_increase_bytes",
-        "rss_file_bytes",
-        "nvml_vram_bytes",
-    ),
+    peaks=MEMORY_COLUMNS,
     ratios=(Ratio("tokens_per_s", "tokens", "latency_s"), Ratio("requests_per_s", "requests", "latency_s")),
     totals=("energy_j",),
 )
