@@ -64,7 +64,12 @@ def parity(
         per_seed.append({
             "seed": seed,
             "spearman": spearman(g["live"], g["sim"]),
-            "same_best": g.loc[g["live"].idxmin(), "strategy"] == g.loc[g["sim"].idxmin(), "strategy"],
+            # a live run on a busy machine may have too few successes for a p99 (NaN): then no verdict
+            "same_best": (
+                g.loc[g["live"].idxmin(), "strategy"] == g.loc[g["sim"].idxmin(), "strategy"]
+                if g["live"].notna().any() and g["sim"].notna().any()
+                else None
+            ),
             "p99_rel_diff_mean": float(g["rel_diff"].mean()),
             "p99_rel_diff_max": float(g["rel_diff"].abs().max()),
             "spearman_virtual": spearman(g["live_virtual"], g["sim"]),
