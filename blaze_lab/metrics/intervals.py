@@ -183,7 +183,8 @@ def log_ci(est: float, se: float, df: float, confidence: float) -> tuple[float, 
     if not (math.isfinite(se) and math.isfinite(df) and df > 0):
         return math.nan, math.nan
     half = float(t_crit(confidence, df)) * se
-    return math.exp(est - half), math.exp(est + half)
+    # exp overflows past ~709: an interval that wide is [0, inf) for every purpose a verdict has
+    return math.exp(max(est - half, -700.0)), (math.exp(est + half) if est + half < 700.0 else math.inf)
 
 
 def welch_se(se_c: float, df_c: float, se_b: float, df_b: float) -> tuple[float, float]:
