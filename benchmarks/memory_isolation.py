@@ -34,22 +34,26 @@ print(json.dumps({k: float(row[k]) for k in COLUMNS}))
 """.replace("COLUMNS", repr(COLUMNS))
 
 
-def configs(model: str) -> list[object]:
+def configs(model: str, quantizations: list[str] | None = None) -> list[object]:
     from blaze_lab.engines.llm import LLMConfig
 
     base = LLMConfig(model=model, prompt_tokens=32, new_tokens=16)
-    return [base.replace(dtype=d, quantization=q, batch_size=b) for d, q in PAIRS for b in (1, 8)]
+    pairs = [(d, q) for d, q in PAIRS if quantizations is None or q in quantizations or d in quantizations]
+    return [base.replace(dtype=d, quantization=q, batch_size=b) for d, q in pairs for b in (1, 8)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated dtypes/quantizations to keep, e.g. fp32,bnb-8bit (default: all)"
+    )
     args = parser.parse_args()
     from blaze_lab.engines.llm import LLMEngine
     from blaze_lab.engines.llm.quality import QualitySettings
     from blaze_lab.metrics import MeasureSettings
 
-    cfgs = configs(args.model)
+    cfgs = configs(args.model, args.only.split(",") if args.only else None)
     settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
     together, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
     print(f"{'config':28s} {'together MB':>12s} {'alone MB':>10s} {'ratio':>7s}  {'anon tog.':>9s} {'anon alone':>10s}")
@@ -72,6 +76,8 @@ def main() -> None:
             flush=True,
         )
     print(f"\nlargest |together/alone - 1| = {worst:.1%} (goal <= 5%)")
+    if "fp32/bnb-nf4/bs1" not in by_name or "fp32/none/bs1" not in by_name:
+        return
     nf4, fp32 = by_name["fp32/bnb-nf4/bs1"], by_name["fp32/none/bs1"]
     print(f"nf4 peak increase {nf4 / 1e6:.1f} MB vs fp32 {fp32 / 1e6:.1f} MB: {'below' if nf4 < fp32 else 'NOT below'}")
 

@@ -116,8 +116,12 @@ def error_arrays(df: pd.DataFrame, value: str, low: str, high: str, scale: float
     }
 
 
-def _hover(df: pd.DataFrame) -> list[str]:
+def _hover(df: pd.DataFrame, metric: str | None = None) -> list[str]:
     full = [config_label(r) for _, r in df.iterrows()]
+    # Combined replication rows say which interval the bar shows: within one run, or between the replications.
+    source = f"{metric}_ci_source" if metric else ""
+    sources = df[source] if source in df.columns else pd.Series(None, index=df.index, dtype=object)
+    reps = numeric(df, "replications") if "replications" in df.columns else pd.Series(math.nan, index=df.index)
     n = numeric(df, "n")
     reasons = df["validity_reason"].astype(str) if "validity_reason" in df.columns else pd.Series("", index=df.index)
     bad = invalid_mask(df)
@@ -126,6 +130,9 @@ def _hover(df: pd.DataFrame) -> list[str]:
         text = full[i]
         if not math.isnan(n[idx]):
             text += f"<br>n={int(n[idx])}" + (" (no CI)" if n[idx] < 2 else "")
+        if isinstance(sources[idx], str) and reps[idx] > 1:
+            text += f"<br>95% CI {'between' if 'between' in sources[idx] else 'within'}"
+            text += f" {int(reps[idx])} replications" if "between" in sources[idx] else " run (the wider one)"
         if bad[idx]:
             text += f"<br><b>invalid</b>: {reasons[idx]}"
         out.append(text)
@@ -172,7 +179,7 @@ def _bar_panel(
             "color": [COLORS["invalid"] if b else COLORS["bar"] for b in bad],
             "pattern": {"shape": [INVALID_PATTERN if b else "" for b in bad]},
         },
-        hovertext=_hover(rows),
+        hovertext=_hover(rows, metric),
         hoverinfo="text+x",
     )
     flags = [(lab, f) for lab, f in zip(labels, _flags(rows, values, rng[1]), strict=True) if f]

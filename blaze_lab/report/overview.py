@@ -162,7 +162,36 @@ def kind_table(rows: pd.DataFrame) -> pd.DataFrame:
             )
         ]
         shown.add(value)
+    sources = ci_sources(rows, [v.rsplit("_", 1)[0] for v in shown if v.endswith("_mean")])
+    if sources is not None:
+        out["CIs from"] = sources
     return out.reset_index(drop=True)
+
+
+def ci_sources(rows: pd.DataFrame, roots: list[str]) -> list[str] | None:
+    """Per row, where its mean CIs come from: ``within run`` or ``between k replications`` (None: no replications).
+
+    A combined replication row carries ``m_ci_source`` per metric (the wider of the two intervals is shown); a
+    row whose metrics disagree names them.
+
+    >>> rows = pd.DataFrame({"replications": [2, 1], "latency_s_ci_source": ["between replications", None]})
+    >>> ci_sources(rows, ["latency_s"])
+    ['between 2 replications', 'within run']
+    """
+    columns = [f"{root}_ci_source" for root in roots if f"{root}_ci_source" in rows.columns]
+    if not columns:
+        return None
+    reps = numeric(rows, "replications") if "replications" in rows.columns else pd.Series(1.0, index=rows.index)
+    out = []
+    for (_, row), k in zip(rows.iterrows(), reps, strict=True):
+        texts = {
+            c[: -len("_ci_source")]: (f"between {int(k)} replications" if "between" in str(row[c]) else "within run")
+            for c in columns
+            if isinstance(row[c], str) or not (k == k and k > 1)
+        }
+        kinds = set(texts.values()) or {"within run"}
+        out.append(kinds.pop() if len(kinds) == 1 else "; ".join(f"{column_header(m)}: {t}" for m, t in texts.items()))
+    return out
 
 
 def overview_items(
@@ -207,6 +236,7 @@ def _labelled(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "ci_sources",
     "group_status",
     "groups_line",
     "kind_table",

@@ -69,3 +69,15 @@ def test_every_kind_has_a_best_config_table(tmp_path: Path) -> None:
     sections = page.split('<section id="section-s_')[1:]
     assert [s.split('"', 1)[0] for s in sections] == ["overview", "llm", "diffusion", "router"]
     assert all("Best config per objective" in s for s in sections[1:])
+
+
+def test_kind_table_says_which_cis_are_between_replications() -> None:
+    summary, _ = collect(DATA / "quickstart_sweep")
+    llm = summary[summary["engine"] == "llm"].copy()
+    assert "CIs from" not in kind_table(llm).columns  # one run per config: nothing to say
+    llm["replications"] = 2
+    for root in [c[: -len("_mean")] for c in llm.columns if c.endswith("_mean")]:
+        llm[f"{root}_ci_source"] = "within run"
+    llm.loc[llm.index[0], [c for c in llm.columns if c.endswith("_ci_source")]] = "between replications"
+    sources = kind_table(llm)["CIs from"].tolist()
+    assert sources[0] == "between 2 replications" and set(sources[1:]) == {"within run"}
