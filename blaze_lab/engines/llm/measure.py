@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Hashable, Sequence
@@ -29,7 +30,7 @@ from blaze_lab.engines.llm.config import LLMConfig
 from blaze_lab.engines.llm.loading import LoadedLLM
 from blaze_lab.engines.llm.quality import QualitySettings, compare
 from blaze_lab.metrics.measurer import MetricSpec, Ratio
-from blaze_lab.metrics.memory import MEMORY_COLUMNS, clean_device, process_memory
+from blaze_lab.metrics.memory import MEMORY_COLUMNS, ExactHeap, clean_device, process_memory
 from blaze_lab.metrics.roofline import decode_bytes_per_s, kv_cache_bytes, machine_bandwidth, roofline_fraction
 from blaze_lab.metrics.stats import summarize
 from blaze_lab.metrics.tokens import GenerationTimings, TokenTimer
@@ -58,14 +59,29 @@ class LLMTrial:
         self.batch = benchmark_batch(loaded, cfg)
         self.timer = TokenTimer(loaded.device, measurer.engine.clock)
         self.itl: list[float] = []
+        self.memory: dict[str, Any] | None = None  # CPU: the memory probe's peaks (see call)
 
     def call(self, iteration: int) -> dict[str, Any]:
-        row = self.measurer.engine.instrumented_iteration(
-            self.loaded, self.cfg, self.batch, self.timer, baseline=self.measurer.baseline(self.cfg)
-        )
+        if self.memory is None and not self.loaded.device.startswith("cuda"):
+            # CPU: the config's peaks come from one untimed probe call under ExactHeap — the first warm-up call,
+            # or an extra call before the first measured one when warm-up is off.
+            probe = self._iteration(exact_heap=True)
+            self.memory = {k: probe[k] for k in MEMORY_COLUMNS if k in probe}
+            if iteration < 0:
+                return {**probe, "memory_probe": True}
+        row = self._iteration()
         gaps = row.pop("_itl")
         if iteration >= 0:
             self.itl.extend(gaps)
+        return row
+
+    def _iteration(self, exact_heap: bool = False) -> dict[str, Any]:
+        with ExactHeap() if exact_heap else contextlib.nullcontext():
+            row = self.measurer.engine.instrumented_iteration(
+                self.loaded, self.cfg, self.batch, self.timer, baseline=self.measurer.baseline(self.cfg)
+            )
+        if exact_heap:
+            row.pop("_itl")
         return row
 
     def finish(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -74,6 +90,8 @@ class LLMTrial:
         cols["timer"] = "cuda_event" if self.loaded.device.startswith("cuda") else "perf_counter"
         decode = sorted(float(r["decode_s"]) for r in rows if r.get("decode_s") == r.get("decode_s"))
         cols.update(_roofline(self.cfg, self.loaded, decode[len(decode) // 2] if decode else math.nan))
+        if self.memory is not None:
+            cols.update(self.memory)  # CPU peaks: the probe's, not the timed calls' (their heap has history)
         if self.measurer.quality.enabled:
             cols.update(self.measurer.quality_columns(self.cfg, self.loaded))
         return cols
