@@ -62,13 +62,12 @@ class LLMTrial:
         self.memory: dict[str, Any] | None = None  # CPU: the memory probe's peaks (see call)
 
     def call(self, iteration: int) -> dict[str, Any]:
-        if self.memory is None and not self.loaded.device.startswith("cuda"):
-            # CPU: the config's peaks come from one untimed probe call under ExactHeap — the first warm-up call,
-            # or an extra call before the first measured one when warm-up is off.
+        if iteration >= 0 and self.memory is None and not self.loaded.device.startswith("cuda"):
+            # CPU: the config's peaks come from one extra, untimed probe call under ExactHeap before its first
+            # measured call — after warm-up, because first calls do one-time work (bitsandbytes repacks weights on
+            # its first CPU forward: a first-call probe read nf4 batch 1 at 198–330 MB across fresh processes).
             probe = self._iteration(exact_heap=True)
             self.memory = {k: probe[k] for k in MEMORY_COLUMNS if k in probe}
-            if iteration < 0:
-                return {**probe, "memory_probe": True}
         row = self._iteration()
         gaps = row.pop("_itl")
         if iteration >= 0:

@@ -148,17 +148,26 @@ def test_missing_model_dir_and_offline_hub_id_fail_before_running(engine: LLMEng
 
 
 @pytest.mark.parametrize("warmup", [1, 0])
-def test_cpu_peaks_come_from_one_untimed_memory_probe(engine: LLMEngine, warmup: int) -> None:
+def test_cpu_peaks_come_from_one_untimed_memory_probe(
+    engine: LLMEngine, warmup: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blaze_lab.engines.llm import measure
+
+    probes: list[dict] = []
+    real = measure.LLMTrial._iteration
+
+    def spy(self: measure.LLMTrial, exact_heap: bool = False) -> dict:
+        row = real(self, exact_heap)
+        if exact_heap:
+            probes.append(row)
+        return row
+
+    monkeypatch.setattr(measure.LLMTrial, "_iteration", spy)
     cfg = LLMConfig(model=TINY, device="cpu", batch_size=2, new_tokens=4, prompt_tokens=8)
     settings = MeasureSettings(warmup=warmup, min_iters=3, max_iters=3, target_ci_rel=None)
     summary, raw = engine.benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
-    probes = raw[raw.get("memory_probe", pd.Series(False, index=raw.index)).fillna(False).astype(bool)]
-    measured = raw[~raw["warmup"].astype(bool)]
-    assert len(measured) == 3  # the probe is never a timed sample
+    assert len(raw[~raw["warmup"].astype(bool)]) == 3  # the probe is never a timed sample
+    assert len(probes) == 1  # one probe per config, after warm-up, whatever the warm-up
     row = summary.iloc[0]
-    if warmup:  # the first warm-up call is the probe, marked in the raw rows
-        assert len(probes) == 1 and bool(probes["warmup"].iloc[0])
-        assert row["peak_rss_increase_bytes"] == probes["peak_rss_increase_bytes"].iloc[0]
-    else:  # no warm-up: an extra untimed call, not in the raw rows
-        assert probes.empty and "warm-up" in row["validity_reason"]
-    assert row["peak_rss_increase_bytes"] > 0 and "_itl" not in raw.columns
+    assert row["peak_rss_increase_bytes"] == probes[0]["peak_rss_increase_bytes"] > 0
+    assert "_itl" not in raw.columns
