@@ -139,6 +139,8 @@ def execute_group(task: GroupTask) -> GroupOutput:
     import papermill
     from traitlets.config import Config
 
+    from blaze_lab.sweep.kernel_env import kernel_environment
+
     remove_stale_scratch(task.group)
     with tempfile.TemporaryDirectory(prefix=scratch_prefix(task.group)) as scratch:
         out = Path(scratch)
@@ -149,27 +151,28 @@ def execute_group(task: GroupTask) -> GroupOutput:
         }
         error = None
         try:
-            papermill.execute_notebook(
-                task.notebook,
-                str(out / EXECUTED),
-                parameters=parameters,
-                kernel_name=task.kernel_name,
-                cwd=task.cwd,
-                progress_bar=False,
-                execution_timeout=task.cell_timeout_s,
-                # Curve-encrypt the kernel's sockets (the kernelspec supports it); also silences ipykernel's
-                # "running over TCP without encryption" warning on every group.
-                # The connection file (it holds the kernel's signing key) lives in the scratch folder, so whatever
-                # removes the folder (normal exit, or the next start after a kill -9) removes it too.
-                config=Config(
-                    {
-                        "AsyncKernelManager": {
-                            "transport_encryption": "auto",
-                            "connection_file": str(out / CONNECTION_FILE),
+            with kernel_environment():  # thread settings that survive a shared machine (see kernel_env)
+                papermill.execute_notebook(
+                    task.notebook,
+                    str(out / EXECUTED),
+                    parameters=parameters,
+                    kernel_name=task.kernel_name,
+                    cwd=task.cwd,
+                    progress_bar=False,
+                    execution_timeout=task.cell_timeout_s,
+                    # Curve-encrypt the kernel's sockets (the kernelspec supports it); also silences ipykernel's
+                    # "running over TCP without encryption" warning on every group.
+                    # The connection file (it holds the kernel's signing key) lives in the scratch folder, so whatever
+                    # removes the folder (normal exit, or the next start after a kill -9) removes it too.
+                    config=Config(
+                        {
+                            "AsyncKernelManager": {
+                                "transport_encryption": "auto",
+                                "connection_file": str(out / CONNECTION_FILE),
+                            }
                         }
-                    }
-                ),
-            )
+                    ),
+                )
         except Exception as exc:  # failure isolation: every failure becomes error rows, the sweep goes on
             error = describe_failure(exc)
 
