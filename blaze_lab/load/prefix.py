@@ -218,6 +218,29 @@ def block_hashes(token_ids: Sequence[int], block_tokens: int) -> list[int]:
     return out
 
 
+def prefix_columns(requests: Sequence[PrefixRequest], block_tokens: int) -> dict[str, np.ndarray]:
+    """The workload as the columns a simulator or router benchmark replays (token ids replaced by block hashes).
+
+    Columns ``id, arrival_s, prompt_tokens, output_tokens, session`` (the group: affinity by prompt family) and
+    ``blocks`` (an object column of block-hash tuples), as :func:`blaze_lab.load.requests.iter_requests` reads.
+
+    >>> cols = prefix_columns(prefix_workload(PrefixWorkloadConfig(n_requests=3, prefix_mean=32)), 16)
+    >>> [len(b) for b in cols["blocks"]] == (cols["prompt_tokens"] // 16).tolist()
+    True
+    """
+    blocks = np.empty(len(requests), dtype=object)
+    for i, r in enumerate(requests):
+        blocks[i] = tuple(block_hashes(r.token_ids, block_tokens))
+    return {
+        "id": np.array([r.id for r in requests], dtype=np.int64),
+        "arrival_s": np.array([r.arrival_s for r in requests], dtype=float),
+        "prompt_tokens": np.array([r.prompt_tokens for r in requests], dtype=np.int64),
+        "output_tokens": np.array([r.output_tokens for r in requests], dtype=np.int64),
+        "session": np.array([r.group for r in requests], dtype=np.int64),
+        "blocks": blocks,
+    }
+
+
 def text_token_ids(tokenizer: Any) -> list[int]:
     """The bundled evaluation text as token ids of ``tokenizer`` (no special tokens): the real-text source."""
     from blaze_lab.models import eval_text
@@ -238,4 +261,4 @@ def workload_summary(requests: Sequence[PrefixRequest]) -> dict[str, float]:
 
 
 __all__ = ["GROUP_KINDS", "PrefixRequest", "PrefixWorkloadConfig", "block_hashes", "group_choice",
-           "prefix_workload", "text_token_ids", "workload_summary"]
+           "prefix_columns", "prefix_workload", "text_token_ids", "workload_summary"]

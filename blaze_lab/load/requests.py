@@ -1,9 +1,11 @@
 """Requests and workloads: length distributions, a seeded workload generator and trace replay.
 
 A :class:`Request` carries what routers and batchers need: an id, its arrival time, prompt and output lengths
-in tokens, and an integer session key (affinity). :class:`WorkloadConfig` describes a synthetic workload;
-:func:`workload_arrays` draws it as numpy columns (cheap for a million requests) and :func:`iter_requests`
-turns columns into requests lazily. :func:`replay_trace` reads a recorded trace (frame or parquet/CSV path).
+in tokens, an integer session key (affinity) and, for shared-prefix workloads, the chained hashes of its prompt's
+KV blocks (:func:`blaze_lab.load.prefix.block_hashes`: what prefix-aware routing and replica caches match on).
+:class:`WorkloadConfig` describes a synthetic workload; :func:`workload_arrays` draws it as numpy columns (cheap for
+a million requests) and :func:`iter_requests` turns columns into requests lazily. :func:`replay_trace` reads a
+recorded trace (frame or parquet/CSV path).
 
 Example:
     >>> w = WorkloadConfig(n_requests=3, rate=10.0, arrival="constant", prompt_dist="fixed", prompt_mean=8)
@@ -32,15 +34,16 @@ LENGTH_DISTS = ("fixed", "uniform", "lognormal")
 class Request:
     """One request of a workload."""
 
-    __slots__ = ("arrival_s", "id", "output_tokens", "prompt_tokens", "session")
+    __slots__ = ("arrival_s", "blocks", "id", "output_tokens", "prompt_tokens", "session")
 
     def __init__(self, id: int, arrival_s: float = 0.0, prompt_tokens: int = 0, output_tokens: int = 0,
-                 session: int = 0) -> None:
+                 session: int = 0, blocks: tuple[int, ...] = ()) -> None:
         self.id = id
         self.arrival_s = arrival_s
         self.prompt_tokens = prompt_tokens
         self.output_tokens = output_tokens
         self.session = session
+        self.blocks = blocks
 
     def __repr__(self) -> str:
         return (f"Request(id={self.id}, arrival_s={self.arrival_s:.4f}, prompt_tokens={self.prompt_tokens}, "
@@ -127,12 +130,14 @@ def workload_arrays(cfg: WorkloadConfig) -> dict[str, np.ndarray]:
 
 
 def iter_requests(columns: dict[str, np.ndarray]) -> Iterator[Request]:
-    """Requests from columns, created lazily (a million Request objects never exist at once)."""
-    for rid, t, p, o, s in zip(
+    """Requests from columns, created lazily (a million Request objects never exist at once); an optional
+    ``blocks`` column holds each request's block hashes."""
+    blocks = columns["blocks"].tolist() if "blocks" in columns else [()] * len(columns["id"])
+    for rid, t, p, o, s, b in zip(
         columns["id"].tolist(), columns["arrival_s"].tolist(), columns["prompt_tokens"].tolist(),
-        columns["output_tokens"].tolist(), columns["session"].tolist(), strict=True,
+        columns["output_tokens"].tolist(), columns["session"].tolist(), blocks, strict=True,
     ):
-        yield Request(rid, t, p, o, s)
+        yield Request(rid, t, p, o, s, b)
 
 
 def session_key(value: object) -> int:

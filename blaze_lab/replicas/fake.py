@@ -11,6 +11,12 @@ dispatch as the simulator's replicas); ``error_rate``, ``added_s``, ``slowdown``
 attributes. :meth:`FakeEngine.crash`: the engine goes FAILED and every in-flight request fails with
 EngineUnavailable until it is restarted.
 
+With ``cache_tokens`` the engine keeps a :class:`~blaze_lab.replicas.prefix_cache.PrefixCacheModel` (emptied on every
+(re)start): a request carrying ``blocks`` reuses the KV blocks its prompt shares with it and prefills only the rest,
+through the same :func:`~blaze_lab.replicas.prefix_cache.prefill_of` and
+:meth:`~blaze_lab.replicas.service.ServiceModel.sample_split` the simulator calls. The answer reports
+``first_token_after_s`` (real seconds from the call to the first token) and ``cached_tokens``.
+
 Example:
     >>> import asyncio
     >>> from blaze_lab.clock import VirtualClock
@@ -34,6 +40,7 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.engines.base import EngineStatus
 from blaze_lab.errors import EngineError, EngineUnavailable
 from blaze_lab.replicas.faults import FaultEvent, FaultState
+from blaze_lab.replicas.prefix_cache import PrefixCacheModel, prefill_of
 from blaze_lab.replicas.service import ServiceModel, replica_rngs
 
 
@@ -78,6 +85,8 @@ class FakeEngine:
         warmup_factor: float = 1.0,
         seed: int = 0,
         index: int = 0,
+        cache_tokens: int = 0,
+        block_tokens: int = 16,
     ) -> None:
         self.name = name
         self.clock = clock or RealClock()
@@ -90,6 +99,9 @@ class FakeEngine:
         self.warmup_factor = warmup_factor
         self.rng, self.fault_rng = replica_rngs(seed, index)
         self.faults = FaultState()
+        self.cache_tokens = cache_tokens
+        self.block_tokens = block_tokens
+        self.cache: PrefixCacheModel | None = None
         self._status = EngineStatus.INITIALIZING
         self._active = 0
         self._slots: asyncio.Semaphore | None = None
@@ -120,6 +132,8 @@ class FakeEngine:
         self._slots = asyncio.Semaphore(self.slots)
         self._down = asyncio.Event()
         self._active = 0
+        # A (re)started engine has an empty KV cache, as a simulated replica after a crash.
+        self.cache = PrefixCacheModel(self.cache_tokens, self.block_tokens) if self.cache_tokens else None
         self.starts += 1
         if self.starts > 1 and self.warmup_s:
             self.faults.warm_up(self.model_now(), self.warmup_s, self.warmup_factor)
@@ -165,11 +179,15 @@ class FakeEngine:
         if not self._status.accepts_requests or self._slots is None or self._down is None:
             raise EngineUnavailable(f"{self.name} is {self._status.value}")
         down = self._down
+        called = self.clock.now()
         async with self._slots:
             self._active += 1
             try:
                 f = self.faults
-                service = self.model.sample(self._active, self.rng, self.speed, f.factor(self.model_now()), f.added_s)
+                prefill, cached = prefill_of(self.cache, request)
+                first, service = self.model.sample_split(self._active, self.rng, self.speed, f.factor(self.model_now()),
+                                                         f.added_s, prefill, getattr(request, "output_tokens", 0))
+                first_after = self.clock.now() - called + first * self.time_scale
                 failed = f.fails(self.fault_rng)  # drawn at service start, as the simulator does
                 waiter = asyncio.ensure_future(down.wait())
                 # A hung engine never answers: wait on a future nobody resolves (only a crash/stop ends it).
@@ -188,7 +206,8 @@ class FakeEngine:
                 if failed:
                     raise EngineError(f"{self.name}: injected error")
                 self.served += 1
-                return {"replica": self.name, "service_s": service}
+                return {"replica": self.name, "service_s": service, "first_token_after_s": first_after,
+                        "cached_tokens": cached}
             finally:
                 self._active -= 1
 

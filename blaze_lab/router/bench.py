@@ -6,7 +6,8 @@ the latency SLO (the headline); latency statistics of successful requests (``lat
 beside failure-aware ones over every request (``latency_all_s_*``, a failure counted at the attempt timeout, and
 ``slo_miss_rate``); the validity verdict (invalid when failures, timeouts or breaker openings dominate, with the
 fractions); queue wait, throughput, retries, hedges, errors by cause (``errors_<Type>``), breaker openings,
-ejections refused by the cap, per-replica load spread, the resolved time knobs (``reference_s``, ``slo_s``) and,
+ejections refused by the cap, per-replica load spread, time to first token, KV prefix-cache hit rates and load
+imbalance (:mod:`blaze_lab.router.llm_metrics`), the resolved time knobs (``reference_s``, ``slo_s``) and,
 for live runs, the engine manager's recovery time. The raw frame holds the decision ledger (one row per request,
 ``row_kind="request"``) plus breaker/health transitions (``row_kind="transition"``) and, live, engine lifecycle
 events (``row_kind="lifecycle"``). ``reference`` and ``measure`` are accepted for the notebook contract; routing
@@ -35,7 +36,9 @@ from blaze_lab.metrics.intervals import quantile_min_n
 from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.stats import STAT_SUFFIXES, ValidityRules, summarize, validity_reasons
 from blaze_lab.router.config import RouterExperimentConfig
-from blaze_lab.router.simulate import experiment_model, simulate
+from blaze_lab.router.experiment import experiment_model
+from blaze_lab.router.llm_metrics import prefix_metrics
+from blaze_lab.router.simulate import simulate
 
 ERROR_CAUSES = ("EngineError", "EngineUnavailable", "CircuitOpenError", "RequestTimeout", "Overloaded")
 # Bootstrap CIs on at most this many samples (a 1000 × 1M resample matrix would not fit in memory); percentiles,
@@ -112,6 +115,7 @@ def summarize_run(cfg: RouterExperimentConfig, res: Any, wall_s: float = math.na
                recovery_s=recovery, max_queue=res.max_waiting, reference_s=ref, slo_s=slo_s,
                attempt_timeout_resolved_s=timeout_s,
                ejections_capped=int(res.replicas["ejections_capped"].sum()))
+    row.update(prefix_metrics(ledger, res.replicas))
     raw = ledger.assign(row_kind="request", iteration=ledger["request_id"])
     parts = [raw, res.transitions.assign(row_kind="transition")]
     if len(lifecycle):

@@ -23,6 +23,7 @@ from blaze_lab.replicas.service import DISTRIBUTIONS
 from blaze_lab.router.settings import STRATEGY_NAMES, BreakerConfig, HealthConfig, RouterConfig
 
 MODES = ("sim", "live")
+WORKLOADS = ("synthetic", "prefix")
 ARRIVALS = ("poisson", "gamma", "constant")
 
 
@@ -104,6 +105,19 @@ class RouterExperimentConfig(BaseConfig):
             at once (0.5; at least one always may): stops a slow-call cascade from ejecting every replica.
         slo_latency_s: end-to-end latency SLO for goodput (10x).
         time_scale: live mode only: real seconds per model second (0.1 makes a 50 ms service take 5 ms).
+        workload: "synthetic" (independent prompt/output lengths, ``sessions`` keys) or "prefix" (a shared-prefix
+            workload, :mod:`blaze_lab.load.prefix`: requests carry their prompt's KV block hashes).
+        prefix_groups, prefix_tokens, suffix_tokens, output_tokens, prefix_zipf_s, conversation_share: the prefix
+            workload: groups, fixed shared-prefix length, mean (lognormal) own suffix, fixed output length, Zipf
+            popularity of groups, share of multi-turn conversation groups.
+        block_tokens: KV block size (tokens) of the block hashes, the replica caches and the router's index.
+        kv_cache_tokens: each replica's KV prefix cache (tokens, LRU over blocks; 0 = no cache): a hit skips
+            the prefill of the reused blocks. The prefix strategies assume the same capacity for their index.
+        prefill_s_per_token, decode_s_per_token: service cost per prefilled prompt token (before the first token)
+            and per output token (after it); fit them from measured rows (benchmarks/calibrate_llm_service.py).
+        affinity_threshold, balance_abs_threshold, balance_rel_threshold: prefix_affinity's match threshold and
+            load-imbalance fallback (see :class:`~blaze_lab.router.settings.RouterConfig`).
+        score_affinity, score_queue, score_kv: weighted_scorer's weights.
         calibration: path of a parquet of measured engine rows (e.g. an LLM sweep's summary with ``latency_s_mean``
             and ``llm.batch_size``); when set, the service model is fitted from it (base latency + slope per
             concurrent request + noise) instead of base_latency_s / per_request_s / service_cv.
@@ -164,6 +178,23 @@ class RouterExperimentConfig(BaseConfig):
     slo_latency_s: float | str = "10x"
     time_scale: float = 0.1
     calibration: str = ""
+    workload: str = "synthetic"
+    prefix_groups: int = 16
+    prefix_tokens: float = 512.0
+    suffix_tokens: float = 64.0
+    output_tokens: float = 32.0
+    prefix_zipf_s: float = 1.1
+    conversation_share: float = 0.0
+    block_tokens: int = 16
+    kv_cache_tokens: int = 0
+    prefill_s_per_token: float = 0.0
+    decode_s_per_token: float = 0.0
+    affinity_threshold: float = 0.3
+    balance_abs_threshold: int = 8
+    balance_rel_threshold: float = 1.5
+    score_affinity: float = 1.0
+    score_queue: float = 1.0
+    score_kv: float = 1.0
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "", *, literal_secrets: bool = False) -> RouterExperimentConfig:
@@ -218,6 +249,14 @@ class RouterExperimentConfig(BaseConfig):
             raise ConfigError(self.field_name("slo_latency_s"), self.slo_latency_s, reason="must be > 0")
         check_number(self, "max_ejection_fraction", minimum=0.0, maximum=1.0)
         check_number(self, "time_scale", minimum=0.0, strict_min=True)
+        check_choice(self, "workload", WORKLOADS)
+        check_int(self, "prefix_groups", minimum=1)
+        for name in ("prefix_tokens", "suffix_tokens", "output_tokens"):
+            check_number(self, name, minimum=1.0)
+        check_number(self, "prefix_zipf_s", minimum=0.0)
+        check_number(self, "conversation_share", minimum=0.0, maximum=1.0)
+        check_number(self, "prefill_s_per_token", minimum=0.0)
+        check_number(self, "decode_s_per_token", minimum=0.0)
         # The router knobs are validated by building the RouterConfig (ConfigError names router.<field>).
         self.router_config(self.base_latency_s)
 
@@ -260,6 +299,14 @@ class RouterExperimentConfig(BaseConfig):
             ewma_alpha=self.ewma_alpha,
             adaptive_explore=self.adaptive_explore,
             adaptive_choices=self.adaptive_choices,
+            affinity_threshold=self.affinity_threshold,
+            balance_abs_threshold=self.balance_abs_threshold,
+            balance_rel_threshold=self.balance_rel_threshold,
+            score_affinity=self.score_affinity,
+            score_queue=self.score_queue,
+            score_kv=self.score_kv,
+            kv_cache_tokens=self.kv_cache_tokens,
+            block_tokens=self.block_tokens,
             max_attempts=self.max_attempts,
             retry_budget_ratio=self.retry_budget_ratio,
             retry_budget_min=self.retry_budget_min,
@@ -311,6 +358,7 @@ __all__ = [
     "MODES",
     "STRATEGY_NAMES",
     "TIME_KNOBS",
+    "WORKLOADS",
     "BreakerConfig",
     "HealthConfig",
     "RouterConfig",

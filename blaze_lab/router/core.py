@@ -113,7 +113,9 @@ class RouterCore:
     def _forget(self, name: str) -> None:
         """A replica coming back is unmeasured again: its latency EWMA (inflated by the failures that took it out)
         would otherwise keep latency-aware strategies away from it forever, since only traffic refreshes it."""
-        self._by_name[name].ewma_s = 0.0
+        replica = self._by_name[name]
+        replica.ewma_s = 0.0
+        self.strategy.reset(replica)  # a prefix index forgets what a possibly restarted replica held
 
     def candidates(self) -> list[ReplicaState]:
         """Replicas that may take a call now (healthy, breaker admitting, below the concurrency limit)."""
@@ -179,6 +181,7 @@ class RouterCore:
         now = self.clock.now()
         r = attempt.replica
         r.outstanding -= 1
+        self.strategy.released(r, attempt.ticket.request)
         if r.outstanding + 1 >= self._limit:
             self._dirty = True
         ticket = attempt.ticket
@@ -289,6 +292,7 @@ class RouterCore:
             self._dirty = True  # a trial slot was used
         replica.outstanding += 1
         replica.dispatched += 1
+        self.strategy.routed(replica, ticket.request)
         if replica.outstanding >= self._limit:
             self._dirty = True
         if ticket.attempts == 0:

@@ -25,13 +25,13 @@ import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock, VirtualClock
 from blaze_lab.errors import BlazeLabError
-from blaze_lab.load.requests import iter_requests, workload_arrays
+from blaze_lab.load.requests import iter_requests
 from blaze_lab.replicas.fake import FakeEngine
 from blaze_lab.replicas.manager import EngineManager
 from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
+from blaze_lab.router.experiment import experiment_columns, experiment_faults, experiment_model
 from blaze_lab.router.faults import inject
 from blaze_lab.router.router import Router
-from blaze_lab.router.simulate import experiment_faults, experiment_model, experiment_workload
 
 
 @dataclasses.dataclass
@@ -101,11 +101,12 @@ async def _run_live(cfg: RouterExperimentConfig, clock: Clock, make_replica: Cal
 async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replica: Callable[..., Any]) -> LiveResult:
     scale = cfg.time_scale
     model = experiment_model(cfg)
-    workload, rate = experiment_workload(cfg, model)
+    columns, rate = experiment_columns(cfg, model)
     speeds = cfg.replica_speeds()
     engines = [
         make_replica(f"r{i}", clock=clock, model=model, speed=s, slots=cfg.replica_slots, time_scale=scale,
-                     start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i)
+                     start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i,
+                     cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
         for i, s in enumerate(speeds)
     ]
     router_cfg = _scaled(cfg.router_config(model.reference_s), scale)
@@ -129,7 +130,7 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
     await router.start()
     faults = asyncio.create_task(inject(engines, experiment_faults(cfg, duration, model), clock, scale))
     tasks = []
-    for req in iter_requests(workload_arrays(workload)):
+    for req in iter_requests(columns):
         delay = t0 + req.arrival_s * scale - clock.now()
         if delay > 0:
             await clock.sleep(delay)
@@ -180,7 +181,7 @@ def _unscale(df: pd.DataFrame, t0: float, scale: float) -> pd.DataFrame:
     df = df.copy()
     df["finish_s"] = (df["finish_s"] - t0) / scale
     df["arrival_s"] = df["finish_s"] - df["latency_s"] / scale
-    for col in ("queue_wait_s", "latency_s"):
+    for col in ("queue_wait_s", "latency_s", "ttft_s"):
         df[col] = df[col] / scale
     return df
 

@@ -5,7 +5,7 @@ token before it, "replica R holds the first m blocks of this prompt" is m consec
 same answer a radix tree over tokens gives at block granularity, at the cost of a dict lookup per block.
 :meth:`PrefixIndex.longest_match` returns, per replica, how many leading blocks of a prompt it holds;
 :meth:`PrefixIndex.record` / :meth:`PrefixIndex.forget` keep it in step with what each replica admitted and evicted
-(e.g. from :class:`~blaze_lab.router.prefix_cache.PrefixCacheModel` in simulation, or from replica reports live).
+(e.g. from :class:`~blaze_lab.replicas.prefix_cache.PrefixCacheModel` in simulation, or from replica reports live).
 
 Pure; no replica, clock or strategy code.
 

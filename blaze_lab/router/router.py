@@ -161,6 +161,7 @@ class Router:
         else:
             if not a.ticket.done:
                 a.ticket.result = result
+                a.ticket.take_answer(result, a.start_s)
             self.core.finish(a, True)
         self._flush()
 

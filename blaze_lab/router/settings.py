@@ -31,6 +31,8 @@ STRATEGY_NAMES = (
     "power_of_two_choices",
     "consistent_hash",
     "adaptive",
+    "prefix_affinity",
+    "weighted_scorer",
 )
 
 
@@ -130,6 +132,17 @@ class RouterConfig(BaseConfig):
         ewma_alpha: smoothing of the per-replica latency EWMA (weight of the newest sample).
         adaptive_explore: probability that adaptive picks a random replica (keeps stale EWMAs fresh).
         adaptive_choices: adaptive scores this many random candidates (0 = all of them).
+        affinity_threshold: prefix_affinity sends a request to the replica with the longest cached prefix only when
+            that prefix covers more than this share of the prompt (SGLang's cache_threshold); else to the replica
+            holding the fewest cached tokens.
+        balance_abs_threshold, balance_rel_threshold: prefix_affinity ignores the cache and takes the least loaded
+            replica while the load is imbalanced: max − min outstanding > abs AND max > rel × min (SGLang's gateway
+            rule; its defaults 64 / 1.5 are for engines batching hundreds of requests, ours hold a few).
+        score_affinity, score_queue, score_kv: weighted_scorer's weights of prefix match share, queue headroom
+            (min-max normalised outstanding) and free KV (1 − estimated KV use); sweepable knobs.
+        kv_cache_tokens: the router's estimate of each replica's KV prefix capacity (tokens): its per-replica index
+            of routed prefixes forgets least-recently-routed blocks beyond it (0 = never forgets).
+        block_tokens: block size of the requests' block hashes (the index's granularity).
         max_attempts: attempts per request including the first (1 = no retries).
         retry_budget_ratio: retry tokens earned per request (0.2 = retries add at most ~20% load).
         retry_budget_min: retry tokens available at start (and the floor of the bucket's cap).
@@ -155,6 +168,14 @@ class RouterConfig(BaseConfig):
     ewma_alpha: float = 0.3
     adaptive_explore: float = 0.01
     adaptive_choices: int = 0
+    affinity_threshold: float = 0.3
+    balance_abs_threshold: int = 8
+    balance_rel_threshold: float = 1.5
+    score_affinity: float = 1.0
+    score_queue: float = 1.0
+    score_kv: float = 1.0
+    kv_cache_tokens: int = 0
+    block_tokens: int = 16
     max_attempts: int = 3
     retry_budget_ratio: float = 0.2
     retry_budget_min: float = 10.0
@@ -181,6 +202,13 @@ class RouterConfig(BaseConfig):
         check_number(self, "ewma_alpha", minimum=0.0, maximum=1.0, strict_min=True)
         check_number(self, "adaptive_explore", minimum=0.0, maximum=1.0)
         check_int(self, "adaptive_choices", minimum=0)
+        check_number(self, "affinity_threshold", minimum=0.0, maximum=1.0)
+        check_int(self, "balance_abs_threshold", minimum=0)
+        check_number(self, "balance_rel_threshold", minimum=1.0)
+        for name in ("score_affinity", "score_queue", "score_kv"):
+            check_number(self, name, minimum=0.0)
+        check_int(self, "kv_cache_tokens", minimum=0)
+        check_int(self, "block_tokens", minimum=1)
         check_int(self, "max_attempts", minimum=1)
         check_number(self, "retry_budget_ratio", minimum=0.0)
         check_number(self, "retry_budget_min", minimum=0.0)

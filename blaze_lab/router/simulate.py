@@ -10,7 +10,10 @@ request starting while ``k`` requests run (itself included) takes
 ``(base_s + per_request_s·(k−1)) · speed · fault factor · noise + added latency`` — latency grows with
 concurrency as in a batching engine. That law, its noise distributions and its calibration from measured engine
 rows are :class:`~blaze_lab.replicas.service.ServiceModel`, the same object the live fake replicas sample; the
-fault model is :class:`~blaze_lab.replicas.faults.FaultState`, likewise shared.
+fault model is :class:`~blaze_lab.replicas.faults.FaultState`, likewise shared. With ``kv_cache_tokens`` a replica
+keeps a :class:`~blaze_lab.replicas.prefix_cache.PrefixCacheModel` (lost when it crashes): a request starting
+service reuses the KV blocks its prompt shares with the cache and prefills only the rest, and its time to first
+token (router queue + replica queue + prefill part of its service) is recorded in the ledger's ``ttft_s``.
 
 Example:
     >>> from blaze_lab.router.config import RouterExperimentConfig
@@ -26,20 +29,20 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from blaze_lab.clock import VirtualClock
-from blaze_lab.errors import ConfigError, Overloaded
-from blaze_lab.load.requests import Request, WorkloadConfig, workload_arrays
+from blaze_lab.errors import Overloaded
+from blaze_lab.load.requests import Request
 from blaze_lab.replicas.faults import FaultEvent, FaultState
+from blaze_lab.replicas.prefix_cache import PrefixCacheModel, prefill_of
 from blaze_lab.replicas.service import ServiceModel, replica_rngs
 from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
 from blaze_lab.router.core import Attempt, RouterCore, Ticket
-from blaze_lab.router.faults import fault_events, schedule
+from blaze_lab.router.experiment import experiment_columns, experiment_faults, experiment_model, experiment_workload
 
 _DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
 
@@ -47,9 +50,25 @@ _DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
 class SimReplica:
     """A simulated replica: slots, a local FIFO, current faults."""
 
-    __slots__ = ("active", "epoch", "fault_rng", "faults", "hung", "index", "queue", "rng", "running", "slots", "speed")
+    __slots__ = (
+        "active",
+        "block_tokens",
+        "cache",
+        "cache_tokens",
+        "epoch",
+        "fault_rng",
+        "faults",
+        "hung",
+        "index",
+        "queue",
+        "rng",
+        "running",
+        "slots",
+        "speed",
+    )
 
-    def __init__(self, index: int, speed: float, slots: int, seed: int = 0) -> None:
+    def __init__(self, index: int, speed: float, slots: int, seed: int = 0, cache_tokens: int = 0,
+                 block_tokens: int = 16) -> None:
         self.index = index
         # The same two streams a live FakeEngine with this seed and index draws from (same service times).
         self.rng, self.fault_rng = replica_rngs(seed, index)
@@ -63,6 +82,14 @@ class SimReplica:
         self.hung: list[Attempt] = []
         self.faults = FaultState()
         self.epoch = 0
+        self.cache_tokens = cache_tokens
+        self.block_tokens = block_tokens
+        self.cache: PrefixCacheModel | None = None
+        self.reset_cache()
+
+    def reset_cache(self) -> None:
+        """An empty KV prefix cache (at start and after a crash), or none without a capacity."""
+        self.cache = PrefixCacheModel(self.cache_tokens, self.block_tokens) if self.cache_tokens else None
 
 
 @dataclasses.dataclass
@@ -81,6 +108,7 @@ class Simulator:
     """Drive a RouterCore over simulated replicas (see the module docstring).
 
     Example:
+        >>> from blaze_lab.load.requests import WorkloadConfig, workload_arrays
         >>> sim = Simulator(RouterConfig(), speeds=[1.0, 2.0], slots=4, model=ServiceModel(), seed=0)
         >>> res = sim.run(workload_arrays(WorkloadConfig(n_requests=100, rate=50.0)))
         >>> len(res.ledger)
@@ -96,11 +124,13 @@ class Simulator:
         faults: Sequence[FaultEvent] = (),
         seed: int = 0,
         drain_s: float = 600.0,
+        cache_tokens: int = 0,
+        block_tokens: int = 16,
     ) -> None:
         self.clock = VirtualClock()
         names = [f"r{i}" for i in range(len(speeds))]
         self.core = RouterCore(config, names, self.clock, seed=seed)
-        self.reps = [SimReplica(i, s, slots, seed) for i, s in enumerate(speeds)]
+        self.reps = [SimReplica(i, s, slots, seed, cache_tokens, block_tokens) for i, s in enumerate(speeds)]
         self.model = model
         self.faults = list(faults)
         self.drain_s = drain_s
@@ -164,11 +194,15 @@ class Simulator:
                 self._push(a.start_s + timeout, _TIMEOUT, a)
             return
         rep.running[a] = None
-        end = now + self.model.sample(rep.active, rep.rng, rep.speed, f.factor(now), f.added_s)
+        request = a.ticket.request
+        prefill, cached = prefill_of(rep.cache, request)
+        first, service = self.model.sample_split(rep.active, rep.rng, rep.speed, f.factor(now), f.added_s, prefill,
+                                                 request.output_tokens)
+        end = now + service
         if timeout and end - a.start_s > timeout:
             self._push(a.start_s + timeout, _TIMEOUT, a)
         ok = not f.fails(rep.fault_rng)
-        self._push(end, _DONE, a, (rep.epoch, ok))
+        self._push(end, _DONE, a, (rep.epoch, ok, now + first, cached))
 
     def _free(self, a: Attempt, now: float) -> None:
         """Take a cancelled or timed-out attempt off its replica (its slot serves the next queued attempt)."""
@@ -210,6 +244,7 @@ class Simulator:
         prompts = columns["prompt_tokens"].tolist()
         outputs = columns["output_tokens"].tolist()
         sessions = columns["session"].tolist()
+        blocks = columns["blocks"].tolist() if "blocks" in columns else None
         n = len(ids)
         interval = core.config.health.interval_s
         if interval > 0:
@@ -233,7 +268,7 @@ class Simulator:
             else:
                 now = next_arrival
                 clock.advance_to(now)
-                req = Request(ids[i], now, prompts[i], outputs[i], sessions[i])
+                req = Request(ids[i], now, prompts[i], outputs[i], sessions[i], blocks[i] if blocks else ())
                 i += 1
                 next_arrival = times[i] if i < n else math.inf
                 try:  # noqa: SIM105 - try/except is cheaper than contextlib.suppress in this hot loop
@@ -261,11 +296,13 @@ class Simulator:
         core = self.core
         if kind == _DONE:
             rep = self.reps[a.replica.index]
-            epoch, ok = b
+            epoch, ok, first_token_s, cached = b
             if epoch != rep.epoch or a not in rep.running:
                 return  # cancelled or timed out (slot already freed), or the replica crashed meanwhile
             rep.active -= 1
             del rep.running[a]
+            if ok and not a.finished and not a.ticket.done:
+                a.ticket.first_token_s, a.ticket.cached_tokens = first_token_s, cached
             if not a.finished:
                 core.finish(a, ok, "" if ok else "EngineError", "" if ok else "injected error")
             self._release(rep, now)
@@ -298,6 +335,7 @@ class Simulator:
         rep.faults.apply(e)
         if e.kind == "crash" and e.on:
             rep.epoch += 1
+            rep.reset_cache()  # a restarted engine starts with an empty KV cache
             lost = [*rep.running, *rep.queue, *rep.hung]
             rep.running.clear()
             rep.queue.clear()
@@ -334,47 +372,14 @@ class Simulator:
             core._fail(open_tickets[rid], "RequestTimeout", "unfinished when the simulation ended", now)
 
 
-def experiment_model(cfg: RouterExperimentConfig) -> ServiceModel:
-    """The experiment's service model: fitted from ``cfg.calibration`` (a parquet of measured engine rows) when
-    set, else ``base_latency_s`` / ``per_request_s`` / ``service_cv``."""
-    if not cfg.calibration:
-        return ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv, cfg.service_dist)
-    path = Path(cfg.calibration)
-    if not path.is_file():
-        raise ConfigError("router.calibration", cfg.calibration, reason="file not found")
-    df = pd.read_parquet(path)
-    if "status" in df.columns:
-        df = df[df["status"] == "ok"]
-    return ServiceModel.fit(df, distribution=cfg.service_dist)
-
-
-def experiment_workload(
-    cfg: RouterExperimentConfig, model: ServiceModel | None = None
-) -> tuple[WorkloadConfig, float]:
-    """The workload of an experiment and its arrival rate (``load`` × aggregate replica capacity)."""
-    model = model or experiment_model(cfg)
-    speeds = cfg.replica_speeds()
-    capacity = sum(model.capacity_rps(cfg.replica_slots, s) for s in speeds)
-    rate = cfg.load * capacity
-    w = WorkloadConfig(n_requests=cfg.n_requests, rate=rate, arrival=cfg.arrival, burstiness_cv=cfg.burstiness_cv,
-                       sessions=cfg.sessions, seed=cfg.seed)
-    return w, rate
-
-
 def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> SimResult:
     """Run one experiment config in simulation (``model`` overrides the config's service model)."""
     model = model or experiment_model(cfg)
-    workload, rate = experiment_workload(cfg, model)
+    columns, rate = experiment_columns(cfg, model)
     sim = Simulator(cfg.router_config(model.reference_s), cfg.replica_speeds(), cfg.replica_slots, model,
-                    faults=experiment_faults(cfg, cfg.n_requests / rate, model), seed=cfg.seed)
-    return sim.run(workload_arrays(workload))
-
-
-def experiment_faults(cfg: RouterExperimentConfig, duration_s: float, model: ServiceModel) -> list[FaultEvent]:
-    """The preset ``fault`` plus the grammar ``faults`` of an experiment as absolute events (both modes)."""
-    events = schedule(cfg.fault, duration_s, cfg.replicas, model.reference_s)
-    events += fault_events(cfg.faults, duration_s, cfg.replicas, model.reference_s, seed=cfg.seed)
-    return sorted(events, key=lambda e: (e.time_s, e.replica, not e.on))
+                    faults=experiment_faults(cfg, cfg.n_requests / rate, model), seed=cfg.seed,
+                    cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
+    return sim.run(columns)
 
 
 __all__ = [

@@ -1,10 +1,12 @@
-"""Load-balancing strategies: pure decision functions over replica state views.
+"""Load-balancing strategies: pure decision functions over replica state views, and their registry.
 
 A strategy sees the replicas the router may use right now (healthy, breaker admitting, below their concurrency
 limit), the request and a seeded :class:`random.Random`, and returns the chosen replica plus a short reason for
 the decision ledger. No asyncio, no torch, no clock: the same objects run in live mode and in the simulator.
 
-Registry :data:`STRATEGIES` maps names to classes; :func:`make_strategy` builds one.
+Registry :data:`STRATEGIES` maps names to classes; :func:`make_strategy` builds one. The base classes live in
+:mod:`blaze_lab.router.strategy_base`; the prefix-cache-aware strategies (``prefix_affinity``, ``weighted_scorer``)
+in :mod:`blaze_lab.router.prefix_strategies`.
 
 Example:
     >>> import random
@@ -23,69 +25,10 @@ import bisect
 import math
 import random
 from collections.abc import Sequence
-from typing import ClassVar, Protocol
 
 from blaze_lab.router.config import STRATEGY_NAMES, RouterConfig
-
-
-class RequestLike(Protocol):
-    """What a strategy may read from a request: its id and an integer session key (affinity)."""
-
-    id: int
-    session: int
-
-
-class Request:
-    """Minimal request (tests, benchmarks); :class:`blaze_lab.load.requests.Request` has the same fields."""
-
-    __slots__ = ("id", "session")
-
-    def __init__(self, id: int, session: int = 0) -> None:
-        self.id = id
-        self.session = session
-
-
-class ReplicaState:
-    """The router's live view of one replica (mutated by the router, read by strategies).
-
-    ``outstanding`` counts attempts sent and not yet answered; ``ewma_s`` is the smoothed observed latency
-    (0 until the first answer); ``eligible`` is set by the router when the replica may receive a call.
-    """
-
-    __slots__ = ("completed", "dispatched", "eligible", "ewma_s", "failed", "index", "name", "outstanding", "weight")
-
-    def __init__(self, index: int, name: str, weight: float = 1.0) -> None:
-        self.index = index
-        self.name = name
-        self.weight = weight
-        self.outstanding = 0
-        self.ewma_s = 0.0
-        self.eligible = True
-        self.dispatched = 0
-        self.completed = 0
-        self.failed = 0
-
-    def observe(self, latency_s: float, alpha: float) -> None:
-        """Fold one observed latency into the EWMA."""
-        self.ewma_s = latency_s if self.ewma_s == 0.0 else self.ewma_s + alpha * (latency_s - self.ewma_s)
-
-    def __repr__(self) -> str:
-        return f"ReplicaState({self.name}, out={self.outstanding}, ewma={self.ewma_s:.4f})"
-
-
-class Strategy:
-    """Base: subclasses implement :meth:`choose`; ``candidates`` is never empty (the router guarantees it)."""
-
-    name: ClassVar[str] = ""
-
-    def __init__(self, config: RouterConfig, replicas: Sequence[ReplicaState]) -> None:
-        self.config = config
-        self.replicas = list(replicas)
-
-    def choose(
-        self, candidates: Sequence[ReplicaState], request: RequestLike, rng: random.Random
-    ) -> tuple[ReplicaState, str]:
-        raise NotImplementedError
+from blaze_lab.router.prefix_strategies import PrefixAffinity, WeightedScorer
+from blaze_lab.router.strategy_base import ReplicaState, Request, RequestLike, Strategy
 
 
 class RoundRobin(Strategy):
@@ -284,6 +227,8 @@ STRATEGIES: dict[str, type[Strategy]] = {
         PowerOfTwoChoices,
         ConsistentHash,
         Adaptive,
+        PrefixAffinity,
+        WeightedScorer,
     )
 }
 assert tuple(STRATEGIES) == STRATEGY_NAMES, "config.STRATEGY_NAMES must list the registry"

@@ -28,11 +28,13 @@ class Ticket:
         "arrival_s",
         "attempts",
         "breaker_state",
+        "cached_tokens",
         "dispatched_s",
         "done",
         "error",
         "error_message",
         "finish_s",
+        "first_token_s",
         "hedged",
         "in_flight",
         "open_breakers",
@@ -50,6 +52,8 @@ class Ticket:
         self.arrival_s = arrival_s
         self.dispatched_s = math.nan
         self.finish_s = math.nan
+        self.first_token_s = math.nan  # when the answering attempt produced its first token (LLM replicas)
+        self.cached_tokens = 0  # prompt tokens the answering replica reused from its KV prefix cache
         self.attempts = 0
         self.in_flight = 0
         self.hedged = False
@@ -64,6 +68,16 @@ class Ticket:
         self.tried: list[int] = []
         self.result: Any = None
         self.waiter: Any = None  # the driver's handle (an asyncio Future in live mode)
+
+    def take_answer(self, result: Any, sent_s: float) -> None:
+        """Keep the first-token time and reused tokens an LLM replica's answer reports (other answers: nothing).
+
+        The replica reports its first token relative to when it got the call (``first_token_after_s``), so a
+        replica in another process needs no shared clock; ``sent_s`` is when the router sent that attempt.
+        """
+        if isinstance(result, dict) and "first_token_after_s" in result:
+            self.first_token_s = sent_s + float(result["first_token_after_s"])
+            self.cached_tokens = int(result.get("cached_tokens", 0))
 
 
 class Attempt:
@@ -101,6 +115,8 @@ LEDGER_COLUMNS = (
     "error_type",
     "breaker_state",
     "open_breakers",
+    "ttft_s",
+    "cached_tokens",
 )
 
 
@@ -130,6 +146,8 @@ class Ledger:
                 t.error,
                 t.breaker_state,
                 t.open_breakers,
+                t.first_token_s - t.arrival_s,
+                t.cached_tokens,
             )
         )
 

@@ -8,7 +8,7 @@ import pytest
 
 from blaze_lab.errors import ConfigError
 from blaze_lab.load.prefix import PrefixWorkloadConfig, block_hashes, prefix_workload
-from blaze_lab.router.prefix_cache import PrefixCacheModel
+from blaze_lab.replicas.prefix_cache import PrefixCacheModel
 from blaze_lab.router.prefix_index import PrefixIndex
 
 

@@ -8,7 +8,8 @@ last to first, so a prefix's tail goes before its head (a head without its tail 
 its head is useless). :meth:`PrefixCacheModel.serve` returns how many prompt tokens still need a prefill and which
 blocks were evicted (what a :class:`~blaze_lab.router.prefix_index.PrefixIndex` must forget).
 
-Pure and clock-free: a simulated replica asks it how long a request's prefill is.
+Pure and clock-free: a simulated replica and a live fake replica both ask it, through :func:`prefill_of`, how many
+prompt tokens a request still has to prefill (one implementation for both modes).
 
 Example:
     >>> cache = PrefixCacheModel(capacity_tokens=64, block_tokens=16)
@@ -26,6 +27,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from blaze_lab.errors import ConfigError
 
@@ -94,4 +96,24 @@ class PrefixCacheModel:
         return self.hit_tokens / self.prompt_tokens if self.prompt_tokens else float("nan")
 
 
-__all__ = ["PrefixCacheModel", "PrefixServe"]
+def prefill_of(cache: PrefixCacheModel | None, request: Any) -> tuple[int, int]:
+    """``(tokens to prefill, tokens reused)`` of a request starting service on a replica with ``cache``.
+
+    Reads ``prompt_tokens`` and ``blocks`` (chained block hashes) from the request; a replica without a cache, or
+    a request without blocks, prefills its whole prompt.
+
+    >>> class R:
+    ...     prompt_tokens, blocks = 40, (1, 2)
+    >>> cache = PrefixCacheModel(capacity_tokens=64, block_tokens=16)
+    >>> prefill_of(cache, R()), prefill_of(cache, R()), prefill_of(None, R())
+    ((40, 0), (8, 32), (40, 0))
+    """
+    prompt = int(getattr(request, "prompt_tokens", 0) or 0)
+    blocks = getattr(request, "blocks", ())
+    if cache is None or not blocks:
+        return prompt, 0
+    served = cache.serve(blocks, prompt)
+    return served.prefill_tokens, prompt - served.prefill_tokens
+
+
+__all__ = ["PrefixCacheModel", "PrefixServe", "prefill_of"]
