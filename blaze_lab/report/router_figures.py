@@ -168,6 +168,34 @@ def goodput_by_strategy(summary: pd.DataFrame) -> go.Figure:
     return fig
 
 
+PREFIX_PANELS = (
+    ("cache_hit_rate", "KV prefix-cache hit rate", False),
+    ("load_imbalance", "load imbalance (max/mean)", False),
+    ("ttft_s_p50", "TTFT p50 (s)", True),
+    ("ttft_s_p99", "TTFT p99 (s)", True),
+)
+
+
+def prefix_cache_by_strategy(summary: pd.DataFrame) -> go.Figure:
+    """Four panels for runs with replica KV prefix caches: hit rate, load imbalance, TTFT p50 and p99 per strategy
+    and scenario (mean over seeds, 95% CI). ReportError when no run had a cache (hit rate 0 or missing)."""
+    rows = _ok(summary)
+    _need(rows, *(metric for metric, _, _ in PREFIX_PANELS))
+    if not (rows["cache_hit_rate"].fillna(0.0) > 0).any():
+        raise ReportError("no run reused any prompt tokens (no replica KV prefix cache)")
+    fig = make_subplots(rows=len(PREFIX_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.05,
+                        subplot_titles=[title for _, title, _ in PREFIX_PANELS])
+    for i, (metric, _, log) in enumerate(PREFIX_PANELS, start=1):
+        for bar in _bars(across_seeds(rows, metric)):
+            bar.showlegend = i == 1
+            fig.add_trace(bar, row=i, col=1)
+        if log:
+            fig.update_yaxes(type="log", row=i, col=1)
+    fig.update_layout(barmode="group", height=1000, legend_title="scenario",
+                      title="Prefix-cache routing: hit rate, imbalance, TTFT (mean over seeds, 95% CI)")
+    return fig
+
+
 def replica_load(summary: pd.DataFrame, raw: pd.DataFrame) -> go.Figure:
     """Share of successful requests served by each replica, per strategy (pooled over runs)."""
     _need(raw, "run_id", "replica", "outcome")
@@ -236,10 +264,17 @@ def errors_by_cause(summary: pd.DataFrame) -> go.Figure:
 
 
 def router_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, Any]]:
-    """The report's router section: latency, goodput, per-replica load, breaker timeline, errors, scenario."""
+    """The report's router section: latency, goodput, prefix-cache routing (when replicas had KV caches),
+    per-replica load, breaker timeline, errors, scenario."""
+    prefix = []
+    if "cache_hit_rate" in summary.columns and (summary["cache_hit_rate"].fillna(0.0) > 0).any():
+        # Only sweeps whose replicas had KV prefix caches: elsewhere the panels would be all zeros.
+        prefix = [figure_item("Prefix-cache routing: hit rate, imbalance, TTFT (mean over seeds, 95% CI)",
+                              prefix_cache_by_strategy, summary)]
     return [
         figure_item("Latency p50 / p99 per strategy (mean over seeds, 95% CI)", latency_by_strategy, summary),
         figure_item("Goodput per strategy (mean over seeds, 95% CI)", goodput_by_strategy, summary),
+        *prefix,
         figure_item("Per-replica load", replica_load, summary, raw),
         figure_item("Breaker timeline", breaker_timeline, raw, None, summary),
         figure_item("Errors by cause", errors_by_cause, summary),
@@ -257,6 +292,7 @@ __all__ = [
     "errors_by_cause",
     "goodput_by_strategy",
     "latency_by_strategy",
+    "prefix_cache_by_strategy",
     "replica_load",
     "router_sections",
     "scenario_text",

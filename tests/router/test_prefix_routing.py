@@ -194,3 +194,20 @@ def test_bad_prefix_knobs_name_their_field() -> None:
         RouterExperimentConfig(balance_rel_threshold=0.5)
     with pytest.raises(ConfigError, match="router.kv_cache_tokens"):
         RouterExperimentConfig(kv_cache_tokens=-1)
+
+
+def test_router_report_shows_the_prefix_panels_only_for_cached_runs() -> None:
+    import plotly.graph_objects as go
+
+    from blaze_lab.report.router_figures import router_sections
+    from blaze_lab.router.bench import benchmark_group
+
+    runs = [{"run_id": f"{s}-{k}", "config": {"strategy": s, "seed": k, "n_requests": 300, "replicas": 4, **PREFIX}}
+            for s in ("power_of_two_choices", "prefix_affinity") for k in (0, 1)]
+    summary, raw = benchmark_group(runs)
+    titles = [title for title, _ in router_sections(summary, raw)]
+    item = dict(router_sections(summary, raw))[titles[2]]
+    assert titles[2].startswith("Prefix-cache routing") and isinstance(item, go.Figure)
+    assert len(item.data) == 4  # one bar trace per scenario (one here) and panel
+    plain = summary.assign(cache_hit_rate=0.0)
+    assert not any(t.startswith("Prefix-cache") for t, _ in router_sections(plain, raw))
