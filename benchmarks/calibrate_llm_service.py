@@ -5,9 +5,10 @@ in a seeded random order, ``--reps`` times each, prompts cut from the bundled te
 latency with the contention columns of each call. Fits ``e2e = a + b·prompt + c·new`` (the simulator's
 ``base_latency_s`` / ``prefill_s_per_token`` / ``decode_s_per_token``) with
 :func:`blaze_lab.replicas.service.fit_token_costs`, and ``ttft = a' + b'·prompt`` as a check of the prefill slope,
-and prints both fits with R² and relative errors. Rows go to ``--out`` (parquet).
+and prints both fits with R² and relative errors. Rows go to ``--out`` (parquet). One thread: on a busy machine two
+threads oversubscribe the cores and the fit drowns in noise (R² 0.55 against 0.98 with one; docs/routing.md).
 
-    OMP_NUM_THREADS=2 PYTHONPATH=$PWD .venv/bin/python benchmarks/calibrate_llm_service.py --model smollm2-135m
+    OMP_NUM_THREADS=1 PYTHONPATH=$PWD .venv/bin/python benchmarks/calibrate_llm_service.py --model smollm2-135m
 """
 
 from __future__ import annotations

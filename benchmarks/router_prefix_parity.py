@@ -28,7 +28,7 @@ def base_config(n_requests: int, time_scale: float) -> RouterExperimentConfig:
     return RouterExperimentConfig(
         mode="live", replicas=4, n_requests=n_requests, time_scale=time_scale, workload="prefix", prefix_groups=8,
         prefix_tokens=1024, suffix_tokens=64, output_tokens=16, prefix_zipf_s=0.6, kv_cache_tokens=8192,
-        base_latency_s=0.05, per_request_s=0.0, prefill_s_per_token=0.002, decode_s_per_token=0.03,
+        base_latency_s=0.11, per_request_s=0.0, prefill_s_per_token=0.0092, decode_s_per_token=0.186,
     )
 
 

@@ -211,3 +211,16 @@ def test_router_report_shows_the_prefix_panels_only_for_cached_runs() -> None:
     assert len(item.data) == 4  # one bar trace per scenario (one here) and panel
     plain = summary.assign(cache_hit_rate=0.0)
     assert not any(t.startswith("Prefix-cache") for t, _ in router_sections(plain, raw))
+
+
+def test_kendall_tau_b_and_agreement_per_metric() -> None:
+    from blaze_lab.router.parity import agreement, kendall
+
+    assert kendall([1, 2, 3, 4], [1, 2, 3, 4]) == 1.0 and kendall([1, 2, 3], [3, 2, 1]) == -1.0
+    assert kendall([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / np.sqrt(2 * 3))  # tau-b with a tie
+    assert np.isnan(kendall([1, float("nan")], [1, 2]))
+    runs = pd.DataFrame({"seed": [0] * 4 + [1] * 4, "strategy": ["a", "b"] * 4,
+                         "mode": (["live"] * 2 + ["sim"] * 2) * 2,
+                         "ttft_s_p50": [1.0, 2.0, 1.1, 2.2, 2.0, 1.0, 1.0, 2.0]})
+    out = agreement(runs, "ttft_s_p50")
+    assert out["same_best"].tolist() == [True, False] and out["kendall"].tolist() == [1.0, -1.0]
