@@ -45,8 +45,9 @@ def main() -> None:
               ).to_parquet(args.out)
     print(runs.pivot_table(index=["seed", "strategy"], columns="mode", values=METRICS).round(3).to_string())
     for metric in METRICS:
-        real = agreement(runs, metric, "live", "sim")
-        virtual = agreement(runs, metric, "live_virtual", "sim")
+        lower = metric != "cache_hit_rate"
+        real = agreement(runs, metric, "live", "sim", lower_is_better=lower)
+        virtual = agreement(runs, metric, "live_virtual", "sim", lower_is_better=lower)
         print(f"\n{metric}: live (real clock) vs sim: Kendall tau {real['kendall'].round(3).tolist()}, Spearman "
               f"{real['spearman'].round(3).tolist()}, same best {real['same_best'].tolist()} "
               f"(live best {real['best_live'].tolist()}, sim best {real['best_sim'].tolist()}); "

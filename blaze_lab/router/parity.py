@@ -95,9 +95,11 @@ def parity_runs(base: RouterExperimentConfig, strategies: Sequence[str], seeds: 
     return pd.DataFrame(rows)
 
 
-def agreement(runs: pd.DataFrame, metric: str, a: str = "live", b: str = "sim") -> pd.DataFrame:
-    """Per seed: how modes ``a`` and ``b`` of :func:`parity_runs` rank the strategies by ``metric`` (lower is
-    better): Spearman's rho, Kendall's tau-b and whether both pick the same best (None when either has no value).
+def agreement(runs: pd.DataFrame, metric: str, a: str = "live", b: str = "sim", lower_is_better: bool = True
+              ) -> pd.DataFrame:
+    """Per seed: how modes ``a`` and ``b`` of :func:`parity_runs` rank the strategies by ``metric``: Spearman's rho,
+    Kendall's tau-b and whether both pick the same best (lowest, or highest with ``lower_is_better=False``, e.g. a
+    hit rate; None when either has no value).
 
     >>> runs = pd.DataFrame({"seed": [0] * 6, "strategy": ["x", "y", "z"] * 2, "mode": ["live"] * 3 + ["sim"] * 3,
     ...                      "ttft_s_p50": [1.0, 2.0, 3.0, 1.5, 2.5, 2.0]})
@@ -108,6 +110,8 @@ def agreement(runs: pd.DataFrame, metric: str, a: str = "live", b: str = "sim") 
     for seed, g in runs.groupby("seed", sort=True):
         wide = g.pivot(index="strategy", columns="mode", values=metric)
         x, y = wide[a].astype(float), wide[b].astype(float)
+        if not lower_is_better:  # the ranks flip together: rho and tau unchanged, the best is the highest
+            x, y = -x, -y
         both = x.notna().any() and y.notna().any()
         out.append({"seed": seed, "metric": metric, "spearman": spearman(x, y), "kendall": kendall(x, y),
                     "same_best": bool(x.idxmin() == y.idxmin()) if both else None,
