@@ -40,17 +40,23 @@ def experiment_model(cfg: RouterExperimentConfig) -> ServiceModel:
     set, else ``base_latency_s`` / ``per_request_s`` / ``service_cv``; plus the per-token prefill/decode costs. Its
     reference time (what "40x" knobs multiply) is a lone request of the workload's mean lengths."""
     prompt, output = _mean_tokens(cfg)
-    tokens = {"prefill_s_per_token": cfg.prefill_s_per_token, "decode_s_per_token": cfg.decode_s_per_token,
-              "reference_prompt_tokens": prompt, "reference_output_tokens": output}
     if not cfg.calibration:
-        return ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv, cfg.service_dist, **tokens)
+        model = ServiceModel(cfg.base_latency_s, cfg.per_request_s, cfg.service_cv, cfg.service_dist)
+    else:
+        model = _fitted(cfg)
+    return dataclasses.replace(model, prefill_s_per_token=cfg.prefill_s_per_token,
+                               decode_s_per_token=cfg.decode_s_per_token, reference_prompt_tokens=prompt,
+                               reference_output_tokens=output)
+
+
+def _fitted(cfg: RouterExperimentConfig) -> ServiceModel:
     path = Path(cfg.calibration)
     if not path.is_file():
         raise ConfigError("router.calibration", cfg.calibration, reason="file not found")
     df = pd.read_parquet(path)
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
-    return dataclasses.replace(ServiceModel.fit(df, distribution=cfg.service_dist), **tokens)
+    return ServiceModel.fit(df, distribution=cfg.service_dist)
 
 
 def _mean_tokens(cfg: RouterExperimentConfig) -> tuple[float, float]:

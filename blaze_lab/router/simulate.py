@@ -194,7 +194,7 @@ class Simulator:
                 self._push(a.start_s + timeout, _TIMEOUT, a)
             return
         rep.running[a] = None
-        request = a.ticket.request
+        request: Any = a.ticket.request  # a load.requests.Request: lengths and block hashes
         prefill, cached = prefill_of(rep.cache, request)
         first, service = self.model.sample_split(rep.active, rep.rng, rep.speed, f.factor(now), f.added_s, prefill,
                                                  request.output_tokens)

@@ -4,6 +4,7 @@ replica caches in both modes, the per-run metrics and a small simulated comparis
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,9 +128,9 @@ def test_prefill_of_and_the_token_cost_fit() -> None:
     assert fit["prefill_s_per_token"] == pytest.approx(0.002, rel=0.1)
     assert fit["decode_s_per_token"] == pytest.approx(0.03, rel=0.1)
     assert fit["r2"] > 0.98 and fit["rel_err_median"] < 0.05
-    with pytest.raises(ConfigError, match="router.calibration"):
+    with pytest.raises(ConfigError, match=r"router\.calibration"):
         fit_token_costs(pd.DataFrame({"latency_s": [1.0]}))
-    with pytest.raises(ConfigError, match="router.decode_s_per_token"):
+    with pytest.raises(ConfigError, match=r"router\.decode_s_per_token"):
         ServiceModel(decode_s_per_token=-1.0)
 
 
@@ -146,9 +147,11 @@ def test_prefix_metrics_per_replica_and_nan_without_requests() -> None:
     assert np.isnan(empty["cache_hit_rate"]) and np.isnan(empty["load_imbalance"])
 
 
-PREFIX = {"workload": "prefix", "prefix_groups": 32, "prefix_tokens": 512, "suffix_tokens": 32, "output_tokens": 16,
-          "prefix_zipf_s": 0.5, "kv_cache_tokens": 4096, "base_latency_s": 0.02, "per_request_s": 0.0,
-          "prefill_s_per_token": 0.0005, "decode_s_per_token": 0.005}
+PREFIX: dict[str, Any] = {
+    "workload": "prefix", "prefix_groups": 32, "prefix_tokens": 512, "suffix_tokens": 32, "output_tokens": 16,
+    "prefix_zipf_s": 0.5, "kv_cache_tokens": 4096, "base_latency_s": 0.02, "per_request_s": 0.0,
+    "prefill_s_per_token": 0.0005, "decode_s_per_token": 0.005,
+}
 
 
 def test_small_simulation_affinity_hits_more_and_first_tokens_sooner() -> None:
@@ -186,13 +189,13 @@ def test_live_fake_replicas_share_the_cache_model_with_the_simulator() -> None:
 
 
 def test_bad_prefix_knobs_name_their_field() -> None:
-    with pytest.raises(ConfigError, match="router.workload"):
+    with pytest.raises(ConfigError, match=r"router\.workload"):
         RouterExperimentConfig(workload="chat")
-    with pytest.raises(ConfigError, match="router.affinity_threshold"):
+    with pytest.raises(ConfigError, match=r"router\.affinity_threshold"):
         RouterExperimentConfig(affinity_threshold=1.5)
-    with pytest.raises(ConfigError, match="router.balance_rel_threshold"):
+    with pytest.raises(ConfigError, match=r"router\.balance_rel_threshold"):
         RouterExperimentConfig(balance_rel_threshold=0.5)
-    with pytest.raises(ConfigError, match="router.kv_cache_tokens"):
+    with pytest.raises(ConfigError, match=r"router\.kv_cache_tokens"):
         RouterExperimentConfig(kv_cache_tokens=-1)
 
 
