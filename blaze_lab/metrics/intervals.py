@@ -8,6 +8,9 @@ All functions work along the last axis, so one call handles a single sample or t
 - :func:`ratio_ci`: ratio estimator Σy/Σx with its Fieller interval.
 - :func:`ratio_of_means_ci` / :func:`log_ratio_ci`: ratio of two configs' means on the log scale (paired or Welch),
   used by :mod:`blaze_lab.metrics.compare`.
+- :func:`binomial_ci`: exact (Clopper–Pearson) interval of a success probability, e.g. an availability.
+- :func:`clustered_binomial_ci`: the same for outcomes that fail in bursts (requests around a crash), widened by
+  the design effect measured over time blocks.
 
 Example:
     >>> m, lo, hi = mean_ci([[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]])
@@ -240,7 +243,144 @@ def ratio_of_means_ci(
     return np.asarray(mc / mb), low, high
 
 
+def _binom_le(f: int, n: int, q: float, log_fact: np.ndarray) -> float:
+    """P(F <= f) for F ~ Binomial(n, q), summed exactly over the shorter side (at most ~n/2 terms)."""
+    if q <= 0.0:
+        return 1.0
+    if q >= 1.0:
+        return 1.0 if f >= n else 0.0
+    lq, lp = math.log(q), math.log1p(-q)
+
+    def pmf(js: np.ndarray) -> np.ndarray:
+        return np.exp(log_fact[n] - log_fact[js] - log_fact[n - js] + js * lq + (n - js) * lp)
+
+    if f < n / 2:
+        return float(min(1.0, pmf(np.arange(0, f + 1)).sum()))
+    return float(max(0.0, 1.0 - pmf(np.arange(f + 1, n + 1)).sum()))
+
+
+def _solve_q(target: float, f: int, n: int, log_fact: np.ndarray, upper: bool) -> float:
+    """The failure probability q where P(F <= f) (``upper``) or P(F >= f) equals ``target``, by bisection.
+
+    P(F <= f) falls and P(F >= f) rises with q, so bisection on [0, 1] converges; 200 halvings reach the float
+    resolution of q even near 0, where availabilities live (q ~ 1e-4)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        value = _binom_le(f, n, mid, log_fact) if upper else 1.0 - _binom_le(f - 1, n, mid, log_fact)
+        # upper: find q with P(F <= f) = target (decreasing); lower: P(F >= f) = target (increasing)
+        if (value > target) == upper:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@lru_cache(maxsize=256)
+def binomial_ci(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Proportion k/n and its exact (Clopper–Pearson) CI: every p for which neither one-sided binomial test at
+    (1 − confidence)/2 rejects. Coverage is at least ``confidence`` for every p and n (it is conservative, most at
+    p near 0 or 1); NaN when n = 0.
+
+    The bounds are the Beta quantiles B((1−c)/2; k, n−k+1) and B((1+c)/2; k+1, n−k), found here by bisection on
+    the exact binomial tail of the *failures* (summed in log space), which stays accurate for availabilities near
+    1 and n in the millions. With no failure the lower bound is ((1−c)/2)^(1/n): 0 failures in 3000 requests
+    prove no more than 99.877% at 95%; a lower bound above 99.9% needs n >= 3688 with no failure (5570 with
+    one, 7223 with two, 18387 with ten).
+
+    >>> est, lo, hi = binomial_ci(3000, 3000)
+    >>> est, round(lo, 5), hi
+    (1.0, 0.99877, 1.0)
+    >>> [round(v, 4) for v in binomial_ci(7, 10)]
+    [0.7, 0.3475, 0.9333]
+    >>> binomial_ci(9998, 10_000)[1] > 0.999, binomial_ci(9995, 10_000)[1] > 0.999  # 2 vs 5 failures
+    (True, False)
+    """
+    if isinstance(successes, bool) or isinstance(n, bool) or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    alpha = (1.0 - confidence) / 2.0
+    failures = n - successes
+    if failures == 0:
+        lo = alpha ** (1.0 / n)
+    else:
+        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+        lo = 1.0 - _solve_q(alpha, failures, n, log_fact, upper=True)
+    if successes == 0:
+        hi = 1.0 - alpha ** (1.0 / n)
+    elif failures == 0:
+        hi = 1.0
+    else:
+        log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+        hi = 1.0 - _solve_q(alpha, failures, n, log_fact, upper=False)
+    return successes / n, lo, hi
+
+
+def clustered_binomial_ci(
+    outcomes: Any, blocks: int = 20, confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Share of successes in time-ordered 0/1 ``outcomes`` and an exact interval that allows for bursts of failures:
+    (estimate, low, high, design effect).
+
+    Clopper–Pearson (:func:`binomial_ci`) assumes independent trials. Requests are not: the ones that fail cluster
+    around a crash, so the failure count varies far more than a binomial's and the exact interval is much too
+    narrow (measured on the availability scenario: 46% coverage at a design effect of 15). Here the outcomes are cut
+    into ``blocks`` contiguous blocks (each longer than a burst); the design effect
+    deff = (variance of the blocks' failure counts) / (their binomial variance), at least 1, says how many
+    requests are worth one independent one, and the interval is Clopper–Pearson at the effective size n / deff
+    with the failures scaled alike (Kish's effective sample size, as in Korn & Graubard's interval for survey
+    proportions). With no failure there is nothing to measure a burst by: deff = 1 and the interval is the plain
+    exact one. Needs n >= 2·blocks, else deff = 1.
+
+    >>> bursty = [1] * 1000 + [0] * 10 + [1] * 1990 + [0] * 10 + [1] * 990
+    >>> est, lo, hi, deff = clustered_binomial_ci(bursty)
+    >>> round(est, 4), round(lo, 4), round(hi, 4), round(deff, 1)
+    (0.995, 0.9825, 0.9993, 9.5)
+    >>> [round(v, 4) for v in binomial_ci(3980, 4000)]  # as if independent: far narrower
+    [0.995, 0.9923, 0.9969]
+    """
+    x = np.asarray(outcomes, dtype=float)
+    n = len(x)
+    k = int(x.sum())
+    est, lo, hi = binomial_ci(k, n, confidence)
+    failures = n - k
+    if failures == 0 or k == 0 or n < 2 * blocks or blocks < 2:
+        return est, lo, hi, 1.0
+    chunks = np.array_split(1.0 - x, blocks)
+    sizes = np.array([len(c) for c in chunks], dtype=float)
+    counts = np.array([c.sum() for c in chunks])
+    q = failures / n
+    observed = float(((counts - sizes * q) ** 2).sum() / (blocks - 1))
+    expected = float((sizes * q * (1.0 - q)).mean())
+    deff = max(1.0, observed / expected)
+    if deff == 1.0:
+        return est, lo, hi, deff
+    # Clopper–Pearson in its Beta form, which takes the (non-integer) effective counts.
+    k_eff, f_eff = k / deff, failures / deff
+    alpha = (1.0 - confidence) / 2.0
+    return est, _beta_ppf(alpha, k_eff, f_eff + 1.0), _beta_ppf(1.0 - alpha, k_eff + 1.0, f_eff), deff
+
+
+def _beta_ppf(p: float, a: float, b: float) -> float:
+    """The x with I_x(a, b) = p, by bisection on the regularized incomplete beta function."""
+    from blaze_lab.metrics.distributions import betainc
+
+    lo, hi = 0.0, 1.0
+    for _ in range(64):  # 2^-64: below the float resolution of a probability near 1
+        mid = 0.5 * (lo + hi)
+        if float(betainc(a, b, mid)) < p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 __all__ = [
+    "binomial_ci",
+    "clustered_binomial_ci",
     "log_ci",
     "log_ratio_ci",
     "mean_ci",

@@ -164,7 +164,8 @@ class EngineManager:
 _LOAD_LOCK = threading.Lock()
 
 
-def _locked_load(engine: Any) -> None:
+def locked_load(engine: Any) -> None:
+    """``engine.load()`` under the process-wide model-load lock."""
     with _LOAD_LOCK:
         engine.load()
 
@@ -193,7 +194,7 @@ class BlockingEngineReplica:
         forget = getattr(self.engine, "forget_failures", None)
         if forget is not None:
             forget()  # a restart retries the load; a cached failure would make every restart fail without trying
-        await asyncio.to_thread(_locked_load, self.engine)
+        await asyncio.to_thread(locked_load, self.engine)
 
     async def stop(self) -> None:
         if self.engine.status is not EngineStatus.STOPPED:
@@ -211,4 +212,4 @@ class BlockingEngineReplica:
             return await asyncio.to_thread(self.engine.generate, [prompt], max_new)
 
 
-__all__ = ["BlockingEngineReplica", "EngineManager"]
+__all__ = ["BlockingEngineReplica", "EngineManager", "locked_load"]

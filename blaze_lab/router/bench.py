@@ -1,17 +1,20 @@
 """Router benchmark entry point for the sweep notebook: runs → (summary frame, raw frame).
 
 Each run is a :class:`~blaze_lab.router.config.RouterExperimentConfig` (``router.*`` columns), simulated
-(``mode="sim"``) or run live over fake replicas (``mode="live"``). The summary has one row per run: goodput under
-the latency SLO (the headline); latency statistics of successful requests (``latency_s_*`` with bootstrap CIs)
-beside failure-aware ones over every request (``latency_all_s_*``, a failure counted at the attempt timeout, and
-``slo_miss_rate``); the validity verdict (invalid when failures, timeouts or breaker openings dominate, with the
-fractions); queue wait, throughput, retries, hedges, errors by cause (``errors_<Type>``), breaker openings,
-ejections refused by the cap, per-replica load spread, time to first token, KV prefix-cache hit rates and load
-imbalance (:mod:`blaze_lab.router.llm_metrics`), the resolved time knobs (``reference_s``, ``slo_s``) and,
-for live runs, the engine manager's recovery time. The raw frame holds the decision ledger (one row per request,
-``row_kind="request"``) plus breaker/health transitions (``row_kind="transition"``) and, live, engine lifecycle
-events (``row_kind="lifecycle"``). ``reference`` and ``measure`` are accepted for the notebook contract; routing
-runs have no quality reference and are sized by ``n_requests`` rather than by measurement settings.
+(``mode="sim"``) or run live over fake or real engine replicas (``mode="live"``). The summary has one row per run:
+goodput under the latency SLO (the headline); latency statistics of successful requests (``latency_s_*`` with
+bootstrap CIs) beside failure-aware ones over every request (``latency_all_s_*``, a failure counted at the attempt
+timeout, and ``slo_miss_rate``); the validity verdict (invalid when failures, timeouts or breaker openings
+dominate, with the fractions); queue wait, throughput, retries, hedges, errors by cause (``errors_<Type>``),
+breaker openings, ejections refused by the cap, per-replica load spread, time to first token, KV prefix-cache hit
+rates and load imbalance (:mod:`blaze_lab.router.llm_metrics`), the resolved time knobs (``reference_s``,
+``slo_s``) and, for live runs, the engine manager's recovery time. ``availability`` is the share of all requests
+answered ok within the SLO, with an exact binomial interval widened for bursts of failures
+(:func:`availability_columns`), beside the ``crashes`` the run's fault schedule injected. The raw frame holds the
+decision ledger (one row per request, ``row_kind="request"``) plus breaker/health transitions
+(``row_kind="transition"``) and, live, engine lifecycle events (``row_kind="lifecycle"``). ``reference`` and
+``measure`` are accepted for the notebook contract; routing runs have no quality reference and are sized by
+``n_requests`` rather than by measurement settings.
 
 Example:
     >>> summary, raw = benchmark_group([{"run_id": "a", "config": {"n_requests": 500, "replicas": 2}}])
@@ -32,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from blaze_lab.load.slo import SLO, goodput
-from blaze_lab.metrics.intervals import quantile_min_n
+from blaze_lab.metrics.intervals import binomial_ci, clustered_binomial_ci, quantile_min_n
 from blaze_lab.metrics.loop import run_configs
 from blaze_lab.metrics.stats import STAT_SUFFIXES, ValidityRules, summarize, validity_reasons
 from blaze_lab.router.config import RouterExperimentConfig
@@ -106,17 +109,27 @@ def summarize_run(cfg: RouterExperimentConfig, res: Any, wall_s: float = math.na
         recovery = float(rec.mean()) if len(rec) else math.nan
         extra["lost"] = res.lost
     ledger: pd.DataFrame = res.ledger
-    ref = experiment_model(cfg).reference_s
+    measured = getattr(res, "reference_s", math.nan)  # real engine replicas: the measured service time
+    ref = measured if math.isfinite(measured) else experiment_model(cfg).reference_s
     slo_s = cfg.seconds("slo_latency_s", ref)
     timeout_s = cfg.seconds("attempt_timeout_s", ref)
     row = summarize_ledger(ledger, res.transitions, res.duration_s, SLO(e2e_s=slo_s),
                            fail_at_s=timeout_s if timeout_s > 0 else slo_s)
+    lost = cfg.n_requests - len(ledger)
+    if lost > 0:  # every request the workload generated counts: one that got no ledger row (live: lost) failed
+        met = _met_in_order(ledger, slo_s)
+        row.update(availability_columns(np.concatenate([met, np.zeros(lost, dtype=bool)])))
+    row["crashes"] = int(getattr(res, "crashes", 0))
     row.update(extra, wall_s=wall_s, requests_per_wall_s=len(ledger) / wall_s if wall_s > 0 else math.nan,
                recovery_s=recovery, max_queue=res.max_waiting, reference_s=ref, slo_s=slo_s,
                attempt_timeout_resolved_s=timeout_s,
                ejections_capped=int(res.replicas["ejections_capped"].sum()))
     row.update(prefix_metrics(ledger, res.replicas))
-    raw = ledger.assign(row_kind="request", iteration=ledger["request_id"])
+    kept = ledger
+    if 0 < cfg.raw_requests < len(ledger):
+        # A seeded uniform sample (in request order): every figure drawn from raw rows stays unbiased.
+        kept = ledger.sample(n=cfg.raw_requests, random_state=cfg.seed).sort_values("request_id")
+    raw = kept.assign(row_kind="request", iteration=kept["request_id"])
     parts = [raw, res.transitions.assign(row_kind="transition")]
     if len(lifecycle):
         renamed = lifecycle.rename(columns={"event": "to_state", "detail": "reason", "status": "engine_status"})
@@ -152,6 +165,7 @@ def summarize_ledger(
     n_all = len(ledger)
     met = ok & (ledger["latency_s"] <= slo.e2e_s) if slo.e2e_s else ok
     row["slo_miss_rate"] = float(1.0 - met.mean()) if n_all else math.nan
+    row.update(availability_columns(_met_in_order(ledger, slo.e2e_s or 0.0)))
     failure = float(1.0 - ok.mean()) if n_all else 0.0
     timeouts = float((ledger["error_type"] == "RequestTimeout").mean()) if n_all else 0.0
     opens = int(((transitions["kind"] == "breaker") & (transitions["to_state"] == "open")).sum())
@@ -187,6 +201,41 @@ def summarize_ledger(
     row["replica_share_max"] = float(load.max()) if len(load) else math.nan
     row["replica_share_min"] = float(load.min()) if len(load) else math.nan
     return row
+
+
+def availability_columns(met: Any, confidence: float = 0.95) -> dict[str, Any]:
+    """Request availability from per-request outcomes in arrival order (True = answered ok within the SLO).
+
+    ``availability`` = share met; ``availability_ci_low`` / ``_high`` its exact interval widened for bursts of
+    failures (:func:`~blaze_lab.metrics.intervals.clustered_binomial_ci`: requests failing around one crash are not
+    independent) with ``availability_deff`` the design effect it measured; ``availability_cp_low`` / ``_high`` the
+    plain Clopper–Pearson interval, valid only for independent requests; ``availability_n`` / ``availability_ok``
+    the counts.
+
+    >>> cols = availability_columns([True] * 3000)
+    >>> cols["availability"], round(cols["availability_ci_low"], 5), cols["availability_n"], cols["availability_deff"]
+    (1.0, 0.99877, 3000, 1.0)
+    """
+    met = np.asarray(met, dtype=bool)
+    n, ok = len(met), int(met.sum())
+    if n == 0:
+        nan = math.nan
+        return {"availability": nan, "availability_ci_low": nan, "availability_ci_high": nan, "availability_n": 0,
+                "availability_ok": 0, "availability_deff": nan, "availability_cp_low": nan, "availability_cp_high": nan}
+    est, lo, hi, deff = clustered_binomial_ci(met, confidence=confidence)
+    _, cp_lo, cp_hi = binomial_ci(ok, n, confidence)
+    return {"availability": est, "availability_ci_low": lo, "availability_ci_high": hi, "availability_n": n,
+            "availability_ok": ok, "availability_deff": deff, "availability_cp_low": cp_lo,
+            "availability_cp_high": cp_hi}
+
+
+def _met_in_order(ledger: pd.DataFrame, slo_s: float) -> np.ndarray:
+    """Per request in arrival order (request ids; a ledger without them in its own order): answered ok within the
+    SLO (``slo_s`` 0 = any ok answer)."""
+    ordered = ledger.sort_values("request_id", kind="stable") if "request_id" in ledger.columns else ledger
+    ok = ordered["outcome"] == "ok"
+    met = ok & (ordered["latency_s"] <= slo_s) if slo_s else ok
+    return met.to_numpy(dtype=bool)
 
 
 def _max_not_closed(breaker_rows: pd.DataFrame) -> int:
@@ -232,4 +281,4 @@ def _run_coroutine(factory: Any) -> Any:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-__all__ = ["ERROR_CAUSES", "benchmark_group", "run_one", "summarize_ledger", "summarize_run"]
+__all__ = ["ERROR_CAUSES", "availability_columns", "benchmark_group", "run_one", "summarize_ledger", "summarize_run"]

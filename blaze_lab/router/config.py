@@ -24,6 +24,7 @@ from blaze_lab.router.settings import STRATEGY_NAMES, BreakerConfig, HealthConfi
 
 MODES = ("sim", "live")
 WORKLOADS = ("synthetic", "prefix")
+REPLICA_ENGINES = ("fake", "llm")
 ARRIVALS = ("poisson", "gamma", "constant")
 
 
@@ -121,6 +122,21 @@ class RouterExperimentConfig(BaseConfig):
         calibration: path of a parquet of measured engine rows (e.g. an LLM sweep's summary with ``latency_s_mean``
             and ``llm.batch_size``); when set, the service model is fitted from it (base latency + slope per
             concurrent request + noise) instead of base_latency_s / per_request_s / service_cv.
+        mtbf_s: a crash schedule: each replica crashes after an exponential up time of mean ``mtbf_s`` model
+            seconds (its mean time between failures; 0 = no schedule), stays down ``restart_s``, comes back, and
+            the cycle repeats (independent per replica, seeded by ``seed``); see
+            :func:`blaze_lab.router.faults.crash_schedule`. Added to ``fault`` / ``faults``.
+        restart_s: how long a scheduled crash keeps its replica down (model seconds). Live mode then adds the
+            engine manager's detection, backoff and the real restart (``recovery_s``).
+        replica_engine: live mode's replicas: "fake" (sleeps the service model) or "llm" (a real
+            :class:`~blaze_lab.engines.llm.engine.LLMEngine` per replica, loading ``llm_model`` into its own
+            model cache; a crash unloads it and a restart loads it again). With "llm" the service model is
+            measured at start (``time_scale`` must be 1: a real engine runs in real time).
+        llm_model: the model each "llm" replica loads (default a tiny random-weight Llama).
+        llm_new_tokens: tokens each request generates on an "llm" replica (greedy, from a fixed 9-word prompt).
+        raw_requests: request rows kept in the run's raw frame: 0 = every request (the default), else a seeded
+            uniform sample of that many (a 10^6-request ledger is ~50 MB of parquet and GBs in memory as rows);
+            the summary always covers every request, and breaker/health/lifecycle rows are always all kept.
     """
 
     PREFIX = "router"
@@ -195,6 +211,12 @@ class RouterExperimentConfig(BaseConfig):
     score_affinity: float = 1.0
     score_queue: float = 1.0
     score_kv: float = 1.0
+    mtbf_s: float = 0.0
+    restart_s: float = 1.0
+    replica_engine: str = "fake"
+    llm_model: str = "random:tiny-llama"
+    llm_new_tokens: int = 4
+    raw_requests: int = 0
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "", *, literal_secrets: bool = False) -> RouterExperimentConfig:
@@ -257,6 +279,20 @@ class RouterExperimentConfig(BaseConfig):
         check_number(self, "conversation_share", minimum=0.0, maximum=1.0)
         check_number(self, "prefill_s_per_token", minimum=0.0)
         check_number(self, "decode_s_per_token", minimum=0.0)
+        check_number(self, "mtbf_s", minimum=0.0)
+        check_number(self, "restart_s", minimum=0.0)
+        check_choice(self, "replica_engine", REPLICA_ENGINES)
+        check_int(self, "llm_new_tokens", minimum=1)
+        check_int(self, "raw_requests", minimum=0)
+        if self.replica_engine == "llm":
+            if self.mode != "live":
+                raise ConfigError(self.field_name("replica_engine"), self.replica_engine,
+                                  reason="real engine replicas run in live mode: set mode: live")
+            if self.time_scale != 1.0:
+                raise ConfigError(self.field_name("time_scale"), self.time_scale,
+                                  reason="a real engine runs in real time: set time_scale: 1 with replica_engine: llm")
+            if not isinstance(self.llm_model, str) or not self.llm_model.strip():
+                raise ConfigError(self.field_name("llm_model"), self.llm_model, reason="must name a model")
         # The router knobs are validated by building the RouterConfig (ConfigError names router.<field>).
         self.router_config(self.base_latency_s)
 
@@ -356,6 +392,7 @@ def replica_speeds(count: int, heterogeneity: float) -> list[float]:
 __all__ = [
     "ARRIVALS",
     "MODES",
+    "REPLICA_ENGINES",
     "STRATEGY_NAMES",
     "TIME_KNOBS",
     "WORKLOADS",

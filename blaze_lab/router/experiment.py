@@ -32,7 +32,7 @@ from blaze_lab.load.requests import WorkloadConfig, workload_arrays
 from blaze_lab.replicas.faults import FaultEvent
 from blaze_lab.replicas.service import ServiceModel
 from blaze_lab.router.config import RouterExperimentConfig
-from blaze_lab.router.faults import fault_events, schedule
+from blaze_lab.router.faults import crash_schedule, fault_events, schedule
 
 
 def experiment_model(cfg: RouterExperimentConfig) -> ServiceModel:
@@ -107,10 +107,17 @@ def experiment_columns(
 
 
 def experiment_faults(cfg: RouterExperimentConfig, duration_s: float, model: ServiceModel) -> list[FaultEvent]:
-    """The preset ``fault`` plus the grammar ``faults`` of an experiment as absolute events (both modes)."""
+    """The preset ``fault``, the grammar ``faults`` and the ``mtbf_s`` crash schedule of an experiment as absolute
+    events (both modes)."""
     events = schedule(cfg.fault, duration_s, cfg.replicas, model.reference_s)
     events += fault_events(cfg.faults, duration_s, cfg.replicas, model.reference_s, seed=cfg.seed)
+    events += crash_schedule(cfg.mtbf_s, cfg.restart_s, duration_s, cfg.replicas, seed=cfg.seed)
     return sorted(events, key=lambda e: (e.time_s, e.replica, not e.on))
 
 
-__all__ = ["experiment_columns", "experiment_faults", "experiment_model", "experiment_workload"]
+def count_crashes(events: list[FaultEvent]) -> int:
+    """Crashes in a fault schedule (its crash on-events)."""
+    return sum(e.kind == "crash" and e.on for e in events)
+
+
+__all__ = ["count_crashes", "experiment_columns", "experiment_faults", "experiment_model", "experiment_workload"]

@@ -243,6 +243,31 @@ def schedule(scenario: str, duration_s: float, replicas: int, reference_s: float
     return fault_events(specs, duration_s, replicas, reference_s)
 
 
+def crash_schedule(
+    mtbf_s: float, restart_s: float, duration_s: float, replicas: int, seed: int = 0
+) -> list[FaultEvent]:
+    """Crash/restart events of every replica over ``[0, duration_s)``: an alternating renewal process per replica,
+    up for an exponential time of mean ``mtbf_s`` (failures arrive as a Poisson process while up), then down for
+    ``restart_s``. Each replica has its own seeded stream, so adding replicas does not move the others' crashes.
+    A replica's long-run uptime is mtbf / (mtbf + restart). ``mtbf_s = 0`` is no schedule.
+
+    >>> [(round(e.time_s, 2), e.replica, e.on) for e in crash_schedule(5.0, 1.0, 12.0, 1, seed=0)]
+    [(10.27, 0, True), (11.27, 0, False), (11.32, 0, True), (12.32, 0, False)]
+    """
+    if mtbf_s <= 0:
+        return []
+    events: list[FaultEvent] = []
+    for r in range(replicas):
+        rng = random.Random(f"crash-schedule:{seed}:{r}")  # a string seed: its own stream, stable across Pythons
+        t = rng.expovariate(1.0 / mtbf_s)
+        while t < duration_s:
+            events.append(FaultEvent(t, r, "crash", True))
+            events.append(FaultEvent(t + restart_s, r, "crash", False))
+            t += restart_s + rng.expovariate(1.0 / mtbf_s)
+    events.sort(key=lambda e: (e.time_s, e.replica, not e.on))
+    return events
+
+
 def apply_to_engine(engine: Any, e: FaultEvent) -> None:
     """Apply a fault event to a live replica: every live replica (:class:`~blaze_lab.replicas.fake.FakeEngine`,
     :class:`~blaze_lab.router.ray_replicas.RayReplica`) takes events through ``apply_fault``, which feeds the same
@@ -262,4 +287,4 @@ async def inject(engines: Sequence[Any], events: Sequence[FaultEvent], clock: Cl
 
 
 __all__ = ["KINDS", "SCENARIOS", "VALUE_KEYS", "Fault", "FaultEvent", "FaultState", "apply_to_engine",
-           "fault_events", "inject", "parse_fault", "parse_faults", "schedule"]
+           "crash_schedule", "fault_events", "inject", "parse_fault", "parse_faults", "schedule"]

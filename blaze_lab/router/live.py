@@ -1,10 +1,11 @@
-"""Live mode: an experiment config run in real time over in-process fake engines.
+"""Live mode: an experiment config run in real time over in-process fake or real engines.
 
 Same workload, fault schedule and router as the simulation, but the replicas are
 :class:`~blaze_lab.replicas.fake.FakeEngine` s sleeping their service times on a real clock (scaled by
-``time_scale``), a crash really kills an engine and the :class:`~blaze_lab.replicas.manager.EngineManager`
-restarts it. Times in the ledger are model seconds (real seconds / ``time_scale``) so live and simulated runs
-compare directly.
+``time_scale``) or, with ``replica_engine="llm"``, real LLM engines
+(:class:`~blaze_lab.replicas.llm_replica.LLMReplica`, whose service model is measured at start); a crash really
+kills an engine and the :class:`~blaze_lab.replicas.manager.EngineManager` restarts it. Times in the ledger are
+model seconds (real seconds / ``time_scale``) so live and simulated runs compare directly.
 
 Example:
     >>> from blaze_lab.router.config import RouterExperimentConfig
@@ -18,18 +19,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
-from collections.abc import Callable
+import math
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from blaze_lab.clock import Clock, RealClock, VirtualClock
 from blaze_lab.errors import BlazeLabError
-from blaze_lab.load.requests import iter_requests
+from blaze_lab.load.requests import Request, iter_requests
 from blaze_lab.replicas.fake import FakeEngine
 from blaze_lab.replicas.manager import EngineManager
+from blaze_lab.replicas.service import ServiceModel
 from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
-from blaze_lab.router.experiment import experiment_columns, experiment_faults, experiment_model
+from blaze_lab.router.experiment import count_crashes, experiment_columns, experiment_faults, experiment_model
 from blaze_lab.router.faults import inject
 from blaze_lab.router.router import Router
 
@@ -47,6 +52,8 @@ class LiveResult:
     typed_errors: int
     lost: int
     max_waiting: int
+    crashes: int = 0  # crash events injected while requests ran
+    reference_s: float = math.nan  # the service model's reference time (measured for real engine replicas)
 
 
 def run_live(
@@ -55,8 +62,9 @@ def run_live(
     """Run ``cfg`` live (blocking; starts its own event loop). With a :class:`~blaze_lab.clock.VirtualClock` the
     same asyncio code runs in virtual time (deterministic, no real waiting: what the tests use).
 
-    ``replica_factory(name, **FakeEngine keyword arguments)`` builds each replica (default: an in-process
-    ``FakeEngine``; ``blaze_lab.router.ray_replicas.ray_fake_replica`` puts each one in a Ray actor)."""
+    ``replica_factory(name, **FakeEngine keyword arguments)`` builds each fake replica (default: an in-process
+    ``FakeEngine``; ``blaze_lab.router.ray_replicas.ray_fake_replica`` puts each one in a Ray actor); unused with
+    ``replica_engine="llm"``."""
     return asyncio.run(run_live_async(cfg, clock or RealClock(), replica_factory))
 
 
@@ -100,21 +108,28 @@ async def _run_live(cfg: RouterExperimentConfig, clock: Clock, make_replica: Cal
 
 async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replica: Callable[..., Any]) -> LiveResult:
     scale = cfg.time_scale
-    model = experiment_model(cfg)
-    columns, rate = experiment_columns(cfg, model)
     speeds = cfg.replica_speeds()
-    engines = [
-        make_replica(f"r{i}", clock=clock, model=model, speed=s, slots=cfg.replica_slots, time_scale=scale,
-                     start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i,
-                     cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
-        for i, s in enumerate(speeds)
-    ]
-    router_cfg = _scaled(cfg.router_config(model.reference_s), scale)
+    if cfg.replica_engine == "llm":
+        engines: list[Any] = [_llm_replica(cfg, i, clock) for i in range(cfg.replicas)]
+    else:
+        model = experiment_model(cfg)
+        engines = [
+            make_replica(f"r{i}", clock=clock, model=model, speed=s, slots=cfg.replica_slots, time_scale=scale,
+                         start_s=0.1, warmup_s=0.5, warmup_factor=2.0, seed=cfg.seed, index=i,
+                         cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
+            for i, s in enumerate(speeds)
+        ]
     # Restart attempts every 0.1-0.2 model s: a crash fault's replica comes back within ~0.3 s of its window's end
     # (detection + backoff + start), close to the simulator's restart at the window end.
     manager = EngineManager(engines, clock, check_interval_s=0.05 * scale, backoff_s=0.1 * scale,
                             max_backoff_s=0.2 * scale, max_restarts=1000)
     await manager.start()
+    if cfg.replica_engine == "llm":
+        # A real engine's speed is the machine's: measure it, so the offered load and the "x" time knobs mean on
+        # any machine what they mean in simulation.
+        model = await measure_service_model(engines)
+    columns, rate = experiment_columns(cfg, model)
+    router_cfg = _scaled(cfg.router_config(model.reference_s), scale)
     router = Router(router_cfg, engines, clock, seed=cfg.seed)
     outcomes = {"answered": 0, "typed": 0}
 
@@ -128,7 +143,8 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
     duration = cfg.n_requests / rate
     t0 = clock.now()
     await router.start()
-    faults = asyncio.create_task(inject(engines, experiment_faults(cfg, duration, model), clock, scale))
+    fault_schedule = experiment_faults(cfg, duration, model)
+    faults = asyncio.create_task(inject(engines, fault_schedule, clock, scale))
     tasks = []
     for req in iter_requests(columns):
         delay = t0 + req.arrival_s * scale - clock.now()
@@ -159,7 +175,35 @@ async def _run_live_inner(cfg: RouterExperimentConfig, clock: Clock, make_replic
         typed_errors=typed,
         lost=cfg.n_requests - answered - typed,
         max_waiting=router.core.max_waiting,
+        # Crashes that happened: a scheduled crash after the last answer (the schedule runs on) is not counted.
+        crashes=count_crashes([e for e in fault_schedule if e.time_s <= elapsed]),
+        reference_s=model.reference_s,
     )
+
+
+def _llm_replica(cfg: RouterExperimentConfig, index: int, clock: Clock) -> Any:
+    from blaze_lab.replicas.llm_replica import LLMReplica  # local: loads torch/transformers only when used
+
+    return LLMReplica.from_model(f"r{index}", cfg.llm_model, clock=clock, new_tokens=cfg.llm_new_tokens,
+                                 seed=cfg.seed, index=index)
+
+
+async def measure_service_model(engines: Sequence[Any], warmup: int = 3, samples: int = 10) -> ServiceModel:
+    """The service model of real replicas: lone requests timed on each (after ``warmup`` untimed ones).
+
+    A replica runs one request at a time, so k concurrent requests take k service times: ``per_request_s`` is
+    the base time itself (capacity = 1 / base per replica). The base is the median lone-request time.
+    """
+    times: list[float] = []
+    for engine in engines:
+        for i in range(warmup + samples):
+            t0 = time.perf_counter()
+            await engine.submit(Request(-1 - i))
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    base = float(np.median(times))
+    cv = float(np.std(times) / np.mean(times)) if len(times) > 1 else 0.0
+    return ServiceModel(base_s=base, per_request_s=base, cv=cv)
 
 
 def _scaled(rc: RouterConfig, scale: float) -> RouterConfig:
@@ -186,4 +230,4 @@ def _unscale(df: pd.DataFrame, t0: float, scale: float) -> pd.DataFrame:
     return df
 
 
-__all__ = ["LiveResult", "run_live", "run_live_async"]
+__all__ = ["LiveResult", "measure_service_model", "run_live", "run_live_async"]

@@ -42,7 +42,13 @@ from blaze_lab.replicas.prefix_cache import PrefixCacheModel, prefill_of
 from blaze_lab.replicas.service import ServiceModel, replica_rngs
 from blaze_lab.router.config import RouterConfig, RouterExperimentConfig
 from blaze_lab.router.core import Attempt, RouterCore, Ticket
-from blaze_lab.router.experiment import experiment_columns, experiment_faults, experiment_model, experiment_workload
+from blaze_lab.router.experiment import (
+    count_crashes,
+    experiment_columns,
+    experiment_faults,
+    experiment_model,
+    experiment_workload,
+)
 
 _DONE, _TIMEOUT, _FAIL, _RETRY, _HEDGE, _HEALTH, _FAULT, _WAKE = range(8)
 
@@ -102,6 +108,7 @@ class SimResult:
     duration_s: float
     events: int
     max_waiting: int
+    crashes: int = 0  # crash events the fault schedule injected
 
 
 class Simulator:
@@ -376,16 +383,19 @@ def simulate(cfg: RouterExperimentConfig, model: ServiceModel | None = None) -> 
     """Run one experiment config in simulation (``model`` overrides the config's service model)."""
     model = model or experiment_model(cfg)
     columns, rate = experiment_columns(cfg, model)
+    faults = experiment_faults(cfg, cfg.n_requests / rate, model)
     sim = Simulator(cfg.router_config(model.reference_s), cfg.replica_speeds(), cfg.replica_slots, model,
-                    faults=experiment_faults(cfg, cfg.n_requests / rate, model), seed=cfg.seed,
-                    cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
-    return sim.run(columns)
+                    faults=faults, seed=cfg.seed, cache_tokens=cfg.kv_cache_tokens, block_tokens=cfg.block_tokens)
+    res = sim.run(columns)
+    res.crashes = count_crashes(faults)
+    return res
 
 
 __all__ = [
     "SimReplica",
     "SimResult",
     "Simulator",
+    "count_crashes",
     "experiment_faults",
     "experiment_model",
     "experiment_workload",

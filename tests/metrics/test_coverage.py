@@ -9,6 +9,8 @@ import pytest
 
 from blaze_lab.metrics.coverage import (
     SAMPLERS,
+    binomial_coverage,
+    burst_coverage,
     compare_coverage,
     mean_coverage,
     quantile_coverage,
@@ -92,3 +94,22 @@ def test_a_b_with_a_real_20_percent_difference_is_found() -> None:
     assert found >= 0.90
     _, found = compare_coverage(SAMPLERS["lognormal cv 10%"], 10, true_ratio=1.2, paired=False, round_cv=0.0)
     assert found >= 0.90
+
+
+@pytest.mark.parametrize(("n", "p"), [(20, 0.5), (100, 0.9), (3000, 0.999), (10_000, 0.999), (10_000, 0.9999)])
+def test_clopper_pearson_never_undercovers(n: int, p: float) -> None:
+    # Exact coverage (no simulation): the exact interval holds at least 95% at every n and p, conservatively
+    # near 1 (98.8% at 3000 requests and p = 0.999), which is what a "supported" availability claim may rely on.
+    cov = binomial_coverage(n, p)
+    assert 0.95 <= cov <= 0.999, (n, p, cov)
+
+
+@pytest.mark.slow  # ~20 s: 200 runs of 10,000 requests, two intervals each
+def test_burst_aware_availability_interval_holds_where_clopper_pearson_does_not() -> None:
+    # Failures in bursts (mean 10 requests at 50% failures, every ~200 requests: ~48 bursts per run): the exact
+    # binomial interval assumes independent requests and misses the truth most of the time (40%); the
+    # design-effect interval holds its 95% within Monte-Carlo error (94.5%; 200 runs: SE 1.5%).
+    truth, cp, clustered = burst_coverage(10_000, mean_up=200.0, mean_burst=10.0, reps=200, seed=1)
+    assert 0.97 < truth < 0.98
+    assert cp < 0.7, cp
+    assert clustered >= 0.91, clustered

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from blaze_lab.metrics.distributions import betainc, binom_cdf, t_cdf, t_crit, t_ppf
-from blaze_lab.metrics.intervals import mean_ci, quantile_ci, quantile_ci_ranks, quantile_min_n, ratio_ci
+from blaze_lab.metrics.intervals import (
+    binomial_ci,
+    clustered_binomial_ci,
+    mean_ci,
+    quantile_ci,
+    quantile_ci_ranks,
+    quantile_min_n,
+    ratio_ci,
+)
 from blaze_lab.metrics.stats import (
     STAT_SUFFIXES,
     ValidityRules,
@@ -161,3 +169,50 @@ def test_summarize_columns_validity_covers_every_metric_and_the_target() -> None
 def test_bootstrap_ci_still_available_for_plots() -> None:
     low, high = bootstrap_ci(np.arange(10.0), seed=1)
     assert low < 4.5 < high
+
+
+# Clopper–Pearson bounds as R's binom.test(k, n)$conf.int prints them.
+CP_TABLE = [
+    (3000, 3000, 0.998771, 1.0),
+    (7, 10, 0.347547, 0.933260),
+    (95, 100, 0.887165, 0.983568),
+    (1, 20, 0.001265, 0.248733),
+    (0, 10, 0.0, 0.308497),
+]
+
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), CP_TABLE)
+def test_clopper_pearson_matches_known_values(k: int, n: int, low: float, high: float) -> None:
+    est, lo, hi = binomial_ci(k, n)
+    assert est == k / n
+    assert lo == pytest.approx(low, abs=1e-6) and hi == pytest.approx(high, abs=1e-6)
+
+
+def test_clopper_pearson_bounds_are_beta_quantiles_and_need_thousands_for_three_nines() -> None:
+    # The bounds solve I_lo(k, n-k+1) = 2.5% and I_hi(k+1, n-k) = 97.5% (the Beta form of the same interval;
+    # betainc's continued fraction is itself only ~1e-8 accurate at n = 10^6).
+    for k, n in ((2990, 3000), (50, 60), (999_000, 1_000_000)):
+        _, lo, hi = binomial_ci(k, n)
+        assert float(betainc(k, n - k + 1, lo)) == pytest.approx(0.025, abs=1e-6)
+        assert float(betainc(k + 1, n - k, hi)) == pytest.approx(0.975, abs=1e-6)
+    # 99.9% is supported only when the lower bound clears it: 3688 clean requests, or 7223 with 2 failures.
+    assert binomial_ci(3687, 3687)[1] < 0.999 < binomial_ci(3688, 3688)[1]
+    assert binomial_ci(7220, 7222)[1] < 0.999 < binomial_ci(7221, 7223)[1]
+    assert all(math.isnan(v) for v in binomial_ci(0, 0))
+    with pytest.raises(ValueError):
+        binomial_ci(5, 4)
+
+
+def test_clustered_interval_widens_by_the_design_effect_only_for_bursts() -> None:
+    # Independent-looking failures (spread evenly): design effect 1, the plain exact interval.
+    spread = np.ones(4000)
+    spread[::400] = 0.0
+    est, lo, hi, deff = clustered_binomial_ci(spread)
+    assert deff == 1.0 and (est, lo, hi) == binomial_ci(3990, 4000)
+    # The same 10 failures in one burst: a design effect near the burst size, a much wider interval.
+    burst = np.ones(4000)
+    burst[2000:2010] = 0.0
+    est_b, lo_b, hi_b, deff_b = clustered_binomial_ci(burst)
+    assert est_b == est and deff_b > 5 and lo_b < lo - 0.002 and hi_b > hi
+    # Nothing failed: no burst to measure, the exact interval.
+    assert clustered_binomial_ci(np.ones(500))[1:] == (*binomial_ci(500, 500)[1:], 1.0)
