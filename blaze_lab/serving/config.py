@@ -36,7 +36,7 @@ BATCHING_MODES = ("none", "dynamic", "continuous")
 CACHE_TIERS = ("memory", "disk", "redis")
 
 SCHEDULES = ("fixed", "saturation")
-"""``fixed``: one open-loop run at ``rate_rps``; ``saturation``: the schedule of :mod:`blaze_lab.serving.saturation`."""
+"""``fixed``: one open-loop run at ``rate_rps``; ``saturation``: the schedule of :mod:`blaze_lab.load.saturation`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +75,15 @@ class ServingConfig(BaseConfig):
             caching, :mod:`blaze_lab.serving.prefix_runner`); one request at a time only (``batching: none``).
         seed: seeds arrivals, prompt choice and popularity.
         schedule: ``fixed`` (one run at ``rate_rps``) or ``saturation`` (a synchronous probe, a max-throughput
-            probe, then ``saturation_steps`` rates between them, each stopped early when over-saturated;
-            ``rate_rps`` is then unused; :mod:`blaze_lab.serving.saturation`).
-        saturation_steps: rates measured between the synchronous and the max-throughput rate.
-        saturation_window_s: the over-saturation detector's window (at least 6 mean arrival gaps are used).
+            probe, then ``saturation_steps`` rates up to ``saturation_overshoot`` x the max-throughput rate, each
+            stopped early when over-saturated; ``rate_rps`` is then unused; :mod:`blaze_lab.load.saturation`).
+        saturation_steps: rates measured above the synchronous rate, up to the top of the schedule.
+        saturation_overshoot: the top rate as a multiple of the max-throughput rate (1.5: the top steps are
+            over-saturated by construction, so the detector has something to find).
+        saturation_step_s: each rate step sends about rate x this many seconds of arrivals (at least
+            ``n_requests``); 0 = ``n_requests`` arrivals per step. Long enough for a growing queue to show.
+        saturation_window_s: the over-saturation detector's shortest window (at least 40 mean arrival gaps and
+            5 x the synchronous latency are used).
         slo_target: SLO attainment the max rate meeting the SLO must keep (saturation schedule).
     """
 
@@ -113,6 +118,8 @@ class ServingConfig(BaseConfig):
     seed: int = 0
     schedule: str = "fixed"
     saturation_steps: int = 4
+    saturation_overshoot: float = 1.5
+    saturation_step_s: float = 0.0
     saturation_window_s: float = 2.0
     slo_target: float = 0.9
 
@@ -159,6 +166,8 @@ class ServingConfig(BaseConfig):
         check_choice(self, "schedule", SCHEDULES)
         check_int(self, "saturation_steps", minimum=0, maximum=32)
         check_number(self, "saturation_window_s", minimum=0.0, strict_min=True)
+        check_number(self, "saturation_overshoot", minimum=0.0, strict_min=True)
+        check_number(self, "saturation_step_s", minimum=0.0)
         check_number(self, "slo_target", minimum=0.0, maximum=1.0, strict_min=True)
         if self.schedule == "saturation" and self.cache_tiers:
             raise ConfigError(self.field_name("schedule"), self.schedule,

@@ -1,28 +1,54 @@
-"""Saturation schedule: rates, the over-saturation detector, the knee, the max rate meeting the SLO, a live run."""
+"""Saturation schedule: rates, the over-saturation detector (synthetic traces and a fake server on a virtual
+clock), the knee, the max rate meeting the SLO, a live run."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import deque
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from blaze_lab.clock import VirtualClock
 from blaze_lab.errors import ConfigError
-from blaze_lab.serving.config import ServingConfig
-from blaze_lab.serving.saturation import (
+from blaze_lab.load.arrivals import arrival_times
+from blaze_lab.load.saturation import (
     OversaturationDetector,
-    interpolated_rates,
+    detector_window,
+    in_flight_at_arrivals,
     knee,
     max_rate_meeting_slo,
+    rate_schedule,
     wilson_interval,
 )
+from blaze_lab.serving.bench import drive_open_loop
+from blaze_lab.serving.config import ServingConfig
+from blaze_lab.serving.handles import OK, RequestHandle
+from blaze_lab.serving.saturation_run import step_requests
 
 
-def test_rates_lie_strictly_between_the_probes() -> None:
-    assert interpolated_rates(2.0, 10.0, 3) == [4.0, 6.0, 8.0]
-    assert interpolated_rates(2.0, 1.5, 1) == [3.0]  # no batching gain: probe above r_sync anyway
-    assert interpolated_rates(math.nan, 4.0, 3) == []
+def test_rates_reach_past_the_max_throughput_probe() -> None:
+    assert rate_schedule(2.0, 10.0, 4, overshoot=1.0) == [4.0, 6.0, 8.0, 10.0]
+    assert rate_schedule(2.0, 10.0, 2) == [8.5, 15.0]  # top = 1.5 x r_max: over capacity by construction
+    assert rate_schedule(2.0, 1.5, 1, overshoot=1.0) == [4.0]  # no batching gain: probe above r_sync anyway
+    assert rate_schedule(math.nan, 4.0, 3) == [] and rate_schedule(1.0, 4.0, 0) == []
+    with pytest.raises(ConfigError, match="saturation_overshoot"):
+        rate_schedule(1.0, 2.0, 2, overshoot=0.0)
+
+
+def test_step_size_and_window() -> None:
+    assert step_requests(ServingConfig(n_requests=20), 3.0) == 20
+    assert step_requests(ServingConfig(n_requests=20, saturation_step_s=30.0), 3.0) == 90
+    assert detector_window(10.0, 0.1, floor_s=0.5) == 4.0  # 40 arrival gaps
+    assert detector_window(10.0, 2.0) == 10.0  # 5 unloaded latencies: a batch cycle cannot look like growth
+
+
+def test_in_flight_trace_from_arrivals_and_finishes() -> None:
+    arrivals = np.array([0.0, 0.5, 1.0, 1.5, 4.0])
+    finishes = arrivals + np.array([2.0, 2.0, 2.0, 2.0, 0.5])
+    assert in_flight_at_arrivals(arrivals, finishes).tolist() == [0, 1, 2, 3, 0]
 
 
 def _queue(rate: float, service_rate: float, seconds: float, dt: float = 0.05) -> list[tuple[float, int]]:
@@ -37,7 +63,7 @@ def _queue(rate: float, service_rate: float, seconds: float, dt: float = 0.05) -
 
 
 def test_detector_fires_on_a_growing_queue_only() -> None:
-    over = OversaturationDetector(rate_rps=10.0, ref_latency_s=0.1, window_s=2.0)
+    over = OversaturationDetector(rate_rps=10.0, ref_latency_s=0.1, window_s=2.0, littles_factor=3.0)
     fired = [over.observe(t, n) for t, n in _queue(10.0, 5.0, 6.0)]
     assert any(fired) and over.oversaturated and "in flight grew" in over.reason
     assert fired.index(True) * 0.05 < 4.0  # caught within two windows
@@ -49,6 +75,115 @@ def test_detector_needs_littles_law_excess_not_just_a_blip() -> None:
     # the queue grows, but stays within what lambda*W0 allows (long requests at a low rate): not over-saturated
     det = OversaturationDetector(rate_rps=1.0, ref_latency_s=20.0, window_s=4.0)
     assert not any(det.observe(t / 4, min(k // 2, 10)) for k, t in enumerate(range(40)))
+
+
+class FifoServer:
+    """A fake server on a virtual clock: batches of up to ``batch`` requests, each batch takes ``service_s``."""
+
+    def __init__(self, clock: VirtualClock, service_s: float, batch: int = 1) -> None:
+        self.clock, self.service_s, self.batch = clock, service_s, batch
+        self.queue: deque[RequestHandle] = deque()
+        self.wake = asyncio.Event()
+        self.submitted = 0
+
+    def submit(self, prompt: str, new_tokens: int) -> RequestHandle:
+        handle = RequestHandle(self.submitted, prompt, new_tokens, 1, self.clock)
+        self.submitted += 1
+        self.queue.append(handle)
+        self.wake.set()
+        return handle
+
+    async def serve(self) -> None:
+        while True:
+            while not self.queue:
+                self.wake.clear()
+                await self.wake.wait()
+            batch = [self.queue.popleft() for _ in range(min(self.batch, len(self.queue)))]
+            for h in batch:
+                h.start_t = self.clock.now()
+            await self.clock.sleep(self.service_s)
+            for h in batch:
+                h._push(1, self.clock.now() - h.submit_t)
+                h._end(OK)
+
+
+def _step(rate: float, service_s: float, n: int, batch: int = 1, seed: int = 0,
+          window_floor_s: float = 0.0) -> tuple[OversaturationDetector, int]:
+    """One open-loop rate step against :class:`FifoServer` in virtual time: (detector, requests sent)."""
+
+    async def main() -> tuple[OversaturationDetector, int]:
+        clock = VirtualClock()
+        server = FifoServer(clock, service_s, batch)
+        ref = service_s  # a lone request takes one batch time
+        det = OversaturationDetector(rate, ref, window_s=detector_window(rate, ref, window_floor_s))
+        worker = asyncio.create_task(server.serve())
+
+        async def advance() -> None:
+            while True:
+                for _ in range(10):
+                    await asyncio.sleep(0)
+                deadline = clock.next_deadline()
+                if deadline is not None:
+                    clock.advance_to(deadline)
+
+        driver = asyncio.create_task(advance())
+        arrivals = arrival_times("poisson", rate, n, seed=seed).tolist()
+        rows, _, _ = await drive_open_loop(server, ["p"] * n, arrivals, 1, clock, stop=det.observe)
+        for task in (worker, driver):
+            task.cancel()
+        await asyncio.gather(worker, driver, return_exceptions=True)
+        assert all(r["outcome"] == OK for r in rows)  # a stopped step still finishes what it sent
+        return det, len(rows)
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=30))
+
+
+def _batch_finishes(arrivals: np.ndarray, service_s: float, batch: int) -> np.ndarray:
+    """Finish times on a server that, when free, takes up to ``batch`` waiting requests for ``service_s``."""
+    out = np.empty(len(arrivals))
+    t, i = 0.0, 0
+    while i < len(arrivals):
+        t = max(t, arrivals[i])
+        j = i
+        while j < len(arrivals) and arrivals[j] <= t and j - i < batch:
+            j += 1
+        t += service_s
+        out[i:j] = t
+        i = j
+    return out
+
+
+def _fires(load: float, batch: int, seed: int, seconds: float = 100.0) -> float:
+    """When the detector fires on a synthetic trace at ``load`` x capacity (NaN: never)."""
+    rate = load * batch  # service 1 s per batch: capacity = batch req/s, W0 = 1 s
+    arrivals = arrival_times("poisson", rate, int(rate * seconds), seed=seed)
+    in_flight = in_flight_at_arrivals(arrivals, _batch_finishes(arrivals, 1.0, batch))
+    det = OversaturationDetector(rate, 1.0, window_s=detector_window(rate, 1.0))
+    return next((float(t) for t, n in zip(arrivals, in_flight, strict=True) if det.observe(t, int(n))), math.nan)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_detector_firing_rates_on_synthetic_traces(batch: int) -> None:
+    """The calibration behind the thresholds (docs: load/saturation.py): rare below capacity, certain far above."""
+    fired = {load: [_fires(load, batch, seed) for seed in range(30)] for load in (0.75, 0.9, 1.5)}
+    count = {load: sum(not math.isnan(t) for t in times) for load, times in fired.items()}
+    assert count[0.75] <= 1 and count[0.9] <= 4, count
+    assert count[1.5] == 30 and float(np.median(fired[1.5])) < 25.0 and max(fired[1.5]) < 60.0, fired[1.5]
+
+
+def test_detector_stops_an_over_saturated_step_early() -> None:
+    # mu = 4 req/s (batches of 4 every second); lambda = 1.5 mu: the queue grows at 2 req/s
+    det, sent = _step(rate=6.0, service_s=1.0, n=600, batch=4)
+    assert det.oversaturated and sent < 600 / 2, (det.reason, sent)
+    assert det.fired_at_s < 30.0  # caught within seconds, not at the end of the 100 s step
+    assert "in flight grew" in det.reason
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_detector_stays_quiet_below_capacity(seed: int) -> None:
+    # rho = 0.75 on the same batching server: completions come in bursts of up to 4, but no trend
+    det, sent = _step(rate=3.0, service_s=1.0, n=300, batch=4, seed=seed)
+    assert not det.oversaturated and sent == 300, det.reason
 
 
 def test_wilson_interval_holds_coverage() -> None:
