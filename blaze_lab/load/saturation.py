@@ -16,12 +16,14 @@ Little's law: a system that keeps up holds L = λ·W requests on average, so L h
 completes μ < λ per second and L grows at λ − μ. The step is stopped early (no more arrivals; those in flight
 finish) and marked ``oversaturated`` with the reason when, over the last window, L's least-squares slope is at
 least ``min_growth``·λ (completions lag arrivals by ≥ 20 %) **and** its mean exceeds ``littles_factor``·max(1, λ·W₀)
-(by Little's law the requests in flight then take ≥ 4·W₀ on average: well past the knee, which is at 2·W₀).
-The window (:func:`detector_window`) spans at least 40 arrival gaps and 5·W₀: a stable queue's L wanders by
-about its own spread whatever the window, while a growing one rises by (λ − μ)·window, so a long window separates
-the two; shorter, a batching server's bunched completions and a busy spell near capacity look like growth. On a
-synthetic batch server (Poisson arrivals, 100 s steps, 30 seeds; tests/serving/test_saturation.py) it fires in
-≤ 1 of 30 steps at load 0.75, ≤ 4 of 30 at 0.9, most at 1.1 and every one at 1.5 (after a median 12–20 service times).
+(by Little's law the requests in flight then take ≥ 3·W₀ on average: past the knee, which is at 2·W₀) — and both
+have held at every sample for a whole window (``hold``). The window (:func:`detector_window`) spans at least 40
+arrival gaps and 5·W₀. Why so long: a stable queue's L wanders by about its own spread whatever the window, while
+a growing one rises by (λ − μ)·window and keeps rising, so a long, sustained rise separates the two; with a short
+window or no hold a batching server's bunched completions and a busy spell near capacity look like growth. On
+synthetic servers (one at a time, and batches of 4; Poisson arrivals, steps of 300 service times, 20 seeds;
+ tests/serving/test_saturation.py) it fired in none of the steps at load 0.8, at most 1 in 20 at 0.9, in 7
+to 19 of 20 at 1.1 (late: after ~150–250 service times) and in every one at 1.5 (after a median 2–3 windows).
 
 The **knee** is the highest offered rate among rate steps that were not over-saturated and whose median latency
 stays within ``knee_factor``·W₀. The **max rate meeting the SLO** is where SLO attainment (a binomial share per
@@ -32,7 +34,7 @@ Example:
     >>> rate_schedule(1.0, 4.0, 5)
     [2.0, 3.0, 4.0, 5.0, 6.0]
     >>> det = OversaturationDetector(rate_rps=10.0, ref_latency_s=0.1, window_s=1.0, min_samples=3)
-    >>> [det.observe(t / 10, in_flight=int(t * 2)) for t in range(12)][-1]
+    >>> [det.observe(t / 10, in_flight=int(t * 2)) for t in range(20)][-1]
     True
     >>> det.reason.split(";")[0]
     'in flight grew 20/s >= 0.2 x rate'
@@ -43,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,14 +93,18 @@ class OversaturationDetector:
     """Queue growth + Little's-law check over a sliding window of (time, requests in flight) samples."""
 
     def __init__(self, rate_rps: float, ref_latency_s: float, window_s: float = 2.0, min_growth: float = 0.2,
-                 littles_factor: float = 4.0, min_samples: int = 5) -> None:
+                 littles_factor: float = 3.0, min_samples: int = 5, hold: float = 1.0) -> None:
         self.rate = float(rate_rps)
         self.ref_latency = float(ref_latency_s)
         self.window_s = float(window_s)
         self.min_growth = float(min_growth)
         self.littles_factor = float(littles_factor)
         self.min_samples = int(min_samples)
-        self.samples: list[tuple[float, int]] = []
+        self.hold = float(hold)
+        self._since = math.nan  # when the condition last became true (NaN: it is false)
+        self.samples: deque[tuple[float, int]] = deque()
+        self._origin = math.nan
+        self._sums = (0.0, 0.0, 0.0, 0.0)  # sum of x, n, x^2, x*n over the window (least-squares slope)
         self.reason = ""
         self.fired_at_s = math.nan
 
@@ -109,24 +116,40 @@ class OversaturationDetector:
         """Record a sample; True (and ``reason`` set) once the window shows over-saturation."""
         if self.reason:
             return True
-        self.samples.append((float(t), int(in_flight)))
+        t, n = float(t), float(in_flight)
+        if math.isnan(self._origin):
+            self._origin = t
+        x = t - self._origin  # sums of times relative to the first sample: no cancellation late in a long step
+        self.samples.append((t, int(in_flight)))
+        self._add(x, n, 1.0)
         start = t - self.window_s
-        while self.samples and self.samples[0][0] < start:  # only the window is kept: O(window) per sample
-            self.samples.pop(0)
-        window = self.samples
-        if len(window) < self.min_samples or window[-1][0] - window[0][0] < 0.5 * self.window_s:
+        while self.samples and self.samples[0][0] < start:  # running sums: O(1) per sample, also at 1e5 arrivals
+            old_t, old_n = self.samples.popleft()
+            self._add(old_t - self._origin, float(old_n), -1.0)
+        count = len(self.samples)
+        if count < self.min_samples or t - self.samples[0][0] < 0.5 * self.window_s:
+            self._since = math.nan
             return False
-        ts = np.array([s for s, _ in window])
-        ns = np.array([n for _, n in window], dtype=float)
-        slope = float(np.polyfit(ts, ns, 1)[0])
+        st, sn, stt, stn = self._sums
+        var = count * stt - st * st
+        slope = (count * stn - st * sn) / var if var > 0 else 0.0
         expected = self.rate * self.ref_latency  # Little's law: L = lambda W for a system that keeps up
-        mean_in_flight = float(ns.mean())
-        if slope >= self.min_growth * self.rate and mean_in_flight > self.littles_factor * max(expected, 1.0):
+        mean_in_flight = sn / count
+        if not (slope >= self.min_growth * self.rate and mean_in_flight > self.littles_factor * max(expected, 1.0)):
+            self._since = math.nan
+            return False
+        if math.isnan(self._since):
+            self._since = t
+        if t - self._since >= self.hold * self.window_s:  # sustained: a busy spell does not last a whole window
             self.reason = (f"in flight grew {slope:.3g}/s >= {self.min_growth:g} x rate; mean in flight "
                            f"{mean_in_flight:.3g} > {self.littles_factor:g} x max(1, lambda W0 = {expected:.3g})")
-            self.fired_at_s = float(t)
+            self.fired_at_s = t
             return True
         return False
+
+    def _add(self, x: float, n: float, sign: float) -> None:
+        st, sn, stt, stn = self._sums
+        self._sums = (st + sign * x, sn + sign * n, stt + sign * x * x, stn + sign * x * n)
 
 
 def in_flight_at_arrivals(arrival_s: Sequence[float], finish_s: Sequence[float]) -> np.ndarray:
@@ -177,6 +200,10 @@ def max_rate_meeting_slo(steps: pd.DataFrame, target: float = 0.9, rate_column: 
     target already at the lowest rate (e.g. ``ci_low`` with 20 of 20 met: the Wilson lower bound is 0.84, so
     0.9 is not confirmed at any rate).
 
+    A step marked ``oversaturated`` counts as attainment 0: its queue was growing without bound, so no latency SLO
+    holds at that rate for long; what its requests measured describes a step cut short, not a sustainable rate.
+    The interval covers the binomial sampling of each step only, not the spacing between steps.
+
     >>> steps = pd.DataFrame({"offered_rps": [1.0, 2.0, 3.0], "slo_met": [60, 60, 6], "requests_sent": [60] * 3})
     >>> out = max_rate_meeting_slo(steps)
     >>> round(out["max_rate_slo_rps"], 2), out["max_rate_slo_ci_low"] < out["max_rate_slo_rps"]
@@ -184,8 +211,11 @@ def max_rate_meeting_slo(steps: pd.DataFrame, target: float = 0.9, rate_column: 
     """
     df = steps[steps[rate_column].notna()].sort_values(rate_column)
     rates = df[rate_column].astype(float).tolist()
-    bounds = [wilson_interval(int(k), int(n)) for k, n in zip(df["slo_met"], df["requests_sent"], strict=True)]
-    share = [k / n if n else math.nan for k, n in zip(df["slo_met"], df["requests_sent"], strict=True)]
+    over = df["oversaturated"].astype(bool).tolist() if "oversaturated" in df.columns else [False] * len(df)
+    met = [0 if o else int(k) for k, o in zip(df["slo_met"], over, strict=True)]
+    sent = [int(n) for n in df["requests_sent"]]
+    bounds = [wilson_interval(k, n) for k, n in zip(met, sent, strict=True)]
+    share = [k / n if n else math.nan for k, n in zip(met, sent, strict=True)]
     return {
         "max_rate_slo_rps": _crossing(rates, share, target),
         # never below the target up to the top rate: the estimate is only a lower bound

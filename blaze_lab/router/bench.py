@@ -87,6 +87,11 @@ def run_one(cfg: RouterExperimentConfig, clock: Any = None) -> tuple[dict[str, A
     """One experiment → (summary metrics, raw rows). ``clock``: live mode's clock (default the real clock; a
     VirtualClock runs the live code in virtual time)."""
     wall0 = time.perf_counter()
+    if cfg.schedule == "saturation":
+        from blaze_lab.router.saturation import run_saturation
+
+        summary, raw = run_saturation(cfg)
+        return {**summary, "wall_s": time.perf_counter() - wall0}, raw
     if cfg.mode == "sim":
         res: Any = simulate(cfg)
     else:

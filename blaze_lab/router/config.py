@@ -25,6 +25,7 @@ from blaze_lab.router.settings import STRATEGY_NAMES, BreakerConfig, HealthConfi
 MODES = ("sim", "live")
 WORKLOADS = ("synthetic", "prefix")
 REPLICA_ENGINES = ("fake", "llm")
+SCHEDULES = ("fixed", "saturation")
 ARRIVALS = ("poisson", "gamma", "constant")
 
 
@@ -41,6 +42,7 @@ TIME_KNOBS = (
     "health_timeout_s",
     "eject_s",
     "slo_latency_s",
+    "saturation_step_s",
 )
 
 
@@ -75,6 +77,17 @@ class RouterExperimentConfig(BaseConfig):
         faults: more faults in the grammar of :mod:`blaze_lab.router.faults` (which replicas, what, when), added to
             the preset: e.g. ``[{replicas: [2, 5], kind: slowdown, factor: 3, window: [0.3, 0.7]}]``.
         seed: seeds arrivals, lengths, service noise, faults and the router's RNG.
+        schedule: "fixed" (one run at ``load``) or "saturation" (simulated: a synchronous probe, a max-throughput
+            probe, then ``saturation_steps`` rates up to ``saturation_overshoot`` x the max throughput,
+            ``n_requests`` each, stopped early when over-saturated; the knee and the max rate meeting the SLO at
+            ``slo_target``; ``load`` is then unused; :mod:`blaze_lab.router.saturation`).
+        saturation_steps, saturation_overshoot: rate steps of the saturation schedule and its top rate as a
+            multiple of the max-throughput rate (8, 1.5).
+        saturation_step_s: each rate step sends about rate x this long of arrivals, at least ``n_requests``
+            (200x: long enough for the detector's window of 40 arrivals and 5 unloaded latencies to see a trend).
+        slo_target: SLO attainment the max rate meeting the SLO must keep (0.9).
+        scaling_baseline: also run the schedule on one replica (same seed) and report ``scaling_efficiency`` =
+            max rate meeting the SLO / (replicas x the one-replica rate); sweep ``replicas`` with it.
         max_attempts: attempts per request including the first (3: two retries absorb a crash).
         hedge_delay_s: a second attempt after this long without an answer (0 = off).
         queue_size: requests the router queue holds before rejecting (Overloaded).
@@ -158,6 +171,12 @@ class RouterExperimentConfig(BaseConfig):
     fault: str = "none"
     faults: tuple[Any, ...] = ()
     seed: int = 0
+    schedule: str = "fixed"
+    saturation_steps: int = 8
+    saturation_overshoot: float = 1.5
+    saturation_step_s: float | str = "200x"
+    slo_target: float = 0.9
+    scaling_baseline: bool = False
     max_attempts: int = 3
     hedge_delay_s: float | str = 0.0
     queue_size: int = 100_000
@@ -264,6 +283,7 @@ class RouterExperimentConfig(BaseConfig):
         check_choice(self, "fault", sorted(SCENARIOS))
         parse_faults(self.faults, self.replicas, field=self.field_name("faults"))
         check_int(self, "seed", minimum=0)
+        self._validate_schedule()
         check_choice(self, "breaker", ("on", "off"))
         for name in TIME_KNOBS:
             parse_time(self.field_name(name), getattr(self, name))
@@ -295,6 +315,20 @@ class RouterExperimentConfig(BaseConfig):
                 raise ConfigError(self.field_name("llm_model"), self.llm_model, reason="must name a model")
         # The router knobs are validated by building the RouterConfig (ConfigError names router.<field>).
         self.router_config(self.base_latency_s)
+
+    def _validate_schedule(self) -> None:
+        check_choice(self, "schedule", SCHEDULES)
+        check_int(self, "saturation_steps", minimum=0, maximum=64)
+        check_number(self, "saturation_overshoot", minimum=0.0, strict_min=True)
+        check_number(self, "slo_target", minimum=0.0, maximum=1.0, strict_min=True)
+        if not isinstance(self.scaling_baseline, bool):
+            raise ConfigError(self.field_name("scaling_baseline"), self.scaling_baseline, allowed=(True, False))
+        if self.schedule == "saturation" and self.mode != "sim":
+            raise ConfigError(self.field_name("schedule"), self.schedule,
+                              reason="the router's saturation schedule is simulated only (mode: sim)")
+        if self.scaling_baseline and (self.schedule != "saturation" or self.faults or self.fault != "none"):
+            raise ConfigError(self.field_name("scaling_baseline"), self.scaling_baseline,
+                              reason="needs schedule: saturation and no faults (the baseline is one healthy replica)")
 
     def replica_speeds(self) -> list[float]:
         """Slowdown factor per replica: ``speeds`` when given, else spread by ``heterogeneity``."""
@@ -393,6 +427,7 @@ __all__ = [
     "ARRIVALS",
     "MODES",
     "REPLICA_ENGINES",
+    "SCHEDULES",
     "STRATEGY_NAMES",
     "TIME_KNOBS",
     "WORKLOADS",
