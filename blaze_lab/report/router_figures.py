@@ -265,13 +265,17 @@ def errors_by_cause(summary: pd.DataFrame) -> go.Figure:
 
 def router_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, Any]]:
     """The report's router section: latency, goodput, prefix-cache routing (when replicas had KV caches),
-    per-replica load, breaker timeline, errors, scenario."""
+    per-replica load, breaker timeline, errors, scenario (led by the saturation figures when the runs used
+    ``schedule: saturation``)."""
+    from blaze_lab.report.saturation_figures import router_saturation_items
+
     prefix = []
     if "cache_hit_rate" in summary.columns and (summary["cache_hit_rate"].fillna(0.0) > 0).any():
         # Only sweeps whose replicas had KV prefix caches: elsewhere the panels would be all zeros.
         prefix = [figure_item("Prefix-cache routing: hit rate, imbalance, TTFT (mean over seeds, 95% CI)",
                               prefix_cache_by_strategy, summary)]
     return [
+        *router_saturation_items(summary, raw),
         figure_item("Latency p50 / p99 per strategy (mean over seeds, 95% CI)", latency_by_strategy, summary),
         figure_item("Goodput per strategy (mean over seeds, 95% CI)", goodput_by_strategy, summary),
         *prefix,

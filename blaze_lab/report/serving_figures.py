@@ -38,11 +38,11 @@ from blaze_lab.report.labels import (
 )
 from blaze_lab.report.rows import (
     config_columns,
-    has_values,
     numeric,
     ok_rows,
     require,
 )
+from blaze_lab.report.saturation_figures import saturation_curves, saturation_table
 from blaze_lab.report.sections import Item, figure_item, note
 from blaze_lab.report.tables import (
     status_rows,
@@ -181,74 +181,6 @@ def ttft_cdf(summary: pd.DataFrame, raw: pd.DataFrame) -> go.Figure:
     return cdf_figure(done, "ttft_s", labels, title="TTFT per request")
 
 
-def saturation_curves(summary: pd.DataFrame, raw: pd.DataFrame, throughput: str = "step_requests_per_s",
-                      latency: str = "step_latency_s_p50") -> go.Figure:
-    """Saturation schedules: per config, achieved throughput (x) vs median latency (y) of every step, in step
-    order (synchronous, max-throughput, then rates), over-saturated steps drawn as crosses and the knee as a star.
-
-    >>> raw = pd.DataFrame({"run_id": ["a"] * 4, "step": [0, 1, 2, 3], "step_kind": ["synchronous", "throughput",
-    ...                     "rate", "rate"], "step_offered_rps": [float("nan"), float("nan"), 1.5, 2.5],
-    ...                     "step_requests_per_s": [1.0, 3.0, 1.5, 2.4], "step_latency_s_p50": [1.0, 4.0, 1.2, 2.9],
-    ...                     "oversaturated": [False, False, False, True], "knee": [False, False, True, False]})
-    >>> summary = pd.DataFrame({"run_id": ["a"], "serving.batching": ["dynamic"], "status": ["ok"]})
-    >>> [t.name for t in saturation_curves(summary, raw).data]
-    ['batching=dynamic', 'batching=dynamic: over-saturated', 'batching=dynamic: knee']
-    """
-    df = with_curves(ok_rows(summary))
-    missing = [c for c in ("run_id", "step_kind", "oversaturated", "knee") if c not in raw.columns]
-    if missing:
-        raise ReportError(f"Saturation: raw rows have no column(s) {', '.join(missing)}")
-    require(raw, ["step", throughput, latency], "Saturation")
-    labels = dict(zip(df["run_id"].astype(str), df[CURVE], strict=True)) if "run_id" in df.columns else {}
-    steps = raw.drop_duplicates(["run_id", "step"]).assign(run_id=lambda d: d["run_id"].astype(str))
-    steps = steps[steps["run_id"].isin(labels)]
-    if steps.empty:
-        raise ReportError("Saturation: no saturation-schedule steps in the raw rows")
-    fig = go.Figure()
-    for run_id, part in steps.groupby("run_id", sort=False):
-        name = str(labels[str(run_id)])
-        rates = part[part["step_kind"] == "rate"].sort_values("step_offered_rps")
-        probes = part[part["step_kind"] != "rate"]
-        line = pd.concat([probes[probes["step_kind"] == "synchronous"], rates,
-                          probes[probes["step_kind"] == "throughput"]])
-        text = [f"{k}" + (f" @ {r:.3g} req/s offered" if r == r else "")
-                for k, r in zip(line["step_kind"], numeric(line, "step_offered_rps"), strict=True)]
-        fig.add_trace(go.Scatter(x=numeric(line, throughput).tolist(), y=numeric(line, latency).tolist(),
-                                 mode="lines+markers", name=name, text=text,
-                                 hovertemplate="%{text}<br>%{x:.3g} req/s done<br>p50 %{y:.3g} s<extra></extra>"))
-        for kind, label in (("synchronous", "one at a time"), ("throughput", "all at once")):
-            probe = probes[probes["step_kind"] == kind]
-            if len(probe) and has_values(probe, throughput) and has_values(probe, latency):
-                fig.add_annotation(x=float(numeric(probe, throughput).iloc[0]),
-                                   y=float(numeric(probe, latency).iloc[0]), text=label, showarrow=True,
-                                   arrowhead=0, ax=0, ay=-28, font={"size": 11})
-        over = part[part["oversaturated"].astype(bool)]
-        if len(over):
-            fig.add_trace(go.Scatter(x=numeric(over, throughput).tolist(), y=numeric(over, latency).tolist(),
-                                     mode="markers", name=f"{name}: over-saturated",
-                                     marker={"symbol": "x", "size": 13, "color": "#E45756"}))
-        at = part[part["knee"].astype(bool)]
-        if len(at):
-            fig.add_trace(go.Scatter(x=numeric(at, throughput).tolist(), y=numeric(at, latency).tolist(),
-                                     mode="markers+text", name=f"{name}: knee", text=["knee"],
-                                     textposition="top left",
-                                     marker={"symbol": "star", "size": 16, "color": "#F58518"}))
-    return layout(fig, "Latency vs throughput across the saturation schedule",
-                   xaxis_title="achieved requests/s", yaxis_title="median E2E latency (s)")
-
-
-def saturation_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per saturation config: synchronous and max-throughput rates, the knee, the max rate meeting the SLO and
-    its interval (``max_rate_slo_censored``: the SLO held at every rate, so the rate is a lower bound; a NaN bound:
-    not confirmed at the lowest rate at this n), and how many steps the detector stopped."""
-    df = with_curves(ok_rows(summary))
-    require(df, ["knee_rps", "max_rate_slo_rps"], "Saturation summary")
-    cols = [CURVE, "sync_rps", "max_throughput_rps", "knee_rps", "knee_achieved_rps", "knee_tokens_per_s",
-            "max_rate_slo_rps", "max_rate_slo_ci_low", "max_rate_slo_ci_high", "max_rate_slo_censored",
-            "slo_target_attainment", "oversaturated_steps", "saturation_steps_run"]
-    return df.reindex(columns=[c for c in cols if c in df.columns]).reset_index(drop=True)
-
-
 def serving_sections(summary: pd.DataFrame, raw: pd.DataFrame) -> list[tuple[str, Item]]:
     """The ``serving`` report section: every figure the frames support, a note for each they don't."""
     items: list[tuple[str, Item]] = []
@@ -277,8 +209,6 @@ __all__ = [
     "goodput_vs_rate",
     "latency_throughput",
     "max_rate_under_slo_table",
-    "saturation_curves",
-    "saturation_table",
     "serving_sections",
     "serving_table",
     "ttft_cdf",

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+import blaze_lab.report.saturation_figures as satf
 import blaze_lab.report.serving_figures as sf
 from blaze_lab.report.sections import report_sections
 
@@ -84,12 +85,16 @@ def _saturation() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_saturation_curve_orders_steps_and_marks_knee_and_oversaturation() -> None:
     summary, raw = _saturation()
-    fig = sf.saturation_curves(summary, raw)
-    line, over, knee = fig.data
+    fig = satf.saturation_curves(summary, raw)
+    line, over, knee, slo = fig.data
     assert list(line.x) == [1.0, 1.5, 1.6, 1.7, 3.0]  # synchronous, rates by offered rate, max throughput
     assert list(over.x) == [1.7] and over.marker.symbol == "x"
     assert list(knee.x) == [1.6] and list(knee.y) == [1.6] and knee.marker.symbol == "star"
-    table = sf.saturation_table(summary)
+    assert list(slo.x) == [1.8, 1.8] and slo.line.dash == "dash"  # the max rate meeting the SLO ...
+    band = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.x0, b.x1) for b in band] == [(1.4, 2.2)]  # ... inside its interval
+    assert any("1.8 req/s [1.4, 2.2]" in a.text for a in fig.layout.annotations)
+    table = satf.saturation_table(summary)
     assert table.loc[0, "max_rate_slo_ci_low"] == 1.4 and table.loc[0, "knee_rps"] == 1.6
 
 
