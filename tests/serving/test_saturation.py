@@ -247,8 +247,8 @@ def test_live_schedule_through_the_serving_kind() -> None:
     assert (raw.groupby("step")["step_requests_per_s"].nunique() == 1).all()
     assert raw["knee"].sum() > 0 or row["knee_step"] == -1
     rate_rows = raw[raw["step_kind"] == "rate"]
-    assert rate_rows["step_offered_rps"].between(row["sync_rps"] * 0.99, 2.01 * max(row["max_throughput_rps"],
-                                                                                   row["sync_rps"])).all()
+    top = 1.5 * max(row["max_throughput_rps"], 2 * row["sync_rps"])  # 1.5 x r_max (2 r_sync without a batching gain)
+    assert rate_rows["step_offered_rps"].between(row["sync_rps"] * 0.99, top * 1.001).all()
 
 
 def test_prefix_groups_give_prompts_that_share_a_prefix() -> None:
