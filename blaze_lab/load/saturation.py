@@ -27,8 +27,9 @@ to 19 of 20 at 1.1 (late: after ~150–250 service times) and in every one at 1.
 
 The **knee** is the highest offered rate among rate steps that were not over-saturated and whose median latency
 stays within ``knee_factor``·W₀. The **max rate meeting the SLO** is where SLO attainment (a binomial share per
-step, Wilson 95% interval) crosses the target, interpolated linearly between the steps' realized arrival rates;
-its interval is where the attainment's upper and lower bounds cross it (a pointwise band, not a simultaneous one).
+step; over-saturated steps count 0) crosses the target, interpolated linearly between the steps' realized arrival
+rates; its interval brackets it between measured steps whose Wilson 95% bounds confirm a hit and a miss
+(:func:`max_rate_meeting_slo`).
 
 Example:
     >>> rate_schedule(1.0, 4.0, 5)
@@ -196,18 +197,23 @@ NO_SLO_RATE: dict[str, Any] = {"max_rate_slo_rps": math.nan, "max_rate_slo_ci_lo
 def max_rate_meeting_slo(steps: pd.DataFrame, target: float = 0.9, rate_column: str = "offered_rps"
                          ) -> dict[str, Any]:
     """Rate where SLO attainment crosses ``target`` over the ``rate`` steps (``rate_column``, ``slo_met``,
-    ``requests_sent``), with the crossings of the Wilson bounds as its interval. NaN where a bound is below the
-    target already at the lowest rate (e.g. ``ci_low`` with 20 of 20 met: the Wilson lower bound is 0.84, so
-    0.9 is not confirmed at any rate).
+    ``requests_sent``, optional ``oversaturated``), with a bracketing interval between measured steps.
+
+    The estimate interpolates the steps' attainment linearly. The interval does not interpolate: its low end is the
+    highest step whose Wilson 95% lower bound still reaches the target (the SLO is confirmed there), its high end
+    the lowest step whose Wilson upper bound is below it (a miss is confirmed there; ``inf`` when no step confirms
+    one: the SLO may hold beyond the top rate). If attainment falls with the rate, the true max rate lies between
+    them with probability >= 95% (two one-sided 97.5% bounds); its width is at least the step spacing, which is
+    the resolution the schedule has. NaN low end: the target is not confirmed even at the lowest rate at this n
+    (20 of 20 met has a Wilson lower bound of 0.84).
 
     A step marked ``oversaturated`` counts as attainment 0: its queue was growing without bound, so no latency SLO
     holds at that rate for long; what its requests measured describes a step cut short, not a sustainable rate.
-    The interval covers the binomial sampling of each step only, not the spacing between steps.
 
     >>> steps = pd.DataFrame({"offered_rps": [1.0, 2.0, 3.0], "slo_met": [60, 60, 6], "requests_sent": [60] * 3})
     >>> out = max_rate_meeting_slo(steps)
-    >>> round(out["max_rate_slo_rps"], 2), out["max_rate_slo_ci_low"] < out["max_rate_slo_rps"]
-    (2.11, True)
+    >>> round(out["max_rate_slo_rps"], 2), out["max_rate_slo_ci_low"], out["max_rate_slo_ci_high"]
+    (2.11, 2.0, 3.0)
     """
     df = steps[steps[rate_column].notna()].sort_values(rate_column)
     rates = df[rate_column].astype(float).tolist()
@@ -216,12 +222,15 @@ def max_rate_meeting_slo(steps: pd.DataFrame, target: float = 0.9, rate_column: 
     sent = [int(n) for n in df["requests_sent"]]
     bounds = [wilson_interval(k, n) for k, n in zip(met, sent, strict=True)]
     share = [k / n if n else math.nan for k, n in zip(met, sent, strict=True)]
+    missed = [r for r, (_, hi) in zip(rates, bounds, strict=True) if hi < target]
+    high = min(missed) if missed else math.inf
+    kept = [r for r, (lo, _) in zip(rates, bounds, strict=True) if lo >= target and r < high]
     return {
         "max_rate_slo_rps": _crossing(rates, share, target),
         # never below the target up to the top rate: the estimate is only a lower bound
         "max_rate_slo_censored": bool(len(share) and min(share) >= target),
-        "max_rate_slo_ci_low": _crossing(rates, [lo for lo, _ in bounds], target),
-        "max_rate_slo_ci_high": _crossing(rates, [hi for _, hi in bounds], target),
+        "max_rate_slo_ci_low": max(kept) if kept else math.nan,
+        "max_rate_slo_ci_high": float(high) if rates else math.nan,
         "slo_target_attainment": target,
     }
 

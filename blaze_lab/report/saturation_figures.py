@@ -49,8 +49,8 @@ def saturation_curves(summary: pd.DataFrame, raw: pd.DataFrame, throughput: str 
     """Per config, achieved throughput (x) vs median latency (y) of every step in schedule order (one at a time,
     the rates, all at once); over-saturated steps (stopped early) as red crosses, the knee as a star and, with at
     most three configs, the max rate meeting the SLO as a dashed line in its shaded 95% interval (an arrival rate:
-    below saturation what arrives is what completes). ``labels``: run_id → legend name (default: the varying
-    serving fields)."""
+    below saturation what arrives is what completes; the interval brackets it between measured steps).
+    ``labels``: run_id → legend name (default: the varying serving fields)."""
     missing = [c for c in ("run_id", "step_kind", "oversaturated", "knee") if c not in raw.columns]
     if missing:
         raise ReportError(f"Saturation: raw rows have no column(s) {', '.join(missing)}")
@@ -91,7 +91,7 @@ def saturation_curves(summary: pd.DataFrame, raw: pd.DataFrame, throughput: str 
                                      textposition="top left",
                                      marker={"symbol": "star", "size": 16, "color": "#F58518"}))
         if len(runs) <= MAX_BANDS and run_id in by_run.index:
-            _slo_band(fig, by_run.loc[run_id], name, color, steps[latency])
+            _slo_band(fig, by_run.loc[run_id], name, color, steps[latency], float(numeric(steps, throughput).max()))
     fig = layout(fig, "Latency vs throughput across the saturation schedule", xaxis_title="achieved requests/s",
                  yaxis_title="median E2E latency (s)")
     if log_x:
@@ -119,7 +119,8 @@ def _hover(rows: pd.DataFrame) -> list[str]:
     return out
 
 
-def _slo_band(fig: go.Figure, row: pd.Series, name: str, color: str, latencies: pd.Series) -> None:
+def _slo_band(fig: go.Figure, row: pd.Series, name: str, color: str, latencies: pd.Series,
+              x_top: float) -> None:
     """The max rate meeting the SLO: a dashed vertical line inside its shaded interval (a legend entry too)."""
     rate = float(pd.to_numeric(row.get("max_rate_slo_rps"), errors="coerce"))
     if not math.isfinite(rate):
@@ -129,11 +130,14 @@ def _slo_band(fig: go.Figure, row: pd.Series, name: str, color: str, latencies: 
     target = float(pd.to_numeric(row.get("slo_target_attainment", math.nan), errors="coerce"))
     censored = bool(row.get("max_rate_slo_censored", False))
     y_top = float(pd.to_numeric(latencies, errors="coerce").max())
-    if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=color, opacity=0.12, line_width=0, layer="below")
-    interval = f" [{lo:.3g}, {hi:.3g}]" if math.isfinite(lo) and math.isfinite(hi) else " [CI: not confirmed]"
-    label = (f"{'≥ ' if censored else ''}{rate:.3g} req/s{interval} meets the SLO"
-             + (f" ({target:.0%} of requests)" if math.isfinite(target) else ""))
+    x0 = lo if math.isfinite(lo) else rate
+    x1 = hi if math.isfinite(hi) else max(x_top, rate)
+    if x1 > x0:
+        fig.add_vrect(x0=x0, x1=x1, fillcolor=color, opacity=0.12, line_width=0, layer="below")
+    low_text = f"{lo:.3g}" if math.isfinite(lo) else "not confirmed"
+    high_text = f"{hi:.3g}]" if math.isfinite(hi) else "∞)"
+    label = (f"{'≥ ' if censored else ''}{rate:.3g} req/s [{low_text}, {high_text} meets the SLO"
+             + (f" for {target:.0%} of requests" if math.isfinite(target) else ""))
     fig.add_trace(go.Scatter(x=[rate, rate], y=[0.0, y_top], mode="lines", line={"dash": "dash", "color": color},
                              name=f"{name}: max rate meeting the SLO (95% CI)",
                              hovertemplate=label + "<extra></extra>"))

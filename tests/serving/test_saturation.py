@@ -207,7 +207,24 @@ def test_max_rate_crossing_and_its_interval() -> None:
     assert math.isnan(never["max_rate_slo_rps"])
     always = max_rate_meeting_slo(steps.assign(slo_met=200))
     assert always["max_rate_slo_rps"] == 3.0 and always["max_rate_slo_censored"]
+    assert always["max_rate_slo_ci_low"] == 3.0 and always["max_rate_slo_ci_high"] == math.inf  # no miss seen
     assert not out["max_rate_slo_censored"]
+
+
+@pytest.mark.parametrize("n", [30, 200])
+def test_max_rate_interval_holds_coverage(n: int) -> None:
+    """Attainment falling with the rate (a logistic curve), binomial steps: the bracket covers the true crossing."""
+    rng = np.random.default_rng(1)
+    rates = np.linspace(1.0, 10.0, 8)
+    p = 1.0 / (1.0 + np.exp(1.5 * (rates - 6.0))) * 0.995 + 0.004
+    true = 6.0 + math.log((0.995 / (0.9 - 0.004)) - 1.0) / 1.5  # where p(r) = 0.9
+    hits = 0
+    for _ in range(500):
+        out = max_rate_meeting_slo(pd.DataFrame({"offered_rps": rates, "slo_met": rng.binomial(n, p),
+                                                 "requests_sent": n}), target=0.9)
+        lo = out["max_rate_slo_ci_low"] if not math.isnan(out["max_rate_slo_ci_low"]) else -math.inf
+        hits += lo <= true <= out["max_rate_slo_ci_high"]
+    assert hits / 500 >= 0.95
 
 
 def test_knee_is_the_highest_calm_rate_step() -> None:
@@ -287,4 +304,4 @@ def test_an_over_saturated_step_never_meets_the_slo() -> None:
                           "oversaturated": [False, False, True]})
     out = max_rate_meeting_slo(steps, target=0.9)
     assert out["max_rate_slo_rps"] == pytest.approx(2.1) and not out["max_rate_slo_censored"]
-    assert out["max_rate_slo_ci_low"] <= out["max_rate_slo_rps"] <= out["max_rate_slo_ci_high"] < 3.0
+    assert (out["max_rate_slo_ci_low"], out["max_rate_slo_ci_high"]) == (2.0, 3.0)  # bracketed by measured steps
