@@ -123,11 +123,15 @@ def _slo_band(fig: go.Figure, row: pd.Series, name: str, color: str, latencies: 
               x_top: float) -> None:
     """The max rate meeting the SLO: a dashed vertical line inside its shaded interval (a legend entry too)."""
     rate = float(pd.to_numeric(row.get("max_rate_slo_rps"), errors="coerce"))
+    target = float(pd.to_numeric(row.get("slo_target_attainment", math.nan), errors="coerce"))
     if not math.isfinite(rate):
+        if math.isfinite(target):  # an SLO was set, and even the lowest rate step missed it
+            fig.add_annotation(x=0.01, y=0.99, xref="paper", yref="paper", xanchor="left", yanchor="top",
+                               showarrow=False, font={"size": 11, "color": color},
+                               text=f"{name}: no rate step met the SLO for {target:.0%} of requests")
         return
     lo = float(pd.to_numeric(row.get("max_rate_slo_ci_low"), errors="coerce"))
     hi = float(pd.to_numeric(row.get("max_rate_slo_ci_high"), errors="coerce"))
-    target = float(pd.to_numeric(row.get("slo_target_attainment", math.nan), errors="coerce"))
     censored = bool(row.get("max_rate_slo_censored", False))
     y_top = float(pd.to_numeric(latencies, errors="coerce").max())
     x0 = lo if math.isfinite(lo) else rate
