@@ -47,10 +47,10 @@ def saturation_curves(summary: pd.DataFrame, raw: pd.DataFrame, throughput: str 
                       latency: str = "step_latency_s_p50", labels: Mapping[str, str] | None = None,
                       log_x: bool = False) -> go.Figure:
     """Per config, achieved throughput (x) vs median latency (y) of every step in schedule order (one at a time,
-    the rates, all at once); over-saturated steps (stopped early) as red crosses, the knee as a star and, with at
-    most three configs, the max rate meeting the SLO as a dashed line in its shaded 95% interval (an arrival rate:
-    below saturation what arrives is what completes; the interval brackets it between measured steps).
-    ``labels``: run_id → legend name (default: the varying serving fields)."""
+    the rates, all at once); over-saturated steps (stopped early, no steady state) as red crosses off the curve,
+    the knee as a star and, with at most three configs, the max rate meeting the SLO as a dashed line in its
+    shaded 95% interval (an arrival rate: below saturation what arrives is what completes; the interval brackets
+    it between measured steps). ``labels``: run_id → legend name (default: the varying serving fields)."""
     missing = [c for c in ("run_id", "step_kind", "oversaturated", "knee") if c not in raw.columns]
     if missing:
         raise ReportError(f"Saturation: raw rows have no column(s) {', '.join(missing)}")
@@ -66,7 +66,9 @@ def saturation_curves(summary: pd.DataFrame, raw: pd.DataFrame, throughput: str 
     for i, run_id in enumerate(runs):
         part = steps[steps["run_id"] == run_id]
         name, color = names[run_id], color_of(i)
-        rates = part[part["step_kind"] == "rate"].sort_values("step_offered_rps")
+        # stopped steps never reached a steady state: they are drawn as crosses, not as points of the curve
+        calm = part[~part["oversaturated"].astype(bool)]
+        rates = calm[calm["step_kind"] == "rate"].sort_values("step_offered_rps")
         line = pd.concat([part[part["step_kind"] == "synchronous"], rates, part[part["step_kind"] == "throughput"]])
         fig.add_trace(go.Scatter(x=numeric(line, throughput).tolist(), y=numeric(line, latency).tolist(),
                                  mode="lines+markers", name=name, line={"color": color}, text=_hover(line),
@@ -145,8 +147,8 @@ def _slo_band(fig: go.Figure, row: pd.Series, name: str, color: str, latencies: 
     fig.add_trace(go.Scatter(x=[rate, rate], y=[0.0, y_top], mode="lines", line={"dash": "dash", "color": color},
                              name=f"{name}: max rate meeting the SLO (95% CI)",
                              hovertemplate=label + "<extra></extra>"))
-    fig.add_annotation(x=rate, y=y_top, text=label, showarrow=False, yanchor="bottom", xanchor="right",
-                       font={"size": 11, "color": color})
+    fig.add_annotation(x=0.01, y=0.99, xref="paper", yref="paper", xanchor="left", yanchor="top", text=label,
+                       showarrow=False, font={"size": 11, "color": color})
 
 
 def saturation_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -87,7 +87,7 @@ def test_saturation_curve_orders_steps_and_marks_knee_and_oversaturation() -> No
     summary, raw = _saturation()
     fig = satf.saturation_curves(summary, raw)
     line, over, knee, slo = fig.data
-    assert list(line.x) == [1.0, 1.5, 1.6, 1.7, 3.0]  # synchronous, rates by offered rate, max throughput
+    assert list(line.x) == [1.0, 1.5, 1.6, 3.0]  # synchronous, calm rates by offered rate, max throughput
     assert list(over.x) == [1.7] and over.marker.symbol == "x"
     assert list(knee.x) == [1.6] and list(knee.y) == [1.6] and knee.marker.symbol == "star"
     assert list(slo.x) == [1.8, 1.8] and slo.line.dash == "dash"  # the max rate meeting the SLO ...
