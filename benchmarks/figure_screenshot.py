@@ -51,7 +51,7 @@ def screenshot(results: Path, title: str, out: Path, width: int = 1200) -> Path:
             browser.close()
         out.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(shot) as img:
-            small = img.convert("RGB").resize((img.width * 2 // 3, img.height * 2 // 3), Image.LANCZOS)
+            small = img.convert("RGB").resize((img.width * 2 // 3, img.height * 2 // 3), Image.Resampling.LANCZOS)
             small.quantize(colors=128).save(out, optimize=True)
     return out
 

@@ -153,7 +153,8 @@ class OversaturationDetector:
         self._sums = (st + sign * x, sn + sign * n, stt + sign * x * x, stn + sign * x * n)
 
 
-def in_flight_at_arrivals(arrival_s: Sequence[float], finish_s: Sequence[float]) -> np.ndarray:
+def in_flight_at_arrivals(arrival_s: Sequence[float] | np.ndarray, finish_s: Sequence[float] | np.ndarray
+                          ) -> np.ndarray:
     """Requests in flight just before each arrival (arrivals sorted), from each request's arrival and finish time.
 
     >>> in_flight_at_arrivals([0.0, 1.0, 2.0, 3.0], [2.5, 2.5, 2.6, 3.5]).tolist()

@@ -20,7 +20,7 @@ TINY = {"replicas": 2, "n_requests": 100, "schedule": "saturation", "saturation_
 
 
 def test_schedule_reaches_and_stops_over_saturation() -> None:
-    cfg = RouterExperimentConfig(**TINY)  # type: ignore[arg-type]
+    cfg = RouterExperimentConfig.from_dict(TINY)
     steps = schedule_steps(cfg)
     assert steps["step_kind"].tolist() == ["synchronous", "throughput", "rate", "rate", "rate", "rate"]
     rates = steps[steps["step_kind"] == "rate"]
@@ -35,7 +35,7 @@ def test_schedule_reaches_and_stops_over_saturation() -> None:
 
 
 def test_schedule_is_deterministic_for_a_seed() -> None:
-    cfg = RouterExperimentConfig(**TINY)  # type: ignore[arg-type]
+    cfg = RouterExperimentConfig.from_dict(TINY)
     a, b = schedule_steps(cfg).drop(columns="_row"), schedule_steps(cfg).drop(columns="_row")
     pd.testing.assert_frame_equal(a, b)
     other = schedule_steps(cfg.replace(seed=1)).drop(columns="_row")
@@ -66,7 +66,7 @@ def test_summary_and_raw_through_the_router_kind() -> None:
 
 
 def test_one_replica_baseline_is_itself() -> None:
-    summary, _ = run_saturation(RouterExperimentConfig(**{**TINY, "replicas": 1, "scaling_baseline": True}))
+    summary, _ = run_saturation(RouterExperimentConfig.from_dict({**TINY, "replicas": 1, "scaling_baseline": True}))
     assert summary["scaling_efficiency"] == pytest.approx(1.0)
 
 
