@@ -6,7 +6,7 @@ downscaled to 2/3 and quantized to 128 colours like the report screenshots of te
 
 Usage:
     PYTHONPATH=$PWD .venv/bin/python benchmarks/figure_screenshot.py results/serving_saturation_smollm2 \\
-        "Saturation: latency vs throughput" docs/img/serving-saturation.png
+        "Saturation: latency vs throughput" docs/img/serving-saturation-slo.png
 """
 
 from __future__ import annotations
