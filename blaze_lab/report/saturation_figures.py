@@ -208,8 +208,9 @@ def replica_scaling_figure(summary: pd.DataFrame) -> go.Figure:
                                           "arrayminus": (eff - part["scaling_efficiency_ci_low"]).fillna(0)}),
                       row=1, col=2)
     fig.add_hline(y=1.0, line={"dash": "dot", "color": "#9D9D9D"}, row=1, col=2)
-    fig.update_xaxes(type="log", title_text="replicas")
-    fig.update_yaxes(type="log", title_text="req/s (mean over seeds, 95% CI)", row=1, col=1)
+    counts = sorted(int(n) for n in table["replicas"].unique())
+    fig.update_xaxes(type="log", title_text="replicas", tickvals=counts, ticktext=[str(n) for n in counts])
+    fig.update_yaxes(type="log", dtick=1, title_text="req/s (mean over seeds, 95% CI)", row=1, col=1)
     fig.update_yaxes(title_text="rate(n) / (n · rate(1))", row=1, col=2)
     return layout(fig, "Max SLO-meeting rate vs replicas")
 
