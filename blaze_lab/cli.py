@@ -7,9 +7,11 @@ its traceback.
 
 Example (shell)::
 
-    blaze-lab sweep experiments/quickstart.yaml --dry-run   # expanded runs and load-time groups; writes nothing
+    blaze-lab sweep experiments/quickstart.yaml --dry-run   # runs per part, load-time groups, time estimate
     blaze-lab sweep experiments/quickstart.yaml             # ... runs them; the last line is the report.html path
+    blaze-lab sweep experiments/quickstart.yaml --only bf16 --force   # re-measure the bf16 groups
     blaze-lab report results/quickstart --out /tmp/q.html
+    blaze-lab report results/a results/b                    # one page over two sweeps
     blaze-lab models                                        # known model specs and whether they are prepared
     blaze-lab models prepare smollm2-135m
     blaze-lab env
@@ -23,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -57,9 +59,9 @@ def _errors() -> Iterator[None]:
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(help="experiment spec (YAML)")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the runs and load-time groups; write nothing")] = (
-        False
-    ),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print runs per part, load-time groups, a time estimate; write nothing")
+    ] = False,
     results: Annotated[Path, typer.Option("--results", help="results root (the sweep goes to RESULTS/<name>)")] = Path(
         "results"
     ),
@@ -73,6 +75,17 @@ def sweep(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors/--no-retry-errors", help="rerun runs whose rows have status error")
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="re-measure every run (stored rows are replaced group by group, atomically)")
+    ] = False,
+    rerun_invalid: Annotated[
+        bool,
+        typer.Option("--rerun-invalid", help="re-measure rows flagged valid=False (or n < 2) and error/oom rows"),
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="run only these load-time groups: a group id (prefix) or part of its label"),
+    ] = None,
     report: Annotated[bool, typer.Option("--report/--no-report", help="write report.html at the end")] = True,
     max_runs: Annotated[
         int | None,
@@ -91,16 +104,22 @@ def sweep(
         ),
     ] = None,
 ) -> None:
-    """Run (or resume) a sweep; the last line printed is the path of its report.html.
+    """Run (or resume) a sweep, print the best config per objective, and last the path of its report.html.
 
-    Exit code 0: every run ok or unsupported; 1: some run ended error/oom (0 with --allow-failures); 2: bad input.
+    A resume skips runs already measured by the current measurement code; rows measured by other code are measured
+    again (a line says how many). Exit code 0: every run ok or unsupported; 1: some run ended error/oom (0 with
+    --allow-failures); 2: bad input.
     """
     with _errors():
+        from blaze_lab.sweep.rerun import Rerun
         from blaze_lab.sweep.spec import load_spec
 
         loaded = load_spec(spec, max_runs=max_runs)
+        policy = Rerun(force=force, rerun_invalid=rerun_invalid, retry_errors=retry_errors)
         if dry_run:
-            _print_plan(loaded, results, retry_errors, replications)
+            from blaze_lab.sweep.dry_run import plan_text
+
+            typer.echo(plan_text(loaded, results, policy, replications, only or ()))
             return
         from blaze_lab.sweep.executor import Executor
         from blaze_lab.sweep.runner import run_sweep
@@ -114,12 +133,16 @@ def sweep(
             chosen, address = RayExecutor.from_options(address, ray_options), None
         result = run_sweep(
             loaded, results_root=results, executor=chosen, address=address, kernel_name=kernel,
-            retry_errors=retry_errors, replications=replications,
+            retry_errors=retry_errors, replications=replications, force=force, rerun_invalid=rerun_invalid,
+            only=only or (), echo=lambda line: typer.echo(line, err=True),
         )  # fmt: skip
         counts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "no rows"
         typer.echo(
-            f"{result.name}: {counts} ({len(result.executed)} groups run, {len(result.skipped)} already complete)"
+            f"{result.name}: {counts} ({len(result.executed)} groups run, {len(result.skipped)} already complete"
+            + (", others left out by --only" if only else "")
+            + ")"
         )
+        _print_digest(result.results_dir)
         if not report:
             typer.echo(str(result.results_dir))
         else:
@@ -137,64 +160,45 @@ def sweep(
         raise typer.Exit(1)
 
 
-def _print_plan(spec: Any, results: Path, retry_errors: bool, replications: int | None = None) -> None:
-    import pandas as pd
+def _print_digest(results_dir: Path) -> None:
+    """The end-of-sweep tables (best config per objective per kind, invalid and failed rows); a table that cannot be
+    made is a warning line, never a failed sweep."""
+    from blaze_lab.report.digest import sweep_digest
 
-    from blaze_lab.sweep.plan import expand, groups
-    from blaze_lab.sweep.runner import completed_runs
-
-    runs = expand(spec)
-    plan = groups(runs, spec.part_replications(replications))
-    from blaze_lab.report.labels import config_labels
-
-    done = completed_runs(spec, plan, results, retry_errors)
-    # The report's labels: per kind, the fields that differ between its runs (bf16 · quant=bnb-nf4 · bs8).
-    configs = pd.DataFrame(
-        [{"engine": r.kind, **{f"{r.kind}.{k}": v for k, v in r.config.to_dict().items()}} for r in runs]
-    )
-    table = pd.DataFrame(
-        {
-            "run_id": [r.run_id for r in runs],
-            "group": [r.group for r in runs],
-            "kind": [r.kind for r in runs],
-            "config": config_labels(configs).tolist(),
-            "done": ["yes" if r.run_id in done else "no" for r in runs],
-        }
-    )
-    distinct = len({g.group_id for g in plan if g.replication == 0})
-    typer.echo(
-        f"sweep {spec.name} ({spec.source}): {len(runs)} run{'s' * (len(runs) != 1)} in {distinct} load-time "
-        f"group{'s' * (distinct != 1)}, {len(plan)} kernel executions (replications included)"
-    )
-    typer.echo("")
-    typer.echo(table.to_string(index=False))
-    typer.echo("")
-    rows = []
-    keys = [dict(g.runs[0].config.load_key()) for g in plan]
-    # Only the load-time fields that tell the groups apart (all of them would not fit a terminal line).
-    shown = [k for k in keys[0] if len({repr(d.get(k)) for d in keys}) > 1] or list(keys[0])[:1]
-    for g, key in zip(plan, keys, strict=True):
-        pending = sum(1 for r in g.runs if r.run_id not in done)
-        load = ", ".join(f"{k}={key.get(k)}" for k in shown if k in key)
-        rows.append({"group": g.group_id, "kind": g.kind, "runs": len(g.runs), "to run": pending, "load-time": load})
-    typer.echo(pd.DataFrame(rows).to_string(index=False))
-    typer.echo("")
-    typer.echo(f"dry run: nothing executed or written (results would go to {results / spec.name})")
+    try:
+        text = sweep_digest(results_dir)
+    except BlazeLabError as exc:
+        typer.echo(f"warning: no end-of-sweep table ({exc})")
+        return
+    if text:
+        typer.echo("")
+        typer.echo(text)
+        typer.echo("")
 
 
 @app.command("report")
 def report_command(
-    results_dir: Annotated[Path, typer.Argument(help="a sweep's results folder, e.g. results/quickstart")],
-    out: Annotated[Path | None, typer.Option("--out", help="HTML file (default RESULTS_DIR/report.html)")] = None,
+    results_dirs: Annotated[
+        list[Path], typer.Argument(help="one or more sweep results folders, e.g. results/quickstart")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file (default: DIR/report.html; several: report-A+B.html beside them)"),
+    ] = None,
     static: Annotated[
         bool, typer.Option("--static", help="embed figures as PNGs (small page for committing; needs Chromium)")
     ] = False,
 ) -> None:
-    """Write the self-contained HTML report of a sweep and print its path."""
+    """Write the self-contained HTML report of a sweep (or one page over several sweeps) and print its path."""
     with _errors():
+        if len(results_dirs) > 1:
+            from blaze_lab.report.combined import write_combined_report
+
+            typer.echo(str(write_combined_report(results_dirs, out=out, echo=typer.echo, static=static)))
+            return
         from blaze_lab.report.html import write_report
 
-        typer.echo(str(write_report(results_dir, out=out, echo=typer.echo, static=static)))
+        typer.echo(str(write_report(results_dirs[0], out=out, echo=typer.echo, static=static)))
 
 
 @models_app.callback()

@@ -19,14 +19,24 @@ import typer
 
 # command name -> the example lines its --help ends with (shell, run from the repository root)
 EXAMPLES: dict[str, str] = {
+    "blaze-lab": (
+        "blaze-lab sweep experiments/quickstart.yaml --dry-run   # what would run, how long\n"
+        "blaze-lab sweep experiments/quickstart.yaml             # run it; prints the best configs\n"
+        "blaze-lab compare r-77f7 r-c968 --results results/quickstart\n"
+        "blaze-lab ls                                            # past sweeps"
+    ),
     "sweep": (
-        "blaze-lab sweep experiments/quickstart.yaml --dry-run   # plan only\n"
+        "blaze-lab sweep experiments/quickstart.yaml --dry-run   # plan + time estimate\n"
         "blaze-lab sweep experiments/quickstart.yaml             # run / resume\n"
+        "blaze-lab sweep SPEC --only llm-6a22 --only bf16        # some groups only\n"
+        "blaze-lab sweep SPEC --rerun-invalid                    # re-measure flagged rows\n"
+        "blaze-lab sweep SPEC --force --only router              # re-measure a part\n"
         "blaze-lab sweep SPEC --executor ray --address HEAD:6379"
     ),
     "report": (
         "blaze-lab report results/quickstart      # results/quickstart/report.html\n"
-        "blaze-lab report results/quickstart --static --out /tmp/q.html"
+        "blaze-lab report results/quickstart --static --out /tmp/q.html\n"
+        "blaze-lab report results/a results/b     # one page: results/report-a+b.html"
     ),
     "models": "blaze-lab models                        # known specs, prepared or not",
     "prepare": "blaze-lab models prepare smollm2-135m   # ~1.5 min once, then cached",
@@ -143,6 +153,8 @@ def register(app: typer.Typer, models_app: typer.Typer, errors: Callable[[], Abs
                 shown[columns].rename(columns={"ci": "95% CI"}).to_string(index=False, float_format="{:.4g}".format)
             )
 
+    if not isinstance(app.info.epilog, str):  # the top-level --help (unset is typer's Default placeholder)
+        app.info.epilog = _epilog("blaze-lab")
     for info in [*app.registered_commands, *models_app.registered_commands]:
         name = info.name or (info.callback.__name__ if info.callback else "")
         name = {"report_command": "report", "models_prepare": "prepare"}.get(name, name)

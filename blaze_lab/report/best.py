@@ -252,13 +252,19 @@ def diffusion_objectives(rows: pd.DataFrame) -> list[Objective]:
 ROUTER_METRICS = ("goodput_rps", "latency_s_p50", "latency_s_p99")
 
 
-def router_best_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Router: best strategy per objective over seeds (mean, t-CI across seeds): max goodput, min p50, min p99."""
+def router_best(summary: pd.DataFrame) -> pd.DataFrame:
+    """Router: :func:`best_table` of the strategies over seeds (mean, t-CI across seeds): max goodput, min p50,
+    min p99."""
     pooled = over_seeds(ok_rows(summary), [m for m in ROUTER_METRICS if m in summary.columns])
     names = (("max goodput", "goodput_rps", True, "req/s"), ("min latency p50", "latency_s_p50", False, "s"),
              ("min latency p99", "latency_s_p99", False, "s"))  # fmt: skip
     objectives = [Objective(n, f"{m}_mean", hi, u, ci=(f"{m}_ci_low", f"{m}_ci_high")) for n, m, hi, u in names]
-    return best_display(best_table(pooled, objectives))
+    return best_table(pooled, objectives)
+
+
+def router_best_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`router_best` as the report shows it (:func:`best_display`)."""
+    return best_display(router_best(summary))
 
 
 def scenario_statement(summary: pd.DataFrame, kind: str) -> str:
@@ -281,6 +287,7 @@ __all__ = [
     "diffusion_objectives",
     "memory_objective",
     "over_seeds",
+    "router_best",
     "router_best_table",
     "scenario_statement",
     "seed_columns",

@@ -211,8 +211,47 @@ def build_report(
     >>> page = build_report(summary, raw, {"sweep": "quickstart"})   # doctest: +SKIP
     """
     manifest = manifest or {}
-    when = dt.datetime.fromtimestamp((clock or RealClock()).wall(), tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = generated_at(clock)
     groups = group_status(manifest) if groups is None else groups
+    stems: dict[str, go.Figure] = {}
+    body = sweep_html(summary, raw, manifest, title, when, groups, stems, {}, static)
+    if figures is not None:
+        figures.update(stems)
+    return page_html(title, body, static is None)
+
+
+def generated_at(clock: Clock | None = None) -> str:
+    """The report's "generated" time (UTC, minutes)."""
+    return dt.datetime.fromtimestamp((clock or RealClock()).wall(), tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def page_html(title: str, body: Sequence[str], interactive: bool = True) -> str:
+    """The whole page around ``body``: styles, and plotly.js inlined once when ``interactive``."""
+    script = f'<script type="text/javascript">{get_plotlyjs()}</script>' if interactive else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
+        f"{script}</head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def sweep_html(
+    summary: pd.DataFrame,
+    raw: pd.DataFrame,
+    manifest: Mapping[str, Any],
+    title: str,
+    when: str,
+    groups: pd.DataFrame,
+    stems: dict[str, go.Figure],
+    anchors: dict[str, go.Figure],
+    static: Mapping[str, bytes] | None = None,
+    prefix: str = "",
+) -> list[str]:
+    """One sweep's header, table of contents and sections as HTML fragments.
+
+    ``stems`` (figure file stems -> figures) and ``anchors`` (ids taken) are shared by every sweep of one page;
+    ``prefix`` (the sweep's name on a page of several) keeps their ids apart.
+    """
     sections: list[tuple[str, list[tuple[str, Item]]]] = [("Overview", overview_items(summary, manifest, groups))]
     for kind, items in report_sections(summary, raw).items():
         sections.append(
@@ -220,21 +259,20 @@ def build_report(
         )
     body: list[str] = []
     toc: list[str] = []
-    stems: dict[str, go.Figure] = {}
-    anchors: dict[str, go.Figure] = {}
     for section_title, items in sections:
-        anchor = _stem("s", section_title, anchors)
+        scope = f"{prefix} {section_title}".strip()
+        anchor = _stem("s", scope, anchors)
         anchors[anchor] = go.Figure()
         body.append(f'<section id="section-{anchor}"><h2 id="{anchor}">{html.escape(section_title)}</h2>')
         links = []
         for item_title, item in items:
-            item_anchor = _stem(section_title, item_title, anchors)
+            item_anchor = _stem(scope, item_title, anchors)
             anchors[item_anchor] = go.Figure()
             links.append(f'<a href="#{item_anchor}">{html.escape(item_title)}</a>')
             body.append(f'<h3 id="{item_anchor}">{html.escape(item_title)}</h3>')
             if isinstance(item, go.Figure):
                 theme(item)
-                stem = _stem(section_title, item_title, stems)
+                stem = _stem(scope, item_title, stems)
                 stems[stem] = item
                 if static is not None and stem in static:
                     data = base64.b64encode(static[stem]).decode()
@@ -244,15 +282,7 @@ def build_report(
         body.append("</section>")
         toc.append(f'<li><a href="#{anchor}">{html.escape(section_title)}</a>: {" · ".join(links)}</li>')
     nav = f'<nav class="toc"><b>Contents</b><ul>{"".join(toc)}</ul></nav>'
-    body = [header_html(summary, manifest, title, when, groups), nav, *body]
-    if figures is not None:
-        figures.update(stems)
-    script = "" if static is not None else f'<script type="text/javascript">{get_plotlyjs()}</script>'
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
-        f"{script}</head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )
+    return [header_html(summary, manifest, title, when, groups), nav, *body]
 
 
 def _stem(section: str, title: str, taken: Mapping[str, Any]) -> str:
@@ -262,6 +292,27 @@ def _stem(section: str, title: str, taken: Mapping[str, Any]) -> str:
     while stem in taken:
         stem, i = f"{base}_{i}", i + 1
     return stem
+
+
+def load_sweep(results: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], pd.DataFrame]:
+    """(summary, raw, manifest, group status) of one sweep folder; ReportError (naming it) without results."""
+    from blaze_lab.sweep.collect import collect, load_manifest
+
+    if not results.is_dir():
+        raise ReportError(f"no results: {results} is not a directory")
+    try:
+        summary, raw = collect(results)
+    except ReportError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read results in {results}: {exc}") from exc
+    if summary is None or summary.empty:
+        raise ReportError(f"no results in {results} (no summary rows found)")
+    try:
+        manifest = load_manifest(results) or {}
+    except (OSError, ValueError, ReportError):
+        manifest = {}  # the report still stands on the rows; the header shows "—" for what the manifest had
+    return summary, raw, manifest, group_status(manifest, results)
 
 
 def write_report(
@@ -284,27 +335,11 @@ def write_report(
     >>> write_report("results/quickstart")                   # doctest: +SKIP
     PosixPath('results/quickstart/report.html')
     """
-    from blaze_lab.sweep.collect import collect, load_manifest
-
     results = Path(results_dir)
-    if not results.is_dir():
-        raise ReportError(f"no results: {results} is not a directory")
-    try:
-        summary, raw = collect(results)
-    except ReportError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read results in {results}: {exc}") from exc
-    if summary is None or summary.empty:
-        raise ReportError(f"no results in {results} (no summary rows found)")
-    try:
-        manifest = load_manifest(results) or {}
-    except (OSError, ValueError):
-        manifest = {}  # the report still stands on the rows; the header shows "—" for what the manifest had
+    summary, raw, manifest, groups = load_sweep(results)
     name = manifest.get("sweep") or results.name
     figures: dict[str, go.Figure] = {}
     page_title = title or f"{name} — blaze_lab report"
-    groups = group_status(manifest, results)
     page = build_report(summary, raw, manifest, title=page_title, figures=figures, groups=groups)
     target = Path(out) if out is not None else results / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -330,9 +365,13 @@ __all__ = [
     "DEFAULT_TITLE",
     "build_report",
     "frame_html",
+    "generated_at",
     "header_html",
     "image_grid_html",
     "item_html",
     "kind_extras",
+    "load_sweep",
+    "page_html",
+    "sweep_html",
     "write_report",
 ]

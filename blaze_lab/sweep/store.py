@@ -8,10 +8,11 @@
     results/<sweep>/<group>/raw.parquet       one row per iteration / request / step
     results/<sweep>/<group>/executed.ipynb    the executed notebook
 
-A run is complete when its group's summary holds a row with its ``run_id`` and status ``ok``, ``unsupported`` or
-``oom`` (a deterministic outcome); ``error`` rows are retried unless the caller trusts them. Every file is written
-to a temporary name and renamed (``os.replace``), raw before summary, so ``kill -9`` at any moment leaves either the
-previous complete file or the new complete one, and rows a rerun trusts always have their raw rows.
+A run is complete when its group's summary holds a row with its ``run_id``, measured by the current measurement
+code, whose outcome the rerun policy trusts (:mod:`blaze_lab.sweep.rerun`: by default ``ok``, ``unsupported`` or
+``oom``; ``error`` rows are retried). Every file of a group is first written in full to a temporary name, then the
+temporaries are renamed (``os.replace``) raw first, summary last, so ``kill -9`` at any moment leaves either the
+previous complete files or the new complete ones, and rows a rerun trusts always have their raw rows.
 
 Example:
     >>> import tempfile
@@ -36,34 +37,49 @@ import pandas as pd
 
 from blaze_lab.config import BaseConfig
 from blaze_lab.errors import SweepError
+from blaze_lab.sweep import rerun
 from blaze_lab.sweep.collect import EXECUTED, MANIFEST, RAW, SUMMARY, read_frame
 from blaze_lab.sweep.executor import GroupOutput, failure_status
 from blaze_lab.sweep.plan import Group, Run
+from blaze_lab.sweep.rerun import CODE_COLUMN, Rerun
 from blaze_lab.sweep.spec import ExperimentSpec
 
 COMPLETE_STATUSES = frozenset({"ok", "unsupported", "oom"})
 LOCK = ".lock"
 
 
-def complete_ids(folder: Path, group: Group, retry_errors: bool) -> set[str]:
-    """Run ids of ``group`` whose results a rerun can trust."""
+def run_verdicts(folder: Path, group: Group, policy: Rerun | bool = True, code: str | None = None) -> dict[str, str]:
+    """run id -> what a resume does with it (:func:`blaze_lab.sweep.rerun.verdicts`: ``complete`` or why not).
+
+    ``policy`` True/False is ``Rerun(retry_errors=policy)``; ``code`` defaults to this interpreter's
+    :func:`~blaze_lab.sweep.rerun.code_fingerprint`."""
+    if isinstance(policy, bool):
+        policy = Rerun(retry_errors=policy)
     try:
         summary = read_frame(folder / SUMMARY)
     except Exception:  # an unreadable summary is not trusted: the whole group runs again and rewrites it
-        return set()
-    if summary.empty or "run_id" not in summary.columns or "status" not in summary.columns:
-        return set()
-    trusted = set(COMPLETE_STATUSES) | (set() if retry_errors else {"error"})
-    wanted = set(group.run_ids)
-    rows = summary[summary["status"].isin(trusted) & summary["run_id"].isin(wanted)]
-    return set(rows["run_id"].astype(str))
+        summary = pd.DataFrame()
+    return rerun.verdicts(summary, group.run_ids, policy, code or rerun.code_fingerprint())
+
+
+def complete_ids(folder: Path, group: Group, policy: Rerun | bool = True, code: str | None = None) -> set[str]:
+    """Run ids of ``group`` whose results a rerun can trust (see :func:`run_verdicts`)."""
+    return {r for r, v in run_verdicts(folder, group, policy, code).items() if v == rerun.COMPLETE}
 
 
 def store_output(
-    folder: Path, sweep: str, group: Group, todo: Sequence[Run], output: GroupOutput, env: Mapping[str, Any]
+    folder: Path,
+    sweep: str,
+    group: Group,
+    todo: Sequence[Run],
+    output: GroupOutput,
+    env: Mapping[str, Any],
+    code: str | None = None,
 ) -> str | None:
     """Merge one execution's rows into the group's files (raw, notebook, then summary: the completion mark).
 
+    The new rows replace the stored rows of the runs in ``todo`` and carry ``code`` (default: this interpreter's
+    :func:`~blaze_lab.sweep.rerun.code_fingerprint`) in :data:`~blaze_lab.sweep.rerun.CODE_COLUMN`.
     Returns the execution's error text (None when the notebook ran to its end)."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {r.run_id for r in group.runs}
@@ -88,15 +104,18 @@ def store_output(
     for frame in (new_summary, new_raw):  # which execution of the group produced the rows
         if not frame.empty:
             frame["replication"] = group.replication
+    if not new_summary.empty:  # which measurement code produced them (checked on resume)
+        new_summary[CODE_COLUMN] = code or rerun.code_fingerprint()
 
     old_summary = read_or_empty(folder / SUMMARY)
     old_raw = read_or_empty(folder / RAW)
     summary = _concat([_keep(old_summary, wanted, replaced), new_summary])
     raw = _concat([_keep(old_raw, wanted, replaced), new_raw])
-    atomic_write(folder / RAW, _parquet_bytes(raw))
+    files = [(folder / RAW, _parquet_bytes(raw))]
     if output.notebook is not None:
-        atomic_write(folder / EXECUTED, scrub(output.notebook.decode("utf-8", "replace")).encode())
-    atomic_write(folder / SUMMARY, _parquet_bytes(summary))
+        files.append((folder / EXECUTED, scrub(output.notebook.decode("utf-8", "replace")).encode()))
+    files.append((folder / SUMMARY, _parquet_bytes(summary)))
+    atomic_write_all(files)
     return error
 
 
@@ -224,12 +243,22 @@ def atomic_write(path: Path, data: bytes) -> None:
     The temporary name starts with "." and carries the pid, so collect() never reads it and a rerun removes it.
     (fsync before the rename: a rename can otherwise reach the disk before the data after a power loss.)
     """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_all([(path, data)])
+
+
+def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
+    """:func:`atomic_write` for several files: every temporary is written in full first, then all are renamed in
+    order, so an interruption while writing (the slow part) leaves every old file in place."""
+    staged = []
+    for path, data in files:
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        staged.append((tmp, path))
+    for tmp, path in staged:
+        os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -273,6 +302,7 @@ def new_manifest(
     """The manifest a sweep starts with (``ended`` stays None until it finishes): state read from the files."""
     from blaze_lab.env import git_sha
 
+    timings = _timings(root)
     return {
         "sweep": spec.name,
         "spec_path": spec.source,
@@ -292,10 +322,26 @@ def new_manifest(
                 "notebook": str(g.notebook),
                 "run_ids": g.run_ids,
                 **group_state(root / g.group_id, g),
+                **timings.get(g.group_id, {}),
             }
             for g in plan
         },
         "history": history(root),
+    }
+
+
+def _timings(root: Path) -> dict[str, dict[str, Any]]:
+    """Group id -> the last measured wall time of its execution (``seconds``, for ``measured`` runs) from the
+    manifest being replaced: ``--dry-run`` estimates and the progress bar use them."""
+    try:
+        groups = json.loads((root / MANIFEST).read_text()).get("groups", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    keys = ("seconds", "measured")
+    return {
+        gid: {k: entry[k] for k in keys}
+        for gid, entry in groups.items()
+        if isinstance(entry, dict) and all(k in entry for k in keys)
     }
 
 
@@ -321,6 +367,7 @@ __all__ = [
     "COMPLETE_STATUSES",
     "LOCK",
     "atomic_write",
+    "atomic_write_all",
     "complete_ids",
     "counts_by_status",
     "exclusive",
@@ -331,6 +378,7 @@ __all__ = [
     "new_manifest",
     "read_or_empty",
     "remove_stale_temporaries",
+    "run_verdicts",
     "secret_scrubber",
     "store_output",
     "write_manifest",
