@@ -37,8 +37,8 @@ def test_dry_run_prints_runs_and_groups_and_writes_nothing(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     # 10 LLM runs (5 groups) + 4 diffusion runs (2 groups) + 12 simulated router runs (1 group)
     assert "26 runs in 8 load-time groups" in result.output
-    # configs named by the report's label formatter
-    assert "bf16 · quant=torchao-int4-weight-only · bs8" in result.output and "round_robin · seed=2" in result.output
+    # one table per part, columns = the fields varying within it; groups named by the report's label formatter
+    assert "llm bf16 · quant=torchao-int4-weight-only" in result.output and "sd offload=model" in result.output
     assert "dry run: nothing executed or written" in result.output
     assert not results.exists()
 

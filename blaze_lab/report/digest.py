@@ -8,11 +8,12 @@ Example:
     ...                    "router.seed": [0, 1, 0, 1], "status": ["ok"] * 4, "goodput_rps": [90.0, 92, 120, 121],
     ...                    "latency_s_p50": [0.2, 0.3, 0.1, 0.2], "latency_s_p99": [2.0, 2.1, 1.0, 1.1]})
     >>> print(digest_text(df, report="results/demo/report.html"))  # doctest: +NORMALIZE_WHITESPACE
-    router: best config per objective (ties: no difference at this precision)
-      objective        best      value [95% CI]              tied with
-      max goodput      adaptive  120.5 req/s [114.1, 126.9]  —
-      min latency p50  adaptive  0.15 s [-0.4853, 0.7853]    random
-      min latency p99  adaptive  1.05 s [0.4147, 1.685]      —
+    router: best config per objective (tied with: no difference at this precision from the best)
+      objective        best      value [95% CI]
+      max goodput      adaptive  120.5 req/s [114.1, 126.9]
+      min latency p50  adaptive  0.15 s [-0.4853, 0.7853]
+                       tied with: random
+      min latency p99  adaptive  1.05 s [0.4147, 1.685]
     <BLANKLINE>
     report: results/demo/report.html
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,6 +32,8 @@ import pandas as pd
 from blaze_lab.report.rows import config_columns
 
 WIDTH = 120
+OBJECTIVE_MAX = 50  # objective names longer than this are cut in the text table
+LAST_MIN = 30  # the last column (tied configs, reasons) keeps at least this width; the others are cut first
 # kind -> "module:function" returning best_table(...) rows for that kind's summary rows (imported on first use).
 BEST_FUNCTIONS: dict[str, str] = {
     "llm": "blaze_lab.report.llm_figures:best_configs",
@@ -59,23 +63,57 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def text_table(rows: Sequence[Sequence[str]], headers: Sequence[str], width: int = WIDTH, indent: int = 2) -> str:
-    """Rows as aligned columns within ``width``: every column at most its widest cell, the widest columns cut
-    (with "…") until the line fits; the last column is not padded.
+def text_table(
+    rows: Sequence[Sequence[str]],
+    headers: Sequence[str],
+    width: int = WIDTH,
+    indent: int = 2,
+    below: Sequence[str] | None = None,
+) -> str:
+    """Rows as aligned columns within ``width``. The last column (lists: tied configs, reasons) wraps onto
+    continuation lines; when that is not enough, the widest other columns are cut (with "…"). ``below``: a text per
+    row printed under it from the second column on (wrapped; empty: nothing).
 
-    >>> print(text_table([["a", "x" * 30]], ["h1", "h2"], width=20))
+    >>> print(text_table([["a", "x, " * 9 + "y"]], ["h1", "h2"], width=20))
       h1  h2
-      a   xxxxxxxxxxxxx…
+      a   x, x, x, x, x, x,
+          x, x, x, y
     """
-    cols = len(headers)
-    widths = [max(len(str(h)), *(len(" ".join(str(r[i]).split())) for r in rows)) for i, h in enumerate(headers)]
-    while indent + sum(widths) + 2 * (cols - 1) > width and max(widths) > 8:
-        widths[widths.index(max(widths))] -= 1
+    cells = [[" ".join(str(c).split()) for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    room = width - indent - 2 * (len(headers) - 1)
+    widths[-1] = max(min(widths[-1], room - sum(widths[:-1])), min(widths[-1], LAST_MIN))
+    while sum(widths) > room and max(widths[:-1]) > 8:
+        widest = widths.index(max(widths[:-1]))
+        widths[widest] -= 1
     lines = []
-    for row in [list(headers), *rows]:
-        cells = [_fit(str(c), w).ljust(w) for c, w in zip(row, widths, strict=True)]
-        lines.append((" " * indent + "  ".join(cells)).rstrip())
+    second = " " * (indent + widths[0] + 2)
+    for i, row in enumerate([[str(h) for h in headers], *cells]):
+        head = [_fit(c, w).ljust(w) for c, w in zip(row[:-1], widths[:-1], strict=True)]
+        last = _wrap(row[-1], widths[-1])
+        pad = " " * (indent + sum(widths[:-1]) + 2 * (len(headers) - 1))
+        lines.append((" " * indent + "  ".join([*head, last[0]])).rstrip())
+        lines += [pad + more for more in last[1:]]
+        text = below[i - 1] if below is not None and i > 0 else ""
+        lines += [second + part for part in (_wrap(text, width - len(second)) if text else [])]
     return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width``: a list ("a, b, c") breaks between its items, other text between words."""
+    if len(text) <= width:
+        return [text]
+    items = text.split(", ")
+    if len(items) == 1 or max(len(i) for i in items) + 1 > width:
+        return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    lines = [items[0]]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) + 1 <= width:
+            lines[-1] += ", " + item
+        else:
+            lines[-1] += ","
+            lines.append(item)
+    return lines
 
 
 def _value(row: pd.Series) -> str:
@@ -93,18 +131,24 @@ def best_lines(kind: str, rows: pd.DataFrame, width: int = WIDTH) -> list[str]:
     if fn is None or rows.empty:
         return []
     table = fn(rows)
-    body = []
+    body, ties = [], []
     for _, r in table.iterrows():
+        objective = _fit(str(r["objective"]), OBJECTIVE_MAX)
         best = str(r["config"])
         if not best:  # no config qualifies: the note says why
-            body.append([str(r["objective"]), "—", "—", str(r.get("note") or "")])
+            body.append([objective, "—", str(r.get("note") or "")])
+            ties.append("")
             continue
         if r.get("valid") is False:
-            best += " (invalid)"
-        body.append([str(r["objective"]), best, _value(r), str(r.get("tied with") or "—")])
+            best += " *"
+        body.append([objective, best, _value(r)])
+        tied = str(r.get("tied with") or "")
+        ties.append(f"tied with: {tied}" if tied and tied != "—" else "")
     notes = sorted({str(n) for n, c in zip(table["note"], table["config"], strict=True) if n and c})
-    lines = [f"{kind}: best config per objective (ties: no difference at this precision)"]
-    lines.append(text_table(body, ["objective", "best", "value [95% CI]", "tied with"], width))
+    if any(v is False for v in table["valid"]):
+        notes.append("*: the best row is flagged invalid (listed below)")
+    lines = [f"{kind}: best config per objective (tied with: no difference at this precision from the best)"]
+    lines.append(text_table(body, ["objective", "best", "value [95% CI]"], width, below=ties))
     lines += [_fit(f"  note: {n}", width) for n in notes]
     return lines
 

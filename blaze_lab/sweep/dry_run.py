@@ -12,13 +12,16 @@ Example:
     ...                    "grid": {"strategy": ["random", "round_robin"], "seed": [0, 1]}}, "d.yaml",
     ...                   check_notebooks=False)
     >>> print(plan_text(spec, "/nonexistent"))  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
-    sweep demo (d.yaml): 4 runs in 1 load-time group, 1 kernel execution
+    sweep demo: 4 runs in 1 load-time group, 1 kernel execution
+    spec: d.yaml
     <BLANKLINE>
     part router (router): 4 runs, 1 load-time group, 1 kernel, ~7 s (rough model)
       run_id       strategy    seed group  done
       ... random      0    router 0/1
     ...
-    total: ~7 s for 4 run executions in 1 kernel (rough model per kernel (2-core CPU, from the quickstart): ...)
+    total: ~7 s for 4 run executions in 1 kernel (rough model)
+    estimate: rough model (2-core CPU) per kernel: router 5 s + 0.5 s/run
+    dry run: ...
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ def plan_text(
     seconds = estimate.estimates(plan, todo, estimate.stored_timings(results))
     distinct = sum(1 for g in plan if g.replication == 0)
     lines = [
-        f"sweep {spec.name} ({spec.source}): {_plural(len(runs), 'run')} in {_plural(distinct, 'load-time group')}, "
+        f"sweep {spec.name}: {_plural(len(runs), 'run')} in {_plural(distinct, 'load-time group')}, "
         f"{_plural(len(plan), 'kernel execution')}" + (" (replications included)" if len(plan) > distinct else ""),
+        f"spec: {spec.source}",
         "",
     ]
     sources: list[str] = []

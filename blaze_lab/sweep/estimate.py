@@ -51,7 +51,7 @@ def model_text(kinds: Sequence[str] | None = None) -> str:
     """The rough model in words (for ``kinds``, default all), for the dry run's footnote.
 
     >>> model_text(["router"])
-    'rough model per kernel (2-core CPU, from the quickstart): router 5 s + 0.5 s/run'
+    'rough model (2-core CPU) per kernel: router 5 s + 0.5 s/run'
     """
     chosen = list(dict.fromkeys(kinds)) if kinds is not None else list(ROUGH_MODEL)
     parts = [
@@ -59,7 +59,7 @@ def model_text(kinds: Sequence[str] | None = None) -> str:
         for kind in chosen
         for start, per in [ROUGH_MODEL.get(kind, DEFAULT_MODEL)]
     ]
-    return "rough model per kernel (2-core CPU, from the quickstart): " + ", ".join(parts)
+    return "rough model (2-core CPU) per kernel: " + ", ".join(parts)
 
 
 def stored_timings(results_root: str | Path) -> dict[str, float]:
