@@ -72,7 +72,8 @@ def test_dry_run_estimates_from_stored_timings_and_force(fake_sweep: Path) -> No
     before = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--results", str(fake_sweep.parent / "r")])
     assert before.exit_code == 0, before.output
     assert "part fake (fake): 4 runs, 2 load-time groups, 2 kernels, ~" in before.output
-    assert "(rough model)" in before.output and "estimate: rough model (2-core CPU) per kernel: fake 10 s + 10 s/run" in before.output
+    assert "(rough model)" in before.output
+    assert "estimate: rough model (2-core CPU) per kernel: fake 10 s + 10 s/run" in before.output
     header = next(line for line in before.output.splitlines() if line.strip().startswith("run_id"))
     assert header.split() == ["run_id", "mode", "flavor", "group", "done"]  # only the varying fields
     _sweep(fake_sweep, "--results", str(fake_sweep.parent / "r"))

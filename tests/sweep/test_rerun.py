@@ -26,9 +26,7 @@ SPEC = {"name": "rr", "kind": "fake", "grid": {"mode": ["ok", "oom"], "flavor": 
 
 def _values(results: Path) -> dict[tuple[str, str, int], float]:
     summary, _ = collect(results / "rr", combine=False)
-    return {
-        (r["fake.mode"], r["fake.flavor"], int(r["fake.x"])): r["value_s_mean"] for _, r in summary.iterrows()
-    }
+    return {(r["fake.mode"], r["fake.flavor"], int(r["fake.x"])): r["value_s_mean"] for _, r in summary.iterrows()}
 
 
 def test_force_re_measures_every_run_and_resume_trusts_only_complete_rows(
