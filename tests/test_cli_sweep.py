@@ -86,6 +86,10 @@ def test_dry_run_estimates_from_stored_timings_and_force(fake_sweep: Path) -> No
     assert "total: nothing to run (every run is complete; --force re-measures)" in trusted.output
     forced = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--force", *results])
     assert "total: ~0 s for 4 run executions in 2 kernels (from earlier runs of these groups)" in forced.output
+    only = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--force", "--only", "ok", *results])
+    assert "2 kernels, 1 to run" in only.output and "for 2 run executions in 1 kernel" in only.output
+    # "done" = stored and trusted: the ok group's rows (forced anyway), not the error rows of the group left out
+    assert only.output.count("1/1") == 2 and only.output.count("0/1") == 2
 
 
 def test_dry_run_of_the_quickstart_is_one_compact_table_per_part(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,10 +74,14 @@ def plan_text(
     plan = groups(runs, spec.part_replications(replications))
     chosen = {g.group_id for g in select_groups(plan, only)}
     labels = group_labels(plan, replications=False)
-    done_by_group = {
-        g.group_id: completed_runs(spec, [g], results, policy) if g.group_id in chosen else set(g.run_ids) for g in plan
-    }
-    todo = {g.group_id: len(g.runs) - len(done_by_group[g.group_id]) for g in plan}
+    # "done": stored and trusted (whatever --force will do); a group --only leaves out runs nothing
+    trusted = dataclasses.replace(policy, force=False)
+    done_by_group = {g.group_id: completed_runs(spec, [g], results, trusted) for g in plan}
+    todo = {
+        g.group_id: 0 if g.group_id not in chosen else len(g.runs) if policy.force else len(g.runs) - len(
+            done_by_group[g.group_id])
+        for g in plan
+    }  # fmt: skip
     seconds = estimate.estimates(plan, todo, estimate.stored_timings(results))
     distinct = sum(1 for g in plan if g.replication == 0)
     lines = [
@@ -105,7 +110,7 @@ def plan_text(
         part_seconds = [seconds[g.group_id] for g in part_groups if todo[g.group_id] > 0]
         sources += [s for _, s in part_seconds]
         total = sum(s for s, _ in part_seconds)
-        left = [g for g in part_groups if g.group_id in chosen and todo[g.group_id] > 0]
+        left = [g for g in part_groups if todo[g.group_id] > 0]
         when = f"~{estimate.duration_text(total)} ({estimate.source_text([s for _, s in part_seconds])})"
         lines.append(
             f"part {part.name} ({part.kind}): {_plural(len(part_runs), 'run')}, "
