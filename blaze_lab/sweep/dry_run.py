@@ -77,11 +77,10 @@ def plan_text(
     # "done": stored and trusted (whatever --force will do); a group --only leaves out runs nothing
     trusted = dataclasses.replace(policy, force=False)
     done_by_group = {g.group_id: completed_runs(spec, [g], results, trusted) for g in plan}
-    todo = {
-        g.group_id: 0 if g.group_id not in chosen else len(g.runs) if policy.force else len(g.runs) - len(
-            done_by_group[g.group_id])
-        for g in plan
-    }  # fmt: skip
+    todo = {}
+    for g in plan:
+        left = len(g.runs) if policy.force else len(g.runs) - len(done_by_group[g.group_id])
+        todo[g.group_id] = left if g.group_id in chosen else 0
     seconds = estimate.estimates(plan, todo, estimate.stored_timings(results))
     distinct = sum(1 for g in plan if g.replication == 0)
     lines = [
