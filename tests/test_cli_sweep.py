@@ -79,7 +79,7 @@ def test_dry_run_estimates_from_stored_timings_and_force(fake_sweep: Path) -> No
     _sweep(fake_sweep, "--results", str(fake_sweep.parent / "r"))
     results = ["--results", str(fake_sweep.parent / "r")]
     after = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", *results])
-    assert "2 kernels, 1 to run, ~0 s (from earlier runs of these groups)" in after.output  # the error rows' group
+    assert "2 kernels (1 to run), ~0 s (from earlier runs of these groups)" in after.output  # the error rows' group
     assert "estimate: earlier runs = the groups' last stored wall time per run" in after.output
     assert "1/1" in after.output and "0/1" in after.output
     trusted = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--no-retry-errors", *results])
@@ -87,7 +87,7 @@ def test_dry_run_estimates_from_stored_timings_and_force(fake_sweep: Path) -> No
     forced = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--force", *results])
     assert "total: ~0 s for 4 run executions in 2 kernels (from earlier runs of these groups)" in forced.output
     only = runner.invoke(app, ["sweep", str(fake_sweep), "--dry-run", "--force", "--only", "ok", *results])
-    assert "2 kernels, 1 to run" in only.output and "for 2 run executions in 1 kernel" in only.output
+    assert "2 kernels (1 to run)" in only.output and "for 2 run executions in 1 kernel" in only.output
     # "done" = stored and trusted: the ok group's rows (forced anyway), not the error rows of the group left out
     assert only.output.count("1/1") == 2 and only.output.count("0/1") == 2
 

@@ -114,7 +114,7 @@ def plan_text(
         lines.append(
             f"part {part.name} ({part.kind}): {_plural(len(part_runs), 'run')}, "
             f"{_plural(len(per_group), 'load-time group')}, {_plural(len(part_groups), 'kernel')}"
-            + (f", {len(left)} to run" if len(left) != len(part_groups) else "")
+            + (f" ({len(left)} to run)" if 0 < len(left) < len(part_groups) else "")
             + f", {when if left else 'nothing to run'}"
         )
         lines.append(text_table([[str(v) for v in r.values()] for r in rows], list(rows[0]), WIDTH))
