@@ -8,6 +8,10 @@ One concept per module, in the order a sweep uses them:
 - :mod:`~blaze_lab.sweep.notebook`: the notebook contract (``NOTEBOOK_PARAMETERS``, code version).
 - :mod:`~blaze_lab.sweep.executor`: where groups run (``LocalExecutor``; ``ray_executor.RayExecutor``).
 - :mod:`~blaze_lab.sweep.store`: the results folder (atomic writes, lock, manifest, merging rows).
+- :mod:`~blaze_lab.sweep.rerun`: which stored rows a resume trusts (measurement-code fingerprint, ``Rerun`` flags).
+- :mod:`~blaze_lab.sweep.select`: group labels for people, ``--only`` group selection.
+- :mod:`~blaze_lab.sweep.estimate`: time estimates (stored group timings, else a rough model per kind).
+- :mod:`~blaze_lab.sweep.dry_run`: the ``--dry-run`` text (one compact table per part).
 - :mod:`~blaze_lab.sweep.runner`: ``run_sweep``, the driver: load spec -> plan -> for each group execute, store.
 - :mod:`~blaze_lab.sweep.group`: ``run_group``, what each benchmark notebook calls (kind -> engine dispatch).
 - :mod:`~blaze_lab.sweep.collect`: ``collect(results_dir) -> (summary, raw)`` and ``load_manifest``.
@@ -50,6 +54,11 @@ _EXPORTS = {
     "execute_group": "executor",
     "make_executor": "executor",
     "COMPLETE_STATUSES": "store",
+    "Rerun": "rerun",
+    "code_fingerprint": "rerun",
+    "group_labels": "select",
+    "select_groups": "select",
+    "plan_text": "dry_run",
     "atomic_write": "store",
     "SweepResult": "runner",
     "completed_runs": "runner",
