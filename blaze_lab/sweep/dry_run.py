@@ -95,7 +95,7 @@ def plan_text(
         part_runs = [r for r in runs if r.part == part.name]
         per_group: dict[str, list[Group]] = {}
         for g in part_groups:
-            per_group.setdefault(g.group_id.split("-rep")[0], []).append(g)
+            per_group.setdefault(estimate.base_id(g.group_id), []).append(g)
         fields = varying_fields(part_runs)
         rows = []
         for run in part_runs:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ ROUGH_MODEL: dict[str, tuple[float, float]] = {
 DEFAULT_MODEL = (10.0, 10.0)
 MEASURED = "measured"
 MODEL = "model"
+
+
+def base_id(group_id: str) -> str:
+    """A group id without its replication suffix (``llm-6a22-rep1`` -> ``llm-6a22``).
+
+    >>> base_id("my-report-6a22-rep1"), base_id("my-report-6a22")
+    ('my-report-6a22', 'my-report-6a22')
+    """
+    return re.sub(r"-rep\d+$", "", group_id)
 
 
 def rough_seconds(kind: str, runs: int) -> float:
@@ -82,7 +92,7 @@ def stored_timings(results_root: str | Path) -> dict[str, float]:
             seconds, measured = entry.get("seconds"), entry.get("measured")
             if not isinstance(seconds, int | float) or not isinstance(measured, int) or measured <= 0:
                 continue
-            base = gid.split("-rep")[0]
+            base = base_id(gid)
             if base not in latest or when >= latest[base][0]:
                 latest[base] = (when, float(seconds) / measured)
     return {gid: per_run for gid, (_, per_run) in latest.items()}
@@ -95,7 +105,7 @@ def estimates(
     out = {}
     for group in plan:
         n = todo.get(group.group_id, 0)
-        per_run = timings.get(group.group_id.split("-rep")[0])
+        per_run = timings.get(base_id(group.group_id))
         if per_run is not None:
             out[group.group_id] = (per_run * n, MEASURED)
         else:
@@ -137,6 +147,7 @@ def timing_entry(seconds: float, measured: int) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "base_id",
     "MEASURED",
     "MODEL",
     "ROUGH_MODEL",
