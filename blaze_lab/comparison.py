@@ -27,6 +27,9 @@ from blaze_lab.errors import ConfigError
 COLUMNS = ("config", "metric", "mean_a", "mean_b", "ratio", "ratio_ci_low", "ratio_ci_high", "method", "verdict")
 # Per-call metric compared by default, per kind (the metric of the explorer's live figure).
 DEFAULT_METRICS = {"llm": "tokens_per_s", "diffusion": "step_latency_s", "router": "latency_s", "serving": "ttft_s"}
+# When a kind's raw rows lack its default metric, the first of these they hold (the LLM engine names its per-call
+# throughput tokens_per_s_call; the diffusion engine's raw rows time whole calls).
+FALLBACK_METRICS = {"llm": ("tokens_per_s_call", "latency_s"), "diffusion": ("latency_s",)}
 
 
 def compare_sweeps(a: str | Path, b: str | Path, metrics: Sequence[str] | None = None) -> pd.DataFrame:
@@ -95,7 +98,11 @@ def _metrics(frame: pd.DataFrame, metrics: Sequence[str] | None) -> list[str]:
             raise ConfigError("--metric", missing[0], allowed=numeric)
         return list(metrics)
     kinds = list(dict.fromkeys(frame["engine"])) if "engine" in frame.columns else []
-    chosen = [DEFAULT_METRICS[k] for k in kinds if k in DEFAULT_METRICS and DEFAULT_METRICS[k] in frame.columns]
+    chosen = []
+    for kind in kinds:
+        candidates = [DEFAULT_METRICS.get(kind, ""), *FALLBACK_METRICS.get(kind, ())]
+        present = [m for m in candidates if m in frame.columns and frame[m].notna().any()]
+        chosen += present[:1]
     if not chosen:
         raise ConfigError("--metric", reason="no default metric for these rows; name one")
     return list(dict.fromkeys(chosen))

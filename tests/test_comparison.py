@@ -74,3 +74,12 @@ def test_cli_compare_prints_ratios_with_cis_and_refuses_bad_input(tmp_path: Path
     assert neither.exit_code == 2 and "give two sweep folders, or two runs with --results" in neither.output
     with pytest.raises(ConfigError, match="no config measured"):
         compare_sweeps(sweep, _sweep(tmp_path, "other", {"zz": 1.0}))
+
+
+def test_default_metric_falls_back_to_what_raw_rows_hold() -> None:
+    import pandas as pd
+
+    from blaze_lab.comparison import _metrics
+
+    raw = pd.DataFrame({"engine": ["llm", "diffusion"], "tokens_per_s_call": [3.0, None], "latency_s": [1.0, 2.0]})
+    assert _metrics(raw, None) == ["tokens_per_s_call", "latency_s"]
