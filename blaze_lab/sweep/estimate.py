@@ -147,10 +147,10 @@ def timing_entry(seconds: float, measured: int) -> dict[str, Any]:
 
 __all__ = [
     "DEFAULT_MODEL",
-    "base_id",
     "MEASURED",
     "MODEL",
     "ROUGH_MODEL",
+    "base_id",
     "duration_text",
     "estimates",
     "model_text",
