@@ -79,9 +79,9 @@ def plan_text(
     done_by_group = {g.group_id: completed_runs(spec, [g], results, trusted) for g in plan}
     todo = {}
     for g in plan:
-        left = len(g.runs) if policy.force else len(g.runs) - len(done_by_group[g.group_id])
-        todo[g.group_id] = left if g.group_id in chosen else 0
-    seconds = estimate.estimates(plan, todo, estimate.stored_timings(results))
+        n_left = len(g.runs) if policy.force else len(g.runs) - len(done_by_group[g.group_id])
+        todo[g.group_id] = n_left if g.group_id in chosen else 0
+    seconds = estimate.estimates(plan, todo, estimate.stored_timings(Path(results)))
     distinct = sum(1 for g in plan if g.replication == 0)
     lines = [
         f"sweep {spec.name}: {_plural(len(runs), 'run')} in {_plural(distinct, 'load-time group')}, "
