@@ -47,17 +47,22 @@ def die():
 if fault.startswith("write:"):
     name, nth = fault.removeprefix("write:").split("@")
     calls = [0]
-    real_write = store.atomic_write
+    real_write = store.atomic_write_all
 
-    def atomic_write(path, data):
-        if path.name == name:
-            calls[0] += 1
-            if calls[0] == int(nth):
-                path.with_name(f".{{path.name}}.tmp-{{os.getpid()}}").write_bytes(data[: len(data) // 2])
-                die()
-        real_write(path, data)
+    # every write goes through atomic_write_all (a group's files are staged together, then renamed): the files staged
+    # before the hit one are complete temporaries, the hit one half written, nothing renamed
+    def atomic_write_all(files):
+        for i, (path, data) in enumerate(files):
+            if path.name == name:
+                calls[0] += 1
+                if calls[0] == int(nth):
+                    for done, done_data in files[:i]:
+                        done.with_name(f".{{done.name}}.tmp-{{os.getpid()}}").write_bytes(done_data)
+                    path.with_name(f".{{path.name}}.tmp-{{os.getpid()}}").write_bytes(data[: len(data) // 2])
+                    die()
+        real_write(files)
 
-    store.atomic_write = atomic_write
+    store.atomic_write_all = atomic_write_all
 elif fault == "kernel-start":
     from jupyter_client.manager import AsyncKernelManager
 
