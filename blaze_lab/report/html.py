@@ -29,6 +29,7 @@ from blaze_lab.clock import Clock, RealClock
 from blaze_lab.errors import ReportError
 from blaze_lab.report.axes import theme
 from blaze_lab.report.best import ROUTER_METRICS, router_best_table, scenario_statement
+from blaze_lab.report.claims import claim_items
 from blaze_lab.report.overview import DONE, group_status, groups_line, overview_items
 from blaze_lab.report.png import export_pngs
 from blaze_lab.report.rows import ok_rows
@@ -199,6 +200,7 @@ def build_report(
     figures: dict[str, go.Figure] | None = None,
     static: Mapping[str, bytes] | None = None,
     groups: pd.DataFrame | None = None,
+    results_dir: str | os.PathLike[str] | None = None,
 ) -> str:
     """One self-contained HTML page (plotly.js inlined once) for a sweep's summary and raw frames.
 
@@ -206,7 +208,8 @@ def build_report(
     ``static`` (``{file_stem: png bytes}``) draws each figure as an embedded PNG instead and leaves plotly.js out:
     a small page for committing a run (``results/published/``), still self-contained and offline. ``groups``
     (:func:`~blaze_lab.report.overview.group_status`) says which planned groups have results (default: the
-    manifest's word).
+    manifest's word). A sweep with ``claims…`` parts gets a "Claims" section after the overview
+    (:mod:`blaze_lab.report.claims`; ``results_dir`` is where it finds files such as ``ray_scaling.json``).
 
     >>> page = build_report(summary, raw, {"sweep": "quickstart"})   # doctest: +SKIP
     """
@@ -214,7 +217,7 @@ def build_report(
     when = generated_at(clock)
     groups = group_status(manifest) if groups is None else groups
     stems: dict[str, go.Figure] = {}
-    body = sweep_html(summary, raw, manifest, title, when, groups, stems, {}, static)
+    body = sweep_html(summary, raw, manifest, title, when, groups, stems, {}, static, results_dir=results_dir)
     if figures is not None:
         figures.update(stems)
     return page_html(title, body, static is None)
@@ -246,6 +249,7 @@ def sweep_html(
     anchors: dict[str, go.Figure],
     static: Mapping[str, bytes] | None = None,
     prefix: str = "",
+    results_dir: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     """One sweep's header, table of contents and sections as HTML fragments.
 
@@ -253,6 +257,9 @@ def sweep_html(
     ``prefix`` (the sweep's name on a page of several) keeps their ids apart.
     """
     sections: list[tuple[str, list[tuple[str, Item]]]] = [("Overview", overview_items(summary, manifest, groups))]
+    claims = claim_items(summary, raw, results_dir)
+    if claims:
+        sections.append(("Claims", claims))
     for kind, items in report_sections(summary, raw).items():
         sections.append(
             (kind.upper() if len(kind) <= 3 else kind.capitalize(), kind_extras(kind, summary, items) + items)
@@ -340,7 +347,7 @@ def write_report(
     name = manifest.get("sweep") or results.name
     figures: dict[str, go.Figure] = {}
     page_title = title or f"{name} — blaze_lab report"
-    page = build_report(summary, raw, manifest, title=page_title, figures=figures, groups=groups)
+    page = build_report(summary, raw, manifest, title=page_title, figures=figures, groups=groups, results_dir=results)
     target = Path(out) if out is not None else results / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     if static:
@@ -348,7 +355,7 @@ def write_report(
         if not pngs:
             raise ReportError("a static report needs PNG export, and no Chromium was found")
         images = {p.stem: p.read_bytes() for p in pngs}
-        page = build_report(summary, raw, manifest, title=page_title, static=images, groups=groups)
+        page = build_report(summary, raw, manifest, title=page_title, static=images, groups=groups, results_dir=results)
         png = False
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")

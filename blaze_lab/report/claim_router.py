@@ -1,0 +1,184 @@
+"""Claims 3 and 4 measured on router rows and the Ray scaling file: availability and linear scaling.
+
+- **availability** (claim 3): router summary rows with ``availability`` (requests answered ok within the SLO / all
+  requests) and its exact binomial interval ``availability_ci_low`` / ``availability_ci_high`` (Clopper–Pearson) over
+  ``availability_n`` requests. The headline is, per mode (``live``: real engine replicas; ``sim``), the row with the
+  most requests; every row is in the detail table with its MTBF, restart time and breaker / health settings.
+- **linear scaling, simulated** (claim 4a): rows with ``max_rate_slo_rps`` per ``router.replicas``. Efficiency at N
+  replicas = max rate(N) / (N · max rate(1)); its interval is the rows' own ``scaling_efficiency_ci_low/high`` when
+  they carry them, else it is combined from the two max-rate intervals on the log scale (each interval's half-width
+  read as 1.96 standard errors, as for a normal estimate: an approximation the table names).
+- **linear scaling, Ray** (claim 4b): ``ray_scaling.json`` in the results folder (wall time of the same sweep on 1
+  and 2 Ray workers, efficiency = wall(1) / (2 · wall(2)), the machine's core count as the ceiling).
+
+"Linear" is read as a scaling efficiency of at least 0.9 (a stated tolerance: a measured efficiency is never
+exactly 1, and an interval can never clear exactly 1 from above unless scaling is super-linear).
+
+Example:
+    >>> measure_availability(pd.DataFrame())
+    {'rows': [], 'table': None}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from blaze_lab.metrics.claims import Claim, assess
+from blaze_lab.metrics.intervals import log_ci
+from blaze_lab.report.rows import numeric, ok_rows
+
+AVAILABILITY = Claim(
+    "availability",
+    "99.9% uptime with automatic recovery",
+    "requests answered ok within the SLO / all requests",
+    "at_least",
+    0.999,
+    scale="linear",
+)
+SCALING = Claim(
+    "scaling",
+    "linear scaling with additional resources",
+    "scaling efficiency (read as linear when >= 0.9)",
+    "at_least",
+    0.9,
+)
+RAY_FILE = "ray_scaling.json"
+SCENARIO = ("router.mode", "router.replica_engine", "router.replicas", "router.mtbf_s", "router.restart_s",
+            "router.breaker", "router.health_interval_s", "router.strategy")  # fmt: skip
+
+
+def _scenario(row: pd.Series) -> str:
+    parts = []
+    for col in SCENARIO:
+        if col in row.index and pd.notna(row[col]):
+            parts.append(f"{col.split('.', 1)[1]}={row[col]}")
+    return ", ".join(parts)
+
+
+def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
+    """Claim rows and a detail table from router rows with availability columns (module docstring)."""
+    rows = ok_rows(summary)
+    if rows.empty or "availability" not in rows.columns:
+        return {"rows": [], "table": None}
+    rows = rows[numeric(rows, "availability").notna()]
+    if rows.empty:
+        return {"rows": [], "table": None}
+    n = numeric(rows, "availability_n")
+    detail = []
+    for idx, row in rows.iterrows():
+        a = assess(
+            AVAILABILITY,
+            float(row["availability"]),
+            float(row.get("availability_ci_low", math.nan)),
+            float(row.get("availability_ci_high", math.nan)),
+            float(n[idx]),
+            "requests",
+        )
+        detail.append(
+            {
+                "scenario": _scenario(row),
+                **{k: a[k] for k in ("estimate", "ci_low", "ci_high", "n", "verdict", "n_needed")},
+            }
+        )
+    table = pd.DataFrame(detail).rename(columns={"estimate": "availability"})
+    mode = rows["router.mode"].astype(str) if "router.mode" in rows.columns else pd.Series("sim", index=rows.index)
+    out = []
+    for m in pd.unique(mode):
+        mine = rows[mode == m]
+        row = mine.loc[numeric(mine, "availability_n").fillna(0).idxmax()]
+        a = assess(
+            AVAILABILITY,
+            float(row["availability"]),
+            float(row.get("availability_ci_low", math.nan)),
+            float(row.get("availability_ci_high", math.nan)),
+            float(row.get("availability_n", math.nan)),
+            "requests",
+        )
+        label = "live router over real engine replicas" if m == "live" else "simulated router"
+        a["measurement"] = f"{label} ({_scenario(row)}); Clopper–Pearson interval"
+        a["run_ids"] = [str(row.get("run_id", ""))]
+        out.append(a)
+    return {"rows": out, "table": table}
+
+
+def _efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
+    by_n = rows.assign(replicas=numeric(rows, "router.replicas")).dropna(subset=["replicas"])
+    by_n = by_n.sort_values("replicas").drop_duplicates("replicas")
+    one = by_n[by_n["replicas"] == by_n["replicas"].min()].iloc[0]
+    r1, lo1, hi1 = (
+        float(one.get(k, math.nan)) for k in ("max_rate_slo_rps", "max_rate_slo_ci_low", "max_rate_slo_ci_high")
+    )
+    n1 = float(one["replicas"])
+    out = []
+    for _, row in by_n.iterrows():
+        rate = float(row.get("max_rate_slo_rps", math.nan))
+        eff = rate * n1 / (float(row["replicas"]) * r1) if r1 > 0 else math.nan
+        if "scaling_efficiency_ci_low" in row.index and pd.notna(row.get("scaling_efficiency_ci_low")):
+            eff = float(row.get("scaling_efficiency", eff))
+            low, high = float(row["scaling_efficiency_ci_low"]), float(row["scaling_efficiency_ci_high"])
+            method = "rows"
+        else:
+            lo, hi = float(row.get("max_rate_slo_ci_low", math.nan)), float(row.get("max_rate_slo_ci_high", math.nan))
+            se2 = sum(((math.log(h) - math.log(v)) / (2 * 1.96)) ** 2 if v > 0 and h > 0 else math.nan
+                      for v, h in ((lo, hi), (lo1, hi1)))  # fmt: skip
+            same = row["replicas"] == n1
+            low, high = (eff, eff) if same else log_ci(math.log(eff) if eff > 0 else math.nan, math.sqrt(se2),
+                                                        1e9, 0.95)  # fmt: skip
+            method = "" if same else "max-rate intervals, log scale, normal approx."
+        out.append({"replicas": int(row["replicas"]), "max_rate_slo_rps": rate, "knee_rps": row.get("knee_rps"),
+                    "efficiency": eff, "ci_low": low, "ci_high": high, "method": method})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def measure_scaling(summary: pd.DataFrame) -> dict[str, Any]:
+    """Claim 4a's row (efficiency at the most replicas) and the efficiency-by-replicas table (module docstring)."""
+    rows = ok_rows(summary)
+    if rows.empty or "max_rate_slo_rps" not in rows.columns or "router.replicas" not in rows.columns:
+        return {"rows": [], "table": None}
+    rows = rows[numeric(rows, "max_rate_slo_rps").notna()]
+    if numeric(rows, "router.replicas").nunique() < 2:
+        return {"rows": [], "table": None}
+    table = _efficiency_table(rows)
+    last = table.iloc[-1]
+    a = assess(SCALING, float(last["efficiency"]), float(last["ci_low"]), float(last["ci_high"]), math.nan, "")
+    a["measurement"] = (
+        f"simulated: max request rate meeting the SLO at {int(table['replicas'].iloc[0])} → {int(last['replicas'])} "
+        f"replicas ({last['max_rate_slo_rps']:.3g} vs {table['max_rate_slo_rps'].iloc[0]:.3g} req/s)"
+    )
+    a["run_ids"] = []
+    return {"rows": [a], "table": table}
+
+
+def measure_ray(results_dir: str | Path | None) -> dict[str, Any]:
+    """Claim 4b's row from ``ray_scaling.json`` (keys ``efficiency``, optional ``efficiency_ci_low/high``,
+    ``repeats``, ``cpu_count``, ``wall_s``), or nothing when the file is absent."""
+    path = Path(results_dir) / RAY_FILE if results_dir is not None else None
+    if path is None or not path.is_file():
+        return {"rows": [], "facts": None}
+    try:
+        facts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"rows": [], "facts": None}
+    if not isinstance(facts, dict):
+        return {"rows": [], "facts": None}
+
+    def num(key: str) -> float:
+        value = facts.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+
+    a = assess(
+        SCALING, num("efficiency"), num("efficiency_ci_low"), num("efficiency_ci_high"), num("repeats"), "repeats"
+    )
+    cores = facts.get("cpu_count", facts.get("cores", "?"))
+    a["measurement"] = f"Ray executor, 1 vs 2 workers on a local cluster ({cores} cores: the ceiling)"
+    a["run_ids"] = []
+    a["where"] = f"{cores} CPU cores"
+    return {"rows": [a], "facts": facts}
+
+
+__all__ = ["AVAILABILITY", "RAY_FILE", "SCALING", "measure_availability", "measure_ray", "measure_scaling"]
