@@ -16,7 +16,12 @@ from blaze_lab.report.claims import claim_items, measure_claims
 from blaze_lab.report.html import build_report
 
 BASE = {"serving.batching": "none", "serving.max_batch_size": 8, "serving.max_wait_ms": 5.0, "serving.dtype": "fp32"}
-BEST = {"serving.batching": "dynamic", "serving.max_batch_size": 8, "serving.max_wait_ms": 50.0, "serving.dtype": "bf16"}
+BEST = {
+    "serving.batching": "dynamic",
+    "serving.max_batch_size": 8,
+    "serving.max_wait_ms": 50.0,
+    "serving.dtype": "bf16",
+}
 ENV = {"env.device": "cpu", "env.cpu": "Test CPU", "env.cpu_count": 2, "engine": "serving", "status": "ok"}
 N_REQ = 8
 SAT, FIXED = 1000.0, 0.5
@@ -132,8 +137,16 @@ def _router_rows() -> pd.DataFrame:
 
 def test_availability_and_scaling_rows(tmp_path: Path) -> None:
     (tmp_path / "ray_scaling.json").write_text(
-        json.dumps({"efficiency": 0.62, "efficiency_ci_low": 0.55, "efficiency_ci_high": 0.7, "repeats": 3,
-                    "cpu_count": 2, "wall_s": {"1": 100.0, "2": 80.0}})  # fmt: skip
+        json.dumps(
+            {
+                "efficiency": 0.62,
+                "efficiency_ci_low": 0.55,
+                "efficiency_ci_high": 0.7,
+                "repeats": 3,
+                "cpu_count": 2,
+                "wall_s": {"1": 100.0, "2": 80.0},
+            }
+        )
     )
     found = measure_claims(_router_rows(), pd.DataFrame(), tmp_path)
     v = found["verdicts"]
