@@ -86,6 +86,8 @@ def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
             }
         )
     table = pd.DataFrame(detail).rename(columns={"estimate": "availability"})
+    table["n"] = table["n"].astype("Int64")
+    table["n_needed"] = table["n_needed"].map(lambda v: "" if pd.isna(v) else "inf" if v == math.inf else f"{int(v)}")
     mode = rows["router.mode"].astype(str) if "router.mode" in rows.columns else pd.Series("sim", index=rows.index)
     out = []
     for m in pd.unique(mode):
@@ -127,9 +129,9 @@ def _efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
             se2 = sum(((math.log(h) - math.log(v)) / (2 * 1.96)) ** 2 if v > 0 and h > 0 else math.nan
                       for v, h in ((lo, hi), (lo1, hi1)))  # fmt: skip
             same = row["replicas"] == n1
-            low, high = (eff, eff) if same else log_ci(math.log(eff) if eff > 0 else math.nan, math.sqrt(se2),
+            low, high = (math.nan, math.nan) if same else log_ci(math.log(eff) if eff > 0 else math.nan, math.sqrt(se2),
                                                         1e9, 0.95)  # fmt: skip
-            method = "" if same else "max-rate intervals, log scale, normal approx."
+            method = "reference" if same else "max-rate intervals, log scale, normal approx."
         out.append({"replicas": int(row["replicas"]), "max_rate_slo_rps": rate, "knee_rps": row.get("knee_rps"),
                     "efficiency": eff, "ci_low": low, "ci_high": high, "method": method})  # fmt: skip
     return pd.DataFrame(out)

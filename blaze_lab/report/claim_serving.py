@@ -150,6 +150,8 @@ def measure_serving(summary: pd.DataFrame, raw: pd.DataFrame) -> dict[str, Any]:
     out["throughput"] = table[["setting", "mean", "ratio", "ratio_ci_low", "ratio_ci_high", "method", "verdict"]]
     out["throughput"] = out["throughput"].rename(columns={"mean": "tokens_per_s", "verdict": "vs baseline"})
     out["throughput"].insert(1, "replications", table["run_id"].map(reps).to_numpy())
+    is_base = (table["run_id"] == base_id).to_numpy()
+    out["throughput"].loc[is_base, ["ratio_ci_low", "ratio_ci_high", "method"]] = [math.nan, math.nan, ""]
     details = []
     for rate in rates[:-1]:
         fixed = rows[rows["serving.rate_rps"].astype(float) == rate]

@@ -98,7 +98,8 @@ def test_claims_without_rows_say_not_measured_and_no_section_without_claims_part
     summary, raw = serving_sweep([12.0, 12.6, 11.7], [0.4, 0.42, 0.39])
     v = _verdicts(summary, raw)
     assert v.loc[v["claim"] == "availability", "verdict"].tolist() == [NOT_MEASURED]
-    assert v.loc[v["claim"] == "scaling", "verdict"].tolist() == [NOT_MEASURED]
+    assert v.loc[v["claim"] == "scaling", "verdict"].tolist() == [NOT_MEASURED, NOT_MEASURED]
+    assert v.loc[v["claim"] == "scaling", "#"].tolist() == ["4a", "4b"]
     other = summary.assign(group="serving-abc")
     assert claim_items(other, raw.assign(group="serving-abc")) == []
 

@@ -59,7 +59,7 @@ def test_claims_section_renders_with_every_claim(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert errors == []
-    assert {"1", "2", "3"} <= claims and ({"4"} <= claims or {"4a", "4b"} & claims)
+    assert claims == {"1", "2", "3", "4a", "4b"}  # every claim has a row, measured or not
     assert set(verdicts) <= set(VERDICTS)
     assert page_width <= WIDTH  # the verdict table wraps instead of widening the page
     if os.environ.get("BLAZE_LAB_UPDATE_SCREENSHOTS") == "1":
