@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def measure_scaling(summary: pd.DataFrame) -> dict[str, Any]:
     return {"rows": [a], "table": table}
 
 
-def measure_ray(results_dir: str | Path | None) -> dict[str, Any]:
+def measure_ray(results_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
     """Claim 4b's row from ``ray_scaling.json`` (keys ``efficiency``, optional ``efficiency_ci_low/high``,
     ``repeats``, ``cpu_count``, ``wall_s``), or nothing when the file is absent."""
     path = Path(results_dir) / RAY_FILE if results_dir is not None else None

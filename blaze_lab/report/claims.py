@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import math
-from pathlib import Path
+import os
 from typing import Any
 
 import pandas as pd
@@ -85,7 +85,9 @@ def where(rows: pd.DataFrame) -> str:
     return text
 
 
-def measure_claims(summary: pd.DataFrame, raw: pd.DataFrame, results_dir: str | Path | None = None) -> dict[str, Any]:
+def measure_claims(
+    summary: pd.DataFrame, raw: pd.DataFrame, results_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Every claim's verdict rows (``verdicts``) and the detail tables behind them (``details``: title -> frame)."""
     rows, raw_rows = claim_rows(summary), claim_rows(raw)
     serving = measure_serving(rows_of(rows, "serving"), rows_of(raw_rows, "serving")) if len(rows) else {}
@@ -191,7 +193,7 @@ def claims_figure(verdicts: pd.DataFrame) -> go.Figure:
     """Each measured claim on one axis: how many times over it holds (log scale, 1 = exactly the claimed value),
     with its 95% interval, coloured by verdict; a claim without an interval is a hollow marker."""
     by_key = {c.key: c for _, c in CLAIMS}
-    rows = []
+    rows: list[tuple[str, float, float, float, str]] = []
     for _, r in verdicts.iterrows():
         claim = by_key.get(str(r["claim"]))
         if claim is None or not isinstance(r["estimate"], int | float) or math.isnan(r["estimate"]):
@@ -200,7 +202,7 @@ def claims_figure(verdicts: pd.DataFrame) -> go.Figure:
         label = f"{r['#']} {r['metric'] if isinstance(r.get('metric'), str) else claim.key}"
         if str(r["claim"]) == "availability":
             label += " (live)" if "live" in str(r["measurement"]) else " (sim)"
-        rows.append((label, holds_by(claim, float(r["estimate"])), *ends, str(r["verdict"])))
+        rows.append((label, holds_by(claim, float(r["estimate"])), ends[0], ends[1], str(r["verdict"])))
     finite = [v for row in rows for v in row[1:4] if math.isfinite(v) and v > 0]
     axis = log_axis([*finite, 0.8, 1.25])
     top = 10 ** axis["range"][1] if "range" in axis else 10.0
@@ -246,7 +248,7 @@ HOW = (
 
 
 def claim_items(
-    summary: pd.DataFrame, raw: pd.DataFrame, results_dir: str | Path | None = None
+    summary: pd.DataFrame, raw: pd.DataFrame, results_dir: str | os.PathLike[str] | None = None
 ) -> list[tuple[str, Item]]:
     """The Claims section's items, or ``[]`` when the sweep has no ``claims…`` parts (module docstring)."""
     if claim_rows(summary).empty:
