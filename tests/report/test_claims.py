@@ -169,3 +169,11 @@ def test_report_has_a_claims_section_after_the_overview() -> None:
     assert 'id="section-s_claims"' in page
     assert page.index("section-s_overview") < page.index("section-s_claims") < page.index("section-s_serving")
     assert "not measured in this sweep" in page and "supported" in page
+
+
+def test_latency_claim_needs_the_throughput_winner_at_the_fixed_load() -> None:
+    summary, raw = serving_sweep([12.0, 12.6, 11.7], [0.4, 0.42, 0.39])
+    keep = summary["run_id"] != "best-fix"
+    found = measure_claims(summary[keep], raw[raw["run_id"] != "best-fix"])
+    assert found["verdicts"].loc[found["verdicts"]["claim"] == "latency", "verdict"].tolist() == [NOT_MEASURED]
+    assert any("claim 2 untested" in n for n in found["notes"])
