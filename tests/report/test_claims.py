@@ -177,3 +177,20 @@ def test_latency_claim_needs_the_throughput_winner_at_the_fixed_load() -> None:
     found = measure_claims(summary[keep], raw[raw["run_id"] != "best-fix"])
     assert found["verdicts"].loc[found["verdicts"]["claim"] == "latency", "verdict"].tolist() == [NOT_MEASURED]
     assert any("claim 2 untested" in n for n in found["notes"])
+
+
+def test_the_claims_spec_feeds_the_section() -> None:
+    """experiments/claims.yaml: every part is a ``claims…`` part, and its serving runs hold the naive baseline at the
+    saturation load and at a lower fixed load, beside batched settings measured at both."""
+    from blaze_lab.report.claims import PART_PREFIX
+    from blaze_lab.sweep.plan import expand
+    from blaze_lab.sweep.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "experiments" / "claims.yaml")
+    assert spec.parts and all(part.name.startswith(PART_PREFIX) for part in spec.parts)
+    serving = [run.config for run in expand(spec) if run.kind == "serving"]
+    top = max(c.rate_rps for c in serving)
+    naive = [c for c in serving if c.batching == "none" and c.dtype == "fp32"]
+    assert {c.rate_rps == top for c in naive} == {True, False}
+    batched = {(c.batching, c.max_batch_size, c.dtype, c.rate_rps == top) for c in serving if c.batching != "none"}
+    assert batched and all((b, s, d, not at_top) in batched for b, s, d, at_top in batched)
