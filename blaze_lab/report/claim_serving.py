@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from blaze_lab.metrics.claims import Claim, assess
+from blaze_lab.metrics.claims import NOT_MEASURED, Claim, assess
 from blaze_lab.metrics.compare import compare
 from blaze_lab.metrics.intervals import quantile_min_n
 from blaze_lab.report.rows import ok_rows
@@ -199,6 +199,9 @@ def _latency_at(
             row = assess(LATENCY, float(r["ratio"]), low, high, k, "replications")
             if note:
                 row["n_needed"] = math.nan
+            if not load < 1.0:  # the claim is about a load the baseline sustains: an overloaded one tests nothing
+                note = f"the baseline was overloaded here ({load:.2f}x its saturated rate): not the claim's condition"
+                row["verdict"], row["n_needed"] = NOT_MEASURED, math.nan
             row["note"] = note
             row["metric"] = f"{name} {qname}"
             row["measurement"] = (

@@ -148,8 +148,10 @@ def verdict_table_html(verdicts: pd.DataFrame) -> str:
                 extra = f" — about {int(need)} {row.get('unit') or 'units'} would decide it"
             elif need == math.inf:
                 extra = " — the estimate sits on the claimed value: no n decides it"
-            elif row.get("note"):
+            elif isinstance(row.get("note"), str) and row["note"]:
                 extra = f" — {row['note']}"
+        elif isinstance(row.get("note"), str) and row["note"]:
+            extra = f" — {row['note']}"
         n = row.get("n")
         n_text = "—" if n is None or (isinstance(n, float) and math.isnan(n)) else f"{int(n):,} {row['unit']}"
         metric = f"{row['metric']}: " if isinstance(row.get("metric"), str) and row["claim"] == "latency" else ""

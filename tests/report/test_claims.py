@@ -194,3 +194,12 @@ def test_the_claims_spec_feeds_the_section() -> None:
     assert {c.rate_rps == top for c in naive} == {True, False}
     batched = {(c.batching, c.max_batch_size, c.dtype, c.rate_rps == top) for c in serving if c.batching != "none"}
     assert batched and all((b, s, d, not at_top) in batched for b, s, d, at_top in batched)
+
+
+def test_latency_at_a_load_the_baseline_cannot_sustain_tests_nothing() -> None:
+    summary, raw = serving_sweep([12.0, 12.6, 11.7], [0.4, 0.42, 0.39])
+    fixed = summary["serving.rate_rps"] == FIXED
+    summary.loc[fixed, "serving.rate_rps"] = 5.0  # 5 req/s offered: above the baseline's 0.78 req/s at saturation
+    v = measure_claims(summary, raw)["verdicts"]
+    lat = v[v["claim"] == "latency"]
+    assert set(lat["verdict"]) == {NOT_MEASURED} and lat["note"].str.contains("overloaded").all()
