@@ -1,8 +1,9 @@
 """Claims 3 and 4 measured on router rows and the Ray scaling file: availability and linear scaling.
 
 - **availability** (claim 3): router summary rows with ``availability`` (requests answered ok within the SLO / all
-  requests) and its exact binomial interval ``availability_ci_low`` / ``availability_ci_high`` (Clopper–Pearson) over
-  ``availability_n`` requests. The headline is, per mode (``live``: real engine replicas; ``sim``), the row with the
+  requests) and its exact binomial interval ``availability_ci_low`` / ``availability_ci_high`` (Clopper–Pearson,
+  widened by the rows' design effect ``availability_deff`` when failures come in bursts) over ``availability_n``
+  requests. The headline is, per mode (``live``: real engine replicas; ``sim``), the row with the
   most requests; every row is in the detail table with its MTBF, restart time and breaker / health settings.
 - **linear scaling, simulated** (claim 4a): rows with ``max_rate_slo_rps`` per ``router.replicas``. Efficiency at N
   replicas = max rate(N) / (N · max rate(1)); its interval is the rows' own ``scaling_efficiency_ci_low/high`` when
@@ -103,7 +104,9 @@ def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
             "requests",
         )
         label = "live router over real engine replicas" if m == "live" else "simulated router"
-        a["measurement"] = f"{label} ({_scenario(row)}); Clopper–Pearson interval"
+        deff = float(row.get("availability_deff", math.nan))
+        widened = f", widened for bursts of failures (design effect {deff:.2g})" if deff > 1 else ""
+        a["measurement"] = f"{label} ({_scenario(row)}); exact binomial interval{widened}"
         a["run_ids"] = [str(row.get("run_id", ""))]
         out.append(a)
     return {"rows": out, "table": table}
