@@ -5,10 +5,10 @@
   widened by the rows' design effect ``availability_deff`` when failures come in bursts) over ``availability_n``
   requests. The headline is, per mode (``live``: real engine replicas; ``sim``), the row with the
   most requests; every row is in the detail table with its MTBF, restart time and breaker / health settings.
-- **linear scaling, simulated** (claim 4a): rows with ``max_rate_slo_rps`` per ``router.replicas``. Efficiency at N
-  replicas = max rate(N) / (N · max rate(1)); its interval is the rows' own ``scaling_efficiency_ci_low/high`` when
-  they carry them, else it is combined from the two max-rate intervals on the log scale (each interval's half-width
-  read as 1.96 standard errors, as for a normal estimate: an approximation the table names).
+- **linear scaling, simulated** (claim 4a): router rows of the saturation schedule (``max_rate_slo_rps``,
+  ``knee_rps``) per ``router.replicas`` and ``router.seed``. Efficiency at N replicas = mean max rate(N) / (N · mean
+  max rate(1)) with its paired-by-seed interval, from :func:`blaze_lab.router.scaling.replica_scaling`; the claim's
+  row is the largest N.
 - **linear scaling, Ray** (claim 4b): ``ray_scaling.json`` in the results folder (wall time of the same sweep on 1
   and 2 Ray workers, efficiency = wall(1) / (2 · wall(2)), the machine's core count as the ceiling).
 
@@ -31,7 +31,6 @@ from typing import Any
 import pandas as pd
 
 from blaze_lab.metrics.claims import Claim, assess
-from blaze_lab.metrics.intervals import log_ci
 from blaze_lab.report.rows import numeric, ok_rows
 
 AVAILABILITY = Claim(
@@ -50,15 +49,29 @@ SCALING = Claim(
     0.9,
 )
 RAY_FILE = "ray_scaling.json"
-SCENARIO = ("router.mode", "router.replica_engine", "router.replicas", "router.mtbf_s", "router.restart_s",
-            "router.breaker", "router.health_interval_s", "router.strategy")  # fmt: skip
+SCENARIO = (
+    "router.mode",
+    "router.replica_engine",
+    "router.replicas",
+    "router.mtbf_s",
+    "router.restart_s",
+    "router.breaker",
+    "router.health_interval_s",
+    "router.max_ejection_fraction",
+    "router.max_attempts",
+    "router.retry_budget_ratio",
+    "router.strategy",
+)
 
 
 def _scenario(row: pd.Series) -> str:
     parts = []
     for col in SCENARIO:
         if col in row.index and pd.notna(row[col]):
-            parts.append(f"{col.split('.', 1)[1]}={row[col]}")
+            value = row[col]
+            parts.append(
+                f"{col.split('.', 1)[1]}={value:g}" if isinstance(value, float) else f"{col.split('.', 1)[1]}={value}"
+            )
     return ", ".join(parts)
 
 
@@ -113,48 +126,42 @@ def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
 
 
 def _efficiency_table(rows: pd.DataFrame) -> pd.DataFrame:
-    by_n = rows.assign(replicas=numeric(rows, "router.replicas")).dropna(subset=["replicas"])
-    by_n = by_n.sort_values("replicas").drop_duplicates("replicas")
-    one = by_n[by_n["replicas"] == by_n["replicas"].min()].iloc[0]
-    r1, lo1, hi1 = (
-        float(one.get(k, math.nan)) for k in ("max_rate_slo_rps", "max_rate_slo_ci_low", "max_rate_slo_ci_high")
-    )
-    n1 = float(one["replicas"])
-    out = []
-    for _, row in by_n.iterrows():
-        rate = float(row.get("max_rate_slo_rps", math.nan))
-        eff = rate * n1 / (float(row["replicas"]) * r1) if r1 > 0 else math.nan
-        if "scaling_efficiency_ci_low" in row.index and pd.notna(row.get("scaling_efficiency_ci_low")):
-            eff = float(row.get("scaling_efficiency", eff))
-            low, high = float(row["scaling_efficiency_ci_low"]), float(row["scaling_efficiency_ci_high"])
-            method = "rows"
-        else:
-            lo, hi = float(row.get("max_rate_slo_ci_low", math.nan)), float(row.get("max_rate_slo_ci_high", math.nan))
-            se2 = sum(((math.log(h) - math.log(v)) / (2 * 1.96)) ** 2 if v > 0 and h > 0 else math.nan
-                      for v, h in ((lo, hi), (lo1, hi1)))  # fmt: skip
-            same = row["replicas"] == n1
-            low, high = (math.nan, math.nan) if same else log_ci(math.log(eff) if eff > 0 else math.nan, math.sqrt(se2),
-                                                        1e9, 0.95)  # fmt: skip
-            method = "reference" if same else "max-rate intervals, log scale, normal approx."
-        out.append({"replicas": int(row["replicas"]), "max_rate_slo_rps": rate, "knee_rps": row.get("knee_rps"),
-                    "efficiency": eff, "ci_low": low, "ci_high": high, "method": method})  # fmt: skip
-    return pd.DataFrame(out)
+    """Per replica count: mean max rate meeting the SLO over seeds and the efficiency with its paired interval
+    (:func:`blaze_lab.router.scaling.replica_scaling`), in the section's column names."""
+    from blaze_lab.router.scaling import replica_scaling
+
+    varying = [c for c in rows.columns if c.startswith("router.") and c not in ("router.replicas", "router.seed")
+               and rows[c].astype(str).nunique() > 1]  # fmt: skip
+    table = replica_scaling(rows.drop(columns=varying))  # rows of one scaling part: nothing else should vary
+    names = {
+        "max_rate_slo_rps_mean": "max_rate_slo_rps",
+        "max_rate_slo_rps_mean_ci_low": "rate_ci_low",
+        "max_rate_slo_rps_mean_ci_high": "rate_ci_high",
+        "knee_rps_mean": "knee_rps",
+        "scaling_efficiency": "efficiency",
+        "scaling_efficiency_ci_low": "ci_low",
+        "scaling_efficiency_ci_high": "ci_high",
+    }
+    keep = ["replicas", "seeds", *names.values(), "censored_runs"]
+    return table.rename(columns=names)[keep]
 
 
 def measure_scaling(summary: pd.DataFrame) -> dict[str, Any]:
     """Claim 4a's row (efficiency at the most replicas) and the efficiency-by-replicas table (module docstring)."""
     rows = ok_rows(summary)
-    if rows.empty or "max_rate_slo_rps" not in rows.columns or "router.replicas" not in rows.columns:
+    needed = ("max_rate_slo_rps", "knee_rps", "router.replicas", "router.seed")
+    if rows.empty or not set(needed) <= set(rows.columns):
         return {"rows": [], "table": None}
-    rows = rows[numeric(rows, "max_rate_slo_rps").notna()]
+    rows = rows[numeric(rows, "max_rate_slo_rps").notna() | numeric(rows, "knee_rps").notna()]
     if numeric(rows, "router.replicas").nunique() < 2:
         return {"rows": [], "table": None}
     table = _efficiency_table(rows)
     last = table.iloc[-1]
-    a = assess(SCALING, float(last["efficiency"]), float(last["ci_low"]), float(last["ci_high"]), math.nan, "")
+    seeds = float(last["seeds"])
+    a = assess(SCALING, float(last["efficiency"]), float(last["ci_low"]), float(last["ci_high"]), seeds, "seeds")
     a["measurement"] = (
         f"simulated: max request rate meeting the SLO at {int(table['replicas'].iloc[0])} → {int(last['replicas'])} "
-        f"replicas ({last['max_rate_slo_rps']:.3g} vs {table['max_rate_slo_rps'].iloc[0]:.3g} req/s)"
+        f"replicas ({last['max_rate_slo_rps']:.3g} vs {table['max_rate_slo_rps'].iloc[0]:.3g} req/s), paired by seed"
     )
     a["run_ids"] = []
     return {"rows": [a], "table": table}
