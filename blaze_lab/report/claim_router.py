@@ -64,9 +64,9 @@ SCENARIO = (
 )
 
 
-def _scenario(row: pd.Series) -> str:
+def _scenario(row: pd.Series, columns: tuple[str, ...] = SCENARIO) -> str:
     parts = []
-    for col in SCENARIO:
+    for col in columns:
         if col in row.index and pd.notna(row[col]):
             value = row[col]
             parts.append(
@@ -81,6 +81,8 @@ def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
     if rows.empty or "availability" not in rows.columns:
         return {"rows": [], "table": None}
     rows = rows[numeric(rows, "availability").notna()]
+    if "router.schedule" in rows.columns:  # a saturation schedule's rows measure capacity, not recovery
+        rows = rows[rows["router.schedule"].astype(str) != "saturation"]
     if rows.empty:
         return {"rows": [], "table": None}
     n = numeric(rows, "availability_n")
@@ -119,7 +121,7 @@ def measure_availability(summary: pd.DataFrame) -> dict[str, Any]:
         label = "live router over real engine replicas" if m == "live" else "simulated router"
         deff = float(row.get("availability_deff", math.nan))
         widened = f", widened for bursts of failures (design effect {deff:.2g})" if deff > 1 else ""
-        a["measurement"] = f"{label} ({_scenario(row)}); exact binomial interval{widened}"
+        a["measurement"] = f"{label} ({_scenario(row, SCENARIO[1:5])}); exact binomial interval{widened}"
         a["run_ids"] = [str(row.get("run_id", ""))]
         out.append(a)
     return {"rows": out, "table": table}

@@ -233,7 +233,12 @@ def claims_figure(verdicts: pd.DataFrame) -> go.Figure:
         "How many times over each claim holds (95% interval; > 1 holds, < 1 falls short)",
         height=140 + 34 * len(rows),
         xaxis={**axis, "title": "measured ÷ claimed (throughput, efficiency); claimed ÷ measured (latency, shortfall)"},
-        yaxis={"autorange": "reversed", "type": "category"},
+        yaxis={
+            "autorange": "reversed",
+            "type": "category",
+            "categoryorder": "array",
+            "categoryarray": [row[0] for row in rows],
+        },
         legend={"orientation": "h", "y": -0.35},
     )
     return fig
