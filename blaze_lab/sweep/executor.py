@@ -151,7 +151,7 @@ def execute_group(task: GroupTask) -> GroupOutput:
         }
         error = None
         try:
-            with kernel_environment():  # thread settings that survive a shared machine (see kernel_env)
+            with kernel_environment():  # thread count that survives a shared machine (see kernel_env)
                 papermill.execute_notebook(
                     task.notebook,
                     str(out / EXECUTED),
