@@ -178,10 +178,11 @@ class ExactHeap:
     run other configs serves the same temporaries from its heap, where fragmentation decides the peak: measured on
     SmolLM2 with bitsandbytes 8-bit at batch 8, the same config read 288 or 349 MB alone and 271–369 MB after
     others. Inside this region the threshold is pinned at its 128 KiB floor, so every large temporary is its own
-    mapping and the peak is the live set (all eight configs of benchmarks/memory_isolation.py within 5% of their
-    isolated runs). It costs speed (+3–10% at batch 1, +15–26% at batch 8: each temporary is faulted in anew), so
-    only an untimed memory-probe call runs inside it; on exit the threshold is pinned at the 32 MiB ceiling (the
-    speed of a warmed-up process) so later timed calls do not depend on history either. No-op without glibc.
+    mapping and the peak is the live set (with the floor for a whole process, all eight configs of
+    benchmarks/memory_isolation.py agreed with their isolated runs within 5%). It costs speed (+3–10% at batch 1,
+    +15–26% at batch 8: each temporary is faulted in anew), so only an untimed memory-probe call runs inside it; on
+    exit the threshold is pinned at the 32 MiB ceiling (the speed of a warmed-up process) so later timed calls do
+    not depend on history either. No-op without glibc.
 
     >>> with ExactHeap():
     ...     block = bytearray(1_000_000)
