@@ -22,10 +22,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from blaze_lab.errors import ConfigError, ReportError
-from blaze_lab.report.html import frame_html, generated_at, load_sweep, page_html, sweep_html
+from blaze_lab.errors import ConfigError
+from blaze_lab.report.html import frame_html, generated_at, load_sweep, page_html, publish_page, sweep_html
 from blaze_lab.report.overview import groups_line
-from blaze_lab.report.png import export_pngs
 
 
 def default_path(results_dirs: Sequence[Path]) -> Path:
@@ -100,22 +99,16 @@ def write_combined_report(
     target = Path(out) if out is not None else default_path(dirs)
     figures: dict[str, go.Figure] = {}
     page = build_combined(dirs, figures)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if static:
-        pngs = export_pngs(figures, target.parent / f"{target.stem}-figures", echo=echo)
-        if not pngs:
-            raise ReportError("a static report needs PNG export, and no Chromium was found")
-        page = build_combined(dirs, static={p.stem: p.read_bytes() for p in pngs})
-        png = False
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, target)
-    if png:
-        try:
-            export_pngs(figures, target.parent / f"{target.stem}-figures", echo=echo)
-        except ReportError as exc:  # the HTML is complete: a PNG failure is only a warning
-            echo(f"warning: {exc} (the HTML report is complete; PNGs were not written)")
-    return target
+    return publish_page(
+        target,
+        page,
+        figures,
+        target.parent / f"{target.stem}-figures",
+        static=static,
+        png=png,
+        echo=echo,
+        rebuild=lambda images: build_combined(dirs, static=images),
+    )
 
 
 __all__ = ["build_combined", "default_path", "sweeps_table", "write_combined_report"]

@@ -349,20 +349,40 @@ def write_report(
     page_title = title or f"{name} — blaze_lab report"
     page = build_report(summary, raw, manifest, title=page_title, figures=figures, groups=groups, results_dir=results)
     target = Path(out) if out is not None else results / "report.html"
+    return publish_page(
+        target, page, figures, target.parent / "figures", static=static, png=png, echo=echo,
+        rebuild=lambda images: build_report(
+            summary, raw, manifest, title=page_title, static=images, groups=groups, results_dir=results
+        ),
+    )  # fmt: skip
+
+
+def publish_page(
+    target: Path,
+    page: str,
+    figures: dict[str, go.Figure],
+    figures_dir: Path,
+    *,
+    static: bool,
+    png: bool,
+    echo: Callable[[str], None],
+    rebuild: Callable[[dict[str, bytes]], str],
+) -> Path:
+    """Write ``page`` to ``target`` atomically; with ``static``, first export the figures to PNGs and write the page
+    ``rebuild`` makes with them embedded; otherwise export PNGs after the page (a failure there is only a warning)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if static:
-        pngs = export_pngs(figures, target.parent / "figures", echo=echo)
+        pngs = export_pngs(figures, figures_dir, echo=echo)
         if not pngs:
             raise ReportError("a static report needs PNG export, and no Chromium was found")
-        images = {p.stem: p.read_bytes() for p in pngs}
-        page = build_report(summary, raw, manifest, title=page_title, static=images, groups=groups, results_dir=results)
+        page = rebuild({p.stem: p.read_bytes() for p in pngs})
         png = False
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, target)
     if png:
         try:
-            export_pngs(figures, target.parent / "figures", echo=echo)
+            export_pngs(figures, figures_dir, echo=echo)
         except ReportError as exc:  # the HTML report is written and complete: a PNG failure is only a warning
             echo(f"warning: {exc} (the HTML report is complete; PNGs were not written)")
     return target

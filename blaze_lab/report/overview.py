@@ -185,11 +185,11 @@ def ci_sources(rows: pd.DataFrame, roots: list[str]) -> list[str] | None:
     out = []
     for (_, row), k in zip(rows.iterrows(), reps, strict=True):
         texts = {
-            c[: -len("_ci_source")]: (f"between {int(k)} replications" if "between" in str(row[c]) else "within run")
+            c[: -len("_ci_source")]: f"between {int(k)} replications" if "between" in row[c] else "within run"
             for c in columns
-            if isinstance(row[c], str) or not (k == k and k > 1)
+            if isinstance(row[c], str)
         }
-        kinds = set(texts.values()) or {"within run"}
+        kinds = set(texts.values()) or {"within run"}  # a row that ran once has no source column values
         out.append(kinds.pop() if len(kinds) == 1 else "; ".join(f"{column_header(m)}: {t}" for m, t in texts.items()))
     return out
 
