@@ -10,6 +10,7 @@ the machine hits all alike; the printed figures are medians over rounds and the 
 setting / default.
 
     .venv/bin/python benchmarks/thread_contention.py --rounds 2 --calls 6
+    .venv/bin/python benchmarks/thread_contention.py --ambient --calls 3 --hog-limit-s 150   # under the current load
 
 Run it on an otherwise idle machine: the quiet figures assume nothing else competes.
 """
@@ -79,13 +80,36 @@ def _measure(env_extra: dict[str, str], calls: int, batch: int, busy: bool, hog_
     return result
 
 
+def ambient(args: argparse.Namespace) -> None:
+    """Each setting under the machine's own load, per round; a process that outlives the limit is reported as such."""
+    for r in range(args.rounds):
+        names = list(SETTINGS) if r % 2 == 0 else list(reversed(SETTINGS))
+        for name in names:
+            load = os.getloadavg()[0]
+            try:
+                res = _measure(SETTINGS[name], args.calls, args.batch_size, False, args.hog_limit_s)
+                text = f"{res['median_s']:.2f} s"
+            except subprocess.TimeoutExpired:
+                text = f"> {args.hog_limit_s:g} s for {args.calls + 2} calls"
+            print(f"round {r} {name:38s} median {text:>24s}  load {load:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--calls", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--hog-limit-s", type=float, default=300.0, help="the competitor never outlives this")
+    parser.add_argument(
+        "--ambient",
+        action="store_true",
+        help="start no competitor: measure each setting under whatever already runs on the machine (its load is "
+        "printed), ABC then CBA, a process past --hog-limit-s counted as a collapse instead of an error",
+    )
     args = parser.parse_args()
+    if args.ambient:
+        ambient(args)
+        return
     figures: dict[tuple[str, bool], list[float]] = {}
     spec = ""
     for r in range(args.rounds):
