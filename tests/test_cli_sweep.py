@@ -116,7 +116,7 @@ def test_dry_run_of_the_quickstart_is_one_compact_table_per_part(tmp_path: Path)
 
 
 def test_report_over_two_sweeps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("blaze_lab.report.combined.export_pngs", lambda *a, **k: [])
+    monkeypatch.setattr("blaze_lab.report.html.export_pngs", lambda *a, **k: [])
     for name in ("a", "b"):
         shutil.copytree(SAMPLE, tmp_path / name)
         manifest = json.loads((tmp_path / name / "manifest.json").read_text())
