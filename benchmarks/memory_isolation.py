@@ -4,17 +4,21 @@ Runs the README's SmolLM2 configs (fp32, bf16, bnb-8bit, bnb-nf4 at batch 1 and 
 ``LLMEngine.benchmark`` call in this process (as the README does), and each alone in a fresh Python process. For
 every config it prints ``peak_rss_increase_bytes`` (peak RSS minus the RSS before the config's model was loaded) and
 ``rss_anon_increase_bytes`` (anonymous memory only: without the file-backed pages of a memory-mapped checkpoint)
-from both, and their ratio; the goal is every ratio within 5% of 1. It also checks that on CPU the nf4 model's
+from both, and their ratio; the goal is every ratio within 5% of 1. ``--alone-runs N`` measures each config alone in
+N fresh processes and compares with their median, printing their range too: a config whose isolated figure itself
+varies from process to process cannot be judged by one isolated run. It also checks that on CPU the nf4 model's
 peak increase is below fp32's. Timing is irrelevant here (3 measured calls, no CI target), so a busy machine does
 not change the figures.
 
     .venv/bin/python benchmarks/memory_isolation.py
+    .venv/bin/python benchmarks/memory_isolation.py --only bnb-8bit --alone-runs 5
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 
@@ -48,6 +52,7 @@ def main() -> None:
     parser.add_argument(
         "--only", default=None, help="comma-separated dtypes/quantizations to keep, e.g. fp32,bnb-8bit (default: all)"
     )
+    parser.add_argument("--alone-runs", type=int, default=1, help="fresh isolated processes per config (median)")
     args = parser.parse_args()
     from blaze_lab.engines.llm import LLMEngine
     from blaze_lab.engines.llm.quality import QualitySettings
@@ -56,23 +61,35 @@ def main() -> None:
     cfgs = configs(args.model, args.only.split(",") if args.only else None)
     settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
     together, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
-    print(f"{'config':28s} {'together MB':>12s} {'alone MB':>10s} {'ratio':>7s}  {'anon tog.':>9s} {'anon alone':>10s}")
+    print(
+        f"{'config':28s} {'together MB':>12s} {'alone MB':>10s} {'ratio':>7s}  {'anon tog.':>9s} {'anon alone':>10s}"
+        + ("  alone range MB" if args.alone_runs > 1 else "")
+    )
     worst = 0.0
     by_name: dict[str, float] = {}
     for cfg, (_, row) in zip(cfgs, together.iterrows(), strict=True):
-        out = subprocess.run(
-            [sys.executable, "-c", _ONE, json.dumps(cfg.to_dict())],  # type: ignore[attr-defined]
-            capture_output=True, text=True, check=True,
-        )
-        alone = json.loads(out.stdout.strip().splitlines()[-1])
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", _ONE, json.dumps(cfg.to_dict())],  # type: ignore[attr-defined]
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip().splitlines()[-1]
+            )
+            for _ in range(args.alone_runs)
+        ]
+        alone = {k: statistics.median(r[k] for r in runs) for k in COLUMNS}
         name = f"{cfg.dtype}/{cfg.quantization}/bs{cfg.batch_size}"  # type: ignore[attr-defined]
         tog = float(row["peak_rss_increase_bytes"])
         ratio = tog / alone["peak_rss_increase_bytes"]
         worst = max(worst, abs(ratio - 1))
         by_name[name] = alone["peak_rss_increase_bytes"]
+        peaks = sorted(r["peak_rss_increase_bytes"] / 1e6 for r in runs)
         print(
             f"{name:28s} {tog / 1e6:12.1f} {alone['peak_rss_increase_bytes'] / 1e6:10.1f} {ratio:7.3f}  "
-            f"{float(row['rss_anon_increase_bytes']) / 1e6:9.1f} {alone['rss_anon_increase_bytes'] / 1e6:10.1f}",
+            f"{float(row['rss_anon_increase_bytes']) / 1e6:9.1f} {alone['rss_anon_increase_bytes'] / 1e6:10.1f}"
+            + (f"  {peaks[0]:.1f}–{peaks[-1]:.1f}" if len(peaks) > 1 else ""),
             flush=True,
         )
     print(f"\nlargest |together/alone - 1| = {worst:.1%} (goal <= 5%)")

@@ -5,7 +5,9 @@ interleaved order, the stop rule, failures and the frames. Configs sharing a pip
 (attention slicing, VAE slicing/tiling, scheduler): each call re-applies its own config's settings first
 (:meth:`DiffusionEngine.prepare` does nothing when they are already applied), so interleaving never measures one
 config with another's settings. Memory is measured as for the LLM kind: other models evicted and the device
-cleaned before a new load, the pre-load baseline kept for ``peak_rss_increase_bytes``. Throughput is the ratio
+cleaned before a new load, the pre-load baseline kept for ``peak_rss_increase_bytes``; on CPU the config's peaks
+come from one untimed memory-probe call under :class:`~blaze_lab.metrics.memory.ExactHeap` before its first measured
+call (glibc's heap makes per-call peaks depend on what ran earlier in the process). Throughput is the ratio
 estimator ``images_per_s`` = total images / total seconds; per-step latency is pooled over every step of every
 measured call.
 
@@ -28,7 +30,7 @@ from blaze_lab.engines.diffusion.config import DiffusionConfig
 from blaze_lab.engines.diffusion.images import image_columns
 from blaze_lab.engines.diffusion.quality import RANDOM_WEIGHTS_NOTE, DiffusionQualitySettings
 from blaze_lab.metrics.measurer import MetricSpec, Ratio
-from blaze_lab.metrics.memory import MEMORY_COLUMNS, MemoryTracker, clean_device, process_memory
+from blaze_lab.metrics.memory import MEMORY_COLUMNS, ExactHeap, MemoryTracker, clean_device, process_memory
 from blaze_lab.metrics.stats import STAT_SUFFIXES, summarize
 
 if TYPE_CHECKING:
@@ -57,11 +59,19 @@ class DiffusionTrial:
         self.steps: list[float] = []
         self.images: list[np.ndarray] = []
         self.method = ""
+        self.memory: dict[str, Any] | None = None  # CPU: the memory probe's peaks (see call)
 
     def call(self, iteration: int) -> dict[str, Any]:
         engine = self.measurer.engine
         engine.prepare(self.cfg)  # this config's run-time settings (another config may have run in between)
-        with MemoryTracker(self.loaded.device, baseline=self.measurer.baseline(self.cfg)) as mem:
+        cuda = self.loaded.device.startswith("cuda")
+        if iteration >= 0 and self.memory is None and not cuda:
+            # As for the LLM kind: the CPU peaks come from one extra, untimed call under ExactHeap after warm-up.
+            with ExactHeap(), MemoryTracker(self.loaded.device, baseline=self.measurer.baseline(self.cfg)) as probe:
+                engine.run_call(self.loaded, self.cfg, [self.cfg.prompt], [self.cfg.seed])
+            self.memory = {k: v for k, v in probe.result().items() if k in MEMORY_COLUMNS}
+        # Timed CPU calls skip the heap trim (their peaks are not reported; a trimmed heap re-faults temporaries).
+        with MemoryTracker(self.loaded.device, baseline=self.measurer.baseline(self.cfg), trim=cuda) as mem:
             result = engine.run_call(self.loaded, self.cfg, [self.cfg.prompt], [self.cfg.seed])
         row = result.timings.row()
         row["images_per_s_call"] = row.pop("images_per_s")
@@ -76,6 +86,8 @@ class DiffusionTrial:
         pooled = summarize(self.steps)
         cols: dict[str, Any] = {f"step_latency_s_{k}": pooled.get(k, math.nan) for k in STAT_SUFFIXES}
         cols.update(n_steps=pooled["n"], timer=self.method)
+        if self.memory is not None:
+            cols.update(self.memory)  # CPU peaks: the probe's, not the timed calls' (their heap has history)
         m = self.measurer
         if m.quality.enabled and self.images:
             cols.update(m.engine.quality_or_note(self.cfg, self.images, m.reference))

@@ -236,11 +236,17 @@ class LLMEngine(CachedModelEngine):
         batch: Any,
         timer: TokenTimer,
         baseline: dict[str, float] | None = None,
+        *,
+        exact_memory: bool = True,
     ) -> dict[str, Any]:
-        """One measured generate call with every metric on (what ``benchmarks/llm_overhead.py`` times)."""
+        """One measured generate call with every metric on (what ``benchmarks/llm_overhead.py`` times).
+
+        ``exact_memory=False`` skips the heap trim before the call (see :class:`MemoryTracker`): for timed CPU calls,
+        whose reported peaks come from the memory probe instead.
+        """
         from blaze_lab.engines.llm.measure import iteration_metrics
 
-        with MemoryTracker(loaded.device, baseline=baseline) as mem:
+        with MemoryTracker(loaded.device, baseline=baseline, trim=exact_memory) as mem:
             timer.start()
             self._generate(loaded, cfg, batch, cfg.new_tokens, timer, exact=True)
         t = timer.timings()

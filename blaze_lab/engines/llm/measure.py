@@ -75,9 +75,17 @@ class LLMTrial:
         return row
 
     def _iteration(self, exact_heap: bool = False) -> dict[str, Any]:
+        # CPU calls other than the probe skip the heap trim: their peaks are not reported (the probe's are), and a
+        # trimmed heap would make every timed call fault its temporaries in again.
+        exact = exact_heap or self.loaded.device.startswith("cuda")
         with ExactHeap() if exact_heap else contextlib.nullcontext():
             row = self.measurer.engine.instrumented_iteration(
-                self.loaded, self.cfg, self.batch, self.timer, baseline=self.measurer.baseline(self.cfg)
+                self.loaded,
+                self.cfg,
+                self.batch,
+                self.timer,
+                baseline=self.measurer.baseline(self.cfg),
+                exact_memory=exact,
             )
         if exact_heap:
             row.pop("_itl")

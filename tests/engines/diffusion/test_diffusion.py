@@ -257,3 +257,26 @@ def test_a_memory_error_in_one_config_is_an_oom_row_and_the_group_completes(
     assert list(summary["run_id"]) == [c.config_hash() for c in configs]
     assert list(summary["status"]) == ["oom", "ok", "ok"] and summary.loc[0, "error_type"] == "MemoryError"
     assert set(raw["run_id"]) == {c.config_hash() for c in configs[1:]}
+
+
+def test_cpu_peaks_come_from_one_untimed_memory_probe(
+    engine: DiffusionEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blaze_lab.engines.diffusion import measure
+    from blaze_lab.metrics.memory import MemoryTracker
+
+    trackers: list[MemoryTracker] = []
+
+    class Spy(MemoryTracker):
+        def __enter__(self) -> MemoryTracker:
+            trackers.append(self)
+            return super().__enter__()
+
+    monkeypatch.setattr(measure, "MemoryTracker", Spy)
+    configs = [TINY, TINY.replace(vae_slicing=True)]  # two configs, one pipeline: interleaved calls
+    summary, raw = engine.benchmark(configs, measure=FAST, progress=False)
+    assert (raw.groupby("run_id")["warmup"].apply(lambda w: int((~w.astype(bool)).sum())) == 2).all()
+    probes = [t for t in trackers if t.trim]  # the probe trims the heap first; timed CPU calls do not
+    assert len(probes) == 2 and len(trackers) == len(raw) + 2  # every raw call, plus one probe per config
+    peaks = sorted(p.result()["peak_rss_increase_bytes"] for p in probes)
+    assert sorted(summary["peak_rss_increase_bytes"]) == peaks and peaks[0] > 0

@@ -162,7 +162,15 @@ def test_cpu_peaks_come_from_one_untimed_memory_probe(
             probes.append(row)
         return row
 
+    trims: list[bool] = []
+    real_call = LLMEngine.instrumented_iteration
+
+    def spy_call(self: LLMEngine, *args: object, exact_memory: bool = True, **kwargs: object) -> dict:
+        trims.append(exact_memory)
+        return real_call(self, *args, exact_memory=exact_memory, **kwargs)  # type: ignore[arg-type]
+
     monkeypatch.setattr(measure.LLMTrial, "_iteration", spy)
+    monkeypatch.setattr(LLMEngine, "instrumented_iteration", spy_call)
     cfg = LLMConfig(model=TINY, device="cpu", batch_size=2, new_tokens=4, prompt_tokens=8)
     settings = MeasureSettings(warmup=warmup, min_iters=3, max_iters=3, target_ci_rel=None)
     summary, raw = engine.benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
@@ -170,4 +178,6 @@ def test_cpu_peaks_come_from_one_untimed_memory_probe(
     assert len(probes) == 1  # one probe per config, after warm-up, whatever the warm-up
     row = summary.iloc[0]
     assert row["peak_rss_increase_bytes"] == probes[0]["peak_rss_increase_bytes"] > 0
+    # only the probe trims the heap first: timed CPU calls would otherwise fault their temporaries in again
+    assert trims.count(True) == 1 and len(trims) == len(raw) + 1
     assert "_itl" not in raw.columns
