@@ -70,16 +70,20 @@ def build_combined(results_dirs: Sequence[str | os.PathLike[str]], figures: dict
         if name in names:  # two folders of sweeps with one name (results/a/quick, results/b/quick): say which
             name = str(folder)
         names.append(name)
-        loaded.append((name, summary, raw, manifest, groups))
+        loaded.append((name, summary, raw, manifest, groups, folder))
     title = title or f"{len(dirs)} sweeps: {', '.join(names)} — blaze_lab report"
     when = generated_at()
     stems: dict[str, go.Figure] = {}
     anchors: dict[str, go.Figure] = {}
     body = [f"<h1>{html.escape(title)}</h1>", f'<p>Report generated {html.escape(when)}.</p>',
-            sweeps_table([(n, s, m, g) for n, s, _, m, g in loaded])]  # fmt: skip
-    for name, summary, raw, manifest, groups in loaded:
+            sweeps_table([(n, s, m, g) for n, s, _, m, g, _ in loaded])]  # fmt: skip
+    for name, summary, raw, manifest, groups, folder in loaded:
         body.append(f'<article id="sweep-{_id(name)}">')
-        part = sweep_html(summary, raw, manifest, f"Sweep {name}", when, groups, stems, anchors, static, prefix=name)
+        # each sweep's own folder: the Claims section reads files kept beside its results (ray_scaling.json)
+        part = sweep_html(
+            summary, raw, manifest, f"Sweep {name}", when, groups, stems, anchors, static, prefix=name,
+            results_dir=folder,
+        )  # fmt: skip
         body += [*part, "</article>"]
     if figures is not None:
         figures.update(stems)

@@ -210,3 +210,17 @@ def test_latency_at_a_load_the_baseline_cannot_sustain_tests_nothing() -> None:
     v = measure_claims(summary, raw)["verdicts"]
     lat = v[v["claim"] == "latency"]
     assert set(lat["verdict"]) == {NOT_MEASURED} and lat["note"].str.contains("overloaded").all()
+
+
+def test_a_page_of_several_sweeps_reads_each_sweeps_own_ray_file(tmp_path: Path) -> None:
+    import shutil
+
+    from blaze_lab.report.combined import build_combined
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    claims, other = tmp_path / "claims", tmp_path / "quickstart"
+    shutil.copytree(data / "claims_sweep", claims)
+    shutil.copytree(data / "quickstart_sweep", other)
+    assert "Claim 4b: Ray executor" not in build_combined([claims, other])
+    (claims / "ray_scaling.json").write_text(json.dumps({"efficiency": 0.98, "repeats": 1, "cpu_count": 2}))
+    assert "Claim 4b: Ray executor" in build_combined([claims, other])
