@@ -220,7 +220,7 @@ class MemoryTracker:
     ``peak_rss_increase_bytes`` and ``rss_anon_increase_bytes``. ``trim`` (default) returns freed heap memory to the
     OS first, so the RSS peak starts from live memory; pass False for a timed call whose RSS peak is not reported
     (CPU calls after the memory probe): a trimmed heap makes the call fault its temporaries in again, which
-    measured +1.4% on a 0.1 s SmolLM2 call (``benchmarks/llm_overhead.py --new-tokens 2``).
+    measured +1–2% on a 0.1 s SmolLM2 call (``benchmarks/heap_trim_cost.py``).
     """
 
     def __init__(
