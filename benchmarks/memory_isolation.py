@@ -6,17 +6,20 @@ every config it prints ``peak_rss_increase_bytes`` (peak RSS minus the RSS befor
 ``rss_anon_increase_bytes`` (anonymous memory only: without the file-backed pages of a memory-mapped checkpoint)
 from both, and their ratio; the goal is every ratio within 5% of 1. ``--alone-runs N`` measures each config alone in
 N fresh processes and compares with their median, printing their range too: a config whose isolated figure itself
-varies from process to process cannot be judged by one isolated run. It also checks that on CPU the nf4 model's
-peak increase is below fp32's. Timing is irrelevant here (3 measured calls, no CI target), so a busy machine does
-not change the figures.
+varies from process to process cannot be judged by one isolated run; ``--together-runs N`` likewise runs the
+configs together in N fresh processes (the together figure is then their median). It also checks that on CPU the
+nf4 model's peak increase is below fp32's. Timing is irrelevant here (3 measured calls, no CI target), so a busy
+machine does not change the figures.
 
     .venv/bin/python benchmarks/memory_isolation.py
     .venv/bin/python benchmarks/memory_isolation.py --only bnb-8bit --alone-runs 5
+    .venv/bin/python benchmarks/memory_isolation.py --alone-runs 5 --together-runs 5
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import statistics
 import subprocess
@@ -25,17 +28,27 @@ import sys
 COLUMNS = ("peak_rss_increase_bytes", "rss_anon_increase_bytes", "peak_rss_bytes")
 PAIRS = [("fp32", "none"), ("bf16", "none"), ("fp32", "bnb-8bit"), ("fp32", "bnb-nf4")]
 
-_ONE = r"""
+_RUN = r"""
 import json, sys
 from blaze_lab.engines.llm import LLMConfig, LLMEngine
 from blaze_lab.engines.llm.quality import QualitySettings
 from blaze_lab.metrics import MeasureSettings
-cfg = LLMConfig.from_dict(json.loads(sys.argv[1]))
+cfgs = [LLMConfig.from_dict(c) for c in json.loads(sys.argv[1])]
 settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
-summary, _ = LLMEngine().benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
-row = summary.iloc[0]
-print(json.dumps({k: float(row[k]) for k in COLUMNS}))
+summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
+print(json.dumps([{k: float(row[k]) for k in COLUMNS} for _, row in summary.iterrows()]))
 """.replace("COLUMNS", repr(COLUMNS))
+
+
+def _subprocess_rows(cfgs: list[object]) -> list[dict[str, float]]:
+    """The configs measured together in one fresh process (one config: measured alone)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _RUN, json.dumps([c.to_dict() for c in cfgs])],  # type: ignore[attr-defined]
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def configs(model: str, quantizations: list[str] | None = None) -> list[object]:
@@ -53,43 +66,52 @@ def main() -> None:
         "--only", default=None, help="comma-separated dtypes/quantizations to keep, e.g. fp32,bnb-8bit (default: all)"
     )
     parser.add_argument("--alone-runs", type=int, default=1, help="fresh isolated processes per config (median)")
+    parser.add_argument(
+        "--together-runs",
+        type=int,
+        default=1,
+        help="1: all configs together in this process; N > 1: in N fresh processes, compared by their median",
+    )
     args = parser.parse_args()
     from blaze_lab.engines.llm import LLMEngine
     from blaze_lab.engines.llm.quality import QualitySettings
     from blaze_lab.metrics import MeasureSettings
 
     cfgs = configs(args.model, args.only.split(",") if args.only else None)
-    settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
-    together, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
+    together_runs: list[list[dict[str, float]]] = []
+    if args.together_runs <= 1:  # in this process, as the README example does
+        settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
+        quality = QualitySettings(enabled=False)
+        summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=quality, progress=False)  # type: ignore[arg-type]
+        together_runs.append([{k: float(row[k]) for k in COLUMNS} for _, row in summary.iterrows()])
+    # Memory figures do not depend on the machine's load: two subprocesses at a time.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        n_together = args.together_runs if args.together_runs > 1 else 0
+        tog_jobs = [pool.submit(_subprocess_rows, cfgs) for _ in range(n_together)]
+        alone_jobs = [[pool.submit(_subprocess_rows, [cfg]) for _ in range(args.alone_runs)] for cfg in cfgs]
+        together_runs += [job.result() for job in tog_jobs]
+        alone_runs = [[job.result()[0] for job in jobs] for jobs in alone_jobs]
+    many = args.alone_runs > 1 or args.together_runs > 1
     print(
         f"{'config':28s} {'together MB':>12s} {'alone MB':>10s} {'ratio':>7s}  {'anon tog.':>9s} {'anon alone':>10s}"
-        + ("  alone range MB" if args.alone_runs > 1 else "")
+        + ("  together range MB  alone range MB" if many else "")
     )
     worst = 0.0
     by_name: dict[str, float] = {}
-    for cfg, (_, row) in zip(cfgs, together.iterrows(), strict=True):
-        runs = [
-            json.loads(
-                subprocess.run(
-                    [sys.executable, "-c", _ONE, json.dumps(cfg.to_dict())],  # type: ignore[attr-defined]
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout.strip().splitlines()[-1]
-            )
-            for _ in range(args.alone_runs)
-        ]
-        alone = {k: statistics.median(r[k] for r in runs) for k in COLUMNS}
+    for i, cfg in enumerate(cfgs):
+        tog_rows = [run[i] for run in together_runs]
+        tog = {k: statistics.median(r[k] for r in tog_rows) for k in COLUMNS}
+        alone = {k: statistics.median(r[k] for r in alone_runs[i]) for k in COLUMNS}
         name = f"{cfg.dtype}/{cfg.quantization}/bs{cfg.batch_size}"  # type: ignore[attr-defined]
-        tog = float(row["peak_rss_increase_bytes"])
-        ratio = tog / alone["peak_rss_increase_bytes"]
+        ratio = tog["peak_rss_increase_bytes"] / alone["peak_rss_increase_bytes"]
         worst = max(worst, abs(ratio - 1))
         by_name[name] = alone["peak_rss_increase_bytes"]
-        peaks = sorted(r["peak_rss_increase_bytes"] / 1e6 for r in runs)
+        t_peaks = sorted(r["peak_rss_increase_bytes"] / 1e6 for r in tog_rows)
+        a_peaks = sorted(r["peak_rss_increase_bytes"] / 1e6 for r in alone_runs[i])
         print(
-            f"{name:28s} {tog / 1e6:12.1f} {alone['peak_rss_increase_bytes'] / 1e6:10.1f} {ratio:7.3f}  "
-            f"{float(row['rss_anon_increase_bytes']) / 1e6:9.1f} {alone['rss_anon_increase_bytes'] / 1e6:10.1f}"
-            + (f"  {peaks[0]:.1f}–{peaks[-1]:.1f}" if len(peaks) > 1 else ""),
+            f"{name:28s} {tog['peak_rss_increase_bytes'] / 1e6:12.1f} {alone['peak_rss_increase_bytes'] / 1e6:10.1f} "
+            f"{ratio:7.3f}  {tog['rss_anon_increase_bytes'] / 1e6:9.1f} {alone['rss_anon_increase_bytes'] / 1e6:10.1f}"
+            + (f"  {t_peaks[0]:7.1f}–{t_peaks[-1]:<9.1f}  {a_peaks[0]:.1f}–{a_peaks[-1]:.1f}" if many else ""),
             flush=True,
         )
     print(f"\nlargest |together/alone - 1| = {worst:.1%} (goal <= 5%)")
