@@ -28,6 +28,36 @@ KERNEL_NAME = "blaze-lab"
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (apt-get install chromium)")
 
 
+def open_offline_page(sync_api: Any, page_path: Path, width: int = 1400) -> tuple[Any, Any, Any, list[list[str]]]:
+    """A written page in offline Chromium: ``(playwright, browser, page, [errors, requests])``.
+
+    ``errors`` collects uncaught exceptions and console errors, ``requests`` every URL the page asked for. The caller
+    closes the browser and stops playwright.
+    """
+    p = sync_api.sync_playwright().start()
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    context = browser.new_context(offline=True, viewport={"width": width, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(page_path.as_uri())
+    return p, browser, page, [errors, requests]
+
+
+def save_doc_screenshot(shot_path: Path, dest: Path, colors: int = 128, fast_octree: bool = False) -> None:
+    """Write a screenshot into the docs, downscaled to 2/3 and palette-quantized (how docs/img's PNGs are made)."""
+    from PIL import Image
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(shot_path) as shot:
+        small = shot.convert("RGB").resize((shot.width * 2 // 3, shot.height * 2 // 3), Image.LANCZOS)
+        method = Image.Quantize.FASTOCTREE if fast_octree else None
+        small.quantize(colors=colors, method=method).save(dest, optimize=True)
+
+
 @dataclasses.dataclass
 class BrowserPage:
     """A Playwright page and the JavaScript errors seen on it (uncaught exceptions and console errors)."""

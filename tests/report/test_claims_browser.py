@@ -18,7 +18,7 @@ from blaze_lab.metrics.claims import VERDICTS
 from blaze_lab.report.html import write_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO
+from browser_support import ARTIFACTS, CHROMIUM, REPO, open_offline_page, save_doc_screenshot
 
 CLAIMS = REPO / "tests" / "data" / "claims_sweep"
 DOCS_IMG = REPO / "docs" / "img"
@@ -33,39 +33,29 @@ pytestmark = [
 
 def test_claims_section_renders_with_every_claim(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    image = pytest.importorskip("PIL.Image")
+    pytest.importorskip("PIL.Image")  # save_doc_screenshot needs it
     results = tmp_path / "claims"
     shutil.copytree(CLAIMS, results)
     page_path = write_report(results, png=False)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True, viewport={"width": WIDTH, "height": 1000})
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_path.as_uri())
-            section = page.locator("#section-s_claims")
-            rows = page.locator("table.claims tbody tr")
-            claims = {rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())}
-            verdicts = page.locator("table.claims tbody tr td b").all_inner_texts()
-            page_width = page.evaluate("document.documentElement.scrollWidth")
-            box = section.bounding_box()
-            assert box is not None
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            path = ARTIFACTS / "report-claims.png"
-            clip = {"x": 0, "y": box["y"], "width": WIDTH, "height": min(box["height"], 1900)}
-            page.screenshot(path=str(path), full_page=True, clip=clip)
-        finally:
-            browser.close()
+    p, browser, page, (errors, _) = open_offline_page(sync_api, page_path, WIDTH)
+    try:
+        section = page.locator("#section-s_claims")
+        rows = page.locator("table.claims tbody tr")
+        claims = {rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())}
+        verdicts = page.locator("table.claims tbody tr td b").all_inner_texts()
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        box = section.bounding_box()
+        assert box is not None
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / "report-claims.png"
+        clip = {"x": 0, "y": box["y"], "width": WIDTH, "height": min(box["height"], 1900)}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
+    finally:
+        browser.close()
+        p.stop()
     assert errors == []
     assert claims == {"1", "2", "3", "4a", "4b"}  # every claim has a row, measured or not
     assert set(verdicts) <= set(VERDICTS)
     assert page_width <= WIDTH  # the verdict table wraps instead of widening the page
     if os.environ.get("BLAZE_LAB_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        with image.open(path) as shot:
-            small = shot.convert("RGB").resize((shot.width * 2 // 3, shot.height * 2 // 3), image.LANCZOS)
-            small.quantize(colors=256, method=image.Quantize.FASTOCTREE).save(
-                DOCS_IMG / "report-claims.png", optimize=True
-            )
+        save_doc_screenshot(path, DOCS_IMG / "report-claims.png", colors=256, fast_octree=True)

@@ -19,7 +19,7 @@ import pytest
 from blaze_lab.report.html import write_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO
+from browser_support import ARTIFACTS, CHROMIUM, REPO, open_offline_page, save_doc_screenshot
 
 SAMPLE = REPO / "tests" / "data" / "sample_sweep"
 QUICKSTART = REPO / "tests" / "data" / "quickstart_sweep"
@@ -70,20 +70,6 @@ def _overlaps(boxes: list[list[Any]], tolerance: float = 0.5) -> list[tuple[str,
     return found
 
 
-def _open(sync_api: Any, page_path: Path, viewport_width: int = WIDTH) -> tuple[Any, Any, list[str], list[str]]:
-    p = sync_api.sync_playwright().start()
-    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    context = browser.new_context(offline=True, viewport={"width": viewport_width, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    requests: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("request", lambda req: requests.append(req.url))
-    page.goto(page_path.as_uri())
-    return p, browser, page, [errors, requests]  # type: ignore[return-value]
-
-
 def test_report_renders_offline(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     results = tmp_path / "sample"
@@ -91,7 +77,7 @@ def test_report_renders_offline(tmp_path: Path) -> None:
     page_path = write_report(results, png=False)
     expected = page_path.read_text().count('class="plotly-graph-div"')
     assert expected >= 8
-    p, browser, page, (errors, requests) = _open(sync_api, page_path)
+    p, browser, page, (errors, requests) = open_offline_page(sync_api, page_path)
     try:
         page.wait_for_function(
             f"document.querySelectorAll('.plotly-graph-div .main-svg').length >= {expected}", timeout=30_000
@@ -109,12 +95,12 @@ def test_report_renders_offline(tmp_path: Path) -> None:
 
 def test_quickstart_report_at_1400px(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    image = pytest.importorskip("PIL.Image")
+    pytest.importorskip("PIL.Image")  # save_doc_screenshot needs it
     results = tmp_path / "quickstart"
     shutil.copytree(QUICKSTART, results)
     page_path = write_report(results, png=False)
     expected = page_path.read_text().count('class="plotly-graph-div"')
-    p, browser, page, (errors, requests) = _open(sync_api, page_path)
+    p, browser, page, (errors, requests) = open_offline_page(sync_api, page_path)
     try:
         page.wait_for_function(
             f"document.querySelectorAll('.plotly-graph-div .main-svg').length >= {expected}", timeout=60_000
@@ -154,11 +140,8 @@ def test_quickstart_report_at_1400px(tmp_path: Path) -> None:
     ]
     assert cut == []  # no tick label runs outside its figure
     if os.environ.get("BLAZE_LAB_UPDATE_SCREENSHOTS") == "1":
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
         for name, path in shots.items():
-            with image.open(path) as shot:
-                small = shot.convert("RGB").resize((shot.width * 2 // 3, shot.height * 2 // 3), image.LANCZOS)
-                small.quantize(colors=128).save(DOCS_IMG / f"report-{name}.png", optimize=True)
+            save_doc_screenshot(path, DOCS_IMG / f"report-{name}.png")
 
 
 def test_tick_check_catches_overlapping_labels(tmp_path: Path) -> None:
@@ -171,7 +154,7 @@ def test_tick_check_catches_overlapping_labels(tmp_path: Path) -> None:
     fig.update_xaxes(tickangle=0)
     page_path = tmp_path / "overlap.html"
     fig.write_html(page_path, include_plotlyjs=True, full_html=True, default_width=900)
-    p, browser, page, _ = _open(sync_api, page_path)
+    p, browser, page, _ = open_offline_page(sync_api, page_path)
     try:
         page.wait_for_function("document.querySelectorAll('.plotly-graph-div .main-svg').length >= 1")
         layers = page.evaluate(TICK_BOXES_JS)
@@ -184,9 +167,9 @@ def test_tick_check_catches_overlapping_labels(tmp_path: Path) -> None:
 def test_published_gpu_report_says_what_did_not_run() -> None:
     """The committed static H200 page opens offline and its first screen says 2 of 4 groups never ran."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    image = pytest.importorskip("PIL.Image")
+    pytest.importorskip("PIL.Image")  # save_doc_screenshot needs it
     page_path = REPO / "results" / "published" / "gpu-h200-2026-11-26" / "report.html"
-    p, browser, page, (errors, requests) = _open(sync_api, page_path)
+    p, browser, page, (errors, requests) = open_offline_page(sync_api, page_path)
     try:
         banner = page.locator("p.note", has_text="Incomplete sweep")
         banner_box = banner.bounding_box()
@@ -201,6 +184,4 @@ def test_published_gpu_report_says_what_did_not_run() -> None:
     assert banner_box is not None and banner_box["y"] < 200  # on the first screen, under the title
     assert missing is not None
     if os.environ.get("BLAZE_LAB_UPDATE_SCREENSHOTS") == "1":
-        with image.open(path) as shot:
-            small = shot.convert("RGB").resize((shot.width * 2 // 3, shot.height * 2 // 3), image.LANCZOS)
-            small.quantize(colors=128).save(DOCS_IMG / "report-gpu-header.png", optimize=True)
+        save_doc_screenshot(path, DOCS_IMG / "report-gpu-header.png")
