@@ -178,23 +178,32 @@ class ExactHeap:
     run other configs serves the same temporaries from its heap, where fragmentation decides the peak: measured on
     SmolLM2 with bitsandbytes 8-bit at batch 8, the same config read 288 or 349 MB alone and 271–369 MB after
     others. Inside this region the threshold is pinned at its 128 KiB floor, so every large temporary is its own
-    mapping and the peak is the live set (with the floor for a whole process, all eight configs of
-    benchmarks/memory_isolation.py agreed with their isolated runs within 5%). It costs speed (+3–10% at batch 1,
-    +15–26% at batch 8: each temporary is faulted in anew), so only an untimed memory-probe call runs inside it; on
-    exit the threshold is pinned at the 32 MiB ceiling (the speed of a warmed-up process) so later timed calls do
-    not depend on history either. No-op without glibc.
+    mapping and the peak is the live set. It costs speed (+3–10% at batch 1, +15–26% at batch 8: each temporary is
+    faulted in anew), so only untimed or discarded work runs inside it: the memory-probe call, and on CPU also the
+    model load and the first warm-up call, where the heap's layout is made (bitsandbytes quantizes at load and
+    repacks its weights on the first forward). With the probe alone inside, bitsandbytes 8-bit at batch 8 still read
+    276–389 MB across isolated processes (the freed load and repack temporaries left the heap fragmented around the
+    live weights); with load and first call inside too, 273.6–274.8 MB (``benchmarks/memory_isolation.py``). On
+    exit the threshold is pinned at the 32 MiB ceiling (the speed of a warmed-up process) so later timed calls do not
+    depend on history either. ``active=False`` makes it a no-op (CUDA devices, whose peaks the CUDA allocator gives);
+    so is a process without glibc.
 
     >>> with ExactHeap():
     ...     block = bytearray(1_000_000)
     """
 
+    def __init__(self, active: bool = True) -> None:
+        self.active = active
+
     def __enter__(self) -> ExactHeap:
-        _mallopt(_M_MMAP_THRESHOLD, _MMAP_FLOOR)
-        trim_heap()
+        if self.active:
+            _mallopt(_M_MMAP_THRESHOLD, _MMAP_FLOOR)
+            trim_heap()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _mallopt(_M_MMAP_THRESHOLD, _MMAP_CEILING)
+        if self.active:
+            _mallopt(_M_MMAP_THRESHOLD, _MMAP_CEILING)
 
 
 def clean_device(device: str) -> None:

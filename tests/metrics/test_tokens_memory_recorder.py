@@ -116,3 +116,16 @@ def test_memory_tracker_reports_the_increase_over_a_baseline_and_the_anon_file_s
     assert 60 << 20 <= res["peak_rss_increase_bytes"] <= 200 << 20
     assert res["rss_anon_increase_bytes"] >= 60 << 20 and res["rss_file_bytes"] > 0
     del block
+
+
+def test_exact_heap_pins_the_mmap_threshold_only_when_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blaze_lab.metrics import memory
+
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(memory, "_mallopt", lambda param, value: calls.append((param, value)) or True)
+    with memory.ExactHeap(active=False):
+        pass
+    assert calls == []
+    with memory.ExactHeap():
+        assert calls == [(memory._M_MMAP_THRESHOLD, memory._MMAP_FLOOR)]
+    assert calls[-1] == (memory._M_MMAP_THRESHOLD, memory._MMAP_CEILING)

@@ -71,7 +71,12 @@ class DiffusionTrial:
                 engine.run_call(self.loaded, self.cfg, [self.cfg.prompt], [self.cfg.seed])
             self.memory = {k: v for k, v in probe.result().items() if k in MEMORY_COLUMNS}
         # Timed CPU calls skip the heap trim (their peaks are not reported; a trimmed heap re-faults temporaries).
-        with MemoryTracker(self.loaded.device, baseline=self.measurer.baseline(self.cfg), trim=cuda) as mem:
+        # The first warm-up call (discarded) runs under ExactHeap: its one-time temporaries must not fragment the heap
+        # the probe measures (as in the LLM kind).
+        with (
+            ExactHeap(active=iteration == -1 and not cuda),
+            MemoryTracker(self.loaded.device, baseline=self.measurer.baseline(self.cfg), trim=cuda) as mem,
+        ):
             result = engine.run_call(self.loaded, self.cfg, [self.cfg.prompt], [self.cfg.seed])
         row = result.timings.row()
         row["images_per_s_call"] = row.pop("images_per_s")
@@ -131,7 +136,8 @@ class DiffusionMeasurer:
             engine.model_cache.keep_only(key)
             clean_device(cfg.resolved_device())
             self._baselines[key] = process_memory()
-        loaded = engine.load(cfg)
+        with ExactHeap(active=not hit and not cfg.resolved_device().startswith("cuda")):  # see LLMMeasurer.open
+            loaded = engine.load(cfg)
         engine.prepare(cfg)  # run-time settings a device cannot apply fail here, as "unsupported" when optional
         columns = {
             "device": loaded.device,

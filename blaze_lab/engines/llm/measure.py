@@ -68,7 +68,10 @@ class LLMTrial:
             # its first CPU forward: a first-call probe read nf4 batch 1 at 198–330 MB across fresh processes).
             probe = self._iteration(exact_heap=True)
             self.memory = {k: probe[k] for k in MEMORY_COLUMNS if k in probe}
-        row = self._iteration()
+        # The first warm-up call (discarded) runs under ExactHeap too: bitsandbytes repacks its weights there, and
+        # where its temporaries land would otherwise decide the heap's fragmentation for the probe (see ExactHeap).
+        with ExactHeap(active=iteration == -1 and not self.loaded.device.startswith("cuda")):
+            row = self._iteration()
         gaps = row.pop("_itl")
         if iteration >= 0:
             self.itl.extend(gaps)
@@ -78,7 +81,7 @@ class LLMTrial:
         # CPU calls other than the probe skip the heap trim: their peaks are not reported (the probe's are), and a
         # trimmed heap would make every timed call fault its temporaries in again.
         exact = exact_heap or self.loaded.device.startswith("cuda")
-        with ExactHeap() if exact_heap else contextlib.nullcontext():
+        with ExactHeap(active=exact_heap):
             row = self.measurer.engine.instrumented_iteration(
                 self.loaded,
                 self.cfg,
@@ -144,7 +147,9 @@ class LLMMeasurer:
             prime_process(cfg)
             clean_device(cfg.resolved_device())
             self._baselines[key] = process_memory()
-        loaded = self.engine.load(cfg)
+        # CPU: an untimed load under ExactHeap, so its freed temporaries do not fragment the heap the probe measures.
+        with ExactHeap(active=not hit and not cfg.resolved_device().startswith("cuda")):
+            loaded = self.engine.load(cfg)
         columns = {
             "device": loaded.device,
             "random_weights": loaded.random_weights,
@@ -202,7 +207,6 @@ def prime_process(cfg: LLMConfig) -> None:
     if key in _PRIMED:
         return
     _PRIMED.add(key)
-    import contextlib
 
     from blaze_lab.engines.llm.loading import load_llm
 

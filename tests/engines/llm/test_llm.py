@@ -181,3 +181,27 @@ def test_cpu_peaks_come_from_one_untimed_memory_probe(
     # only the probe trims the heap first: timed CPU calls would otherwise fault their temporaries in again
     assert trims.count(True) == 1 and len(trims) == len(raw) + 1
     assert "_itl" not in raw.columns
+
+
+@pytest.mark.parametrize("warmup", [2, 0])
+def test_cpu_heap_layout_work_runs_under_exact_heap(
+    engine: LLMEngine, warmup: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load, the first warm-up call and the probe run with the mmap floor; no timed call does."""
+    from blaze_lab.engines.llm import measure
+    from blaze_lab.metrics.memory import ExactHeap
+
+    regions: list[bool] = []
+
+    class Spy(ExactHeap):
+        def __enter__(self) -> ExactHeap:
+            regions.append(self.active)
+            return super().__enter__()
+
+    monkeypatch.setattr(measure, "ExactHeap", Spy)
+    cfg = LLMConfig(model=TINY, device="cpu", batch_size=2, new_tokens=4, prompt_tokens=8)
+    settings = MeasureSettings(warmup=warmup, warmup_max=max(warmup, 1), min_iters=3, max_iters=3, target_ci_rel=None)
+    _, raw = engine.benchmark([cfg], measure=settings, quality=QualitySettings(enabled=False), progress=False)
+    # load (1) + first warm-up call (when there is warm-up) + the probe; every other call's region is inactive
+    assert regions.count(True) == (3 if warmup else 2)
+    assert len(regions) == 1 + 2 * len(raw) + 1  # load; per call the call's and _iteration's regions; the probe's
