@@ -9,11 +9,13 @@ N fresh processes and compares with their median, printing their range too: a co
 varies from process to process cannot be judged by one isolated run; ``--together-runs N`` likewise runs the
 configs together in N fresh processes (the together figure is then their median). It also checks that on CPU the
 nf4 model's peak increase is below fp32's. Timing is irrelevant here (3 measured calls, no CI target), so a busy
-machine does not change the figures.
+machine does not change the figures. ``--kind diffusion`` does the same for the diffusion kind with a tiny random
+Stable Diffusion pipeline (128x128, 4 DDIM steps; batch 1, batch 4, batch 4 with VAE slicing).
 
     .venv/bin/python benchmarks/memory_isolation.py
     .venv/bin/python benchmarks/memory_isolation.py --only bnb-8bit --alone-runs 5
     .venv/bin/python benchmarks/memory_isolation.py --alone-runs 5 --together-runs 5
+    .venv/bin/python benchmarks/memory_isolation.py --kind diffusion --alone-runs 3 --together-runs 3
 """
 
 from __future__ import annotations
@@ -30,20 +32,26 @@ PAIRS = [("fp32", "none"), ("bf16", "none"), ("fp32", "bnb-8bit"), ("fp32", "bnb
 
 _RUN = r"""
 import json, sys
-from blaze_lab.engines.llm import LLMConfig, LLMEngine
-from blaze_lab.engines.llm.quality import QualitySettings
 from blaze_lab.metrics import MeasureSettings
-cfgs = [LLMConfig.from_dict(c) for c in json.loads(sys.argv[1])]
 settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
-summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
+if sys.argv[1] == "llm":
+    from blaze_lab.engines.llm import LLMConfig, LLMEngine
+    from blaze_lab.engines.llm.quality import QualitySettings
+    cfgs = [LLMConfig.from_dict(c) for c in json.loads(sys.argv[2])]
+    summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=QualitySettings(enabled=False), progress=False)
+else:
+    from blaze_lab.engines.diffusion import DiffusionEngine
+    from blaze_lab.engines.diffusion.config import DiffusionConfig
+    cfgs = [DiffusionConfig.from_dict(c) for c in json.loads(sys.argv[2])]
+    summary, _ = DiffusionEngine().benchmark(cfgs, measure=settings, progress=False)
 print(json.dumps([{k: float(row[k]) for k in COLUMNS} for _, row in summary.iterrows()]))
 """.replace("COLUMNS", repr(COLUMNS))
 
 
-def _subprocess_rows(cfgs: list[object]) -> list[dict[str, float]]:
+def _subprocess_rows(kind: str, cfgs: list[object]) -> list[dict[str, float]]:
     """The configs measured together in one fresh process (one config: measured alone)."""
     out = subprocess.run(
-        [sys.executable, "-c", _RUN, json.dumps([c.to_dict() for c in cfgs])],  # type: ignore[attr-defined]
+        [sys.executable, "-c", _RUN, kind, json.dumps([c.to_dict() for c in cfgs])],  # type: ignore[attr-defined]
         capture_output=True,
         text=True,
         check=True,
@@ -59,9 +67,23 @@ def configs(model: str, quantizations: list[str] | None = None) -> list[object]:
     return [base.replace(dtype=d, quantization=q, batch_size=b) for d, q in pairs for b in (1, 8)]
 
 
+def diffusion_configs() -> list[object]:
+    from blaze_lab.engines.diffusion.config import DiffusionConfig
+
+    base = DiffusionConfig(model="random:tiny-sd", device="cpu", scheduler="ddim", steps=4, height=128, width=128)
+    return [base, base.replace(batch_size=4), base.replace(batch_size=4, vae_slicing=True)]
+
+
+def _name(cfg: object) -> str:
+    if hasattr(cfg, "quantization"):
+        return f"{cfg.dtype}/{cfg.quantization}/bs{cfg.batch_size}"  # type: ignore[attr-defined]
+    return f"tiny-sd/bs{cfg.batch_size}" + ("/vae-slicing" if cfg.vae_slicing else "")  # type: ignore[attr-defined]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--kind", choices=("llm", "diffusion"), default="llm")
+    parser.add_argument("--model", default="smollm2-135m", help="the LLM (--kind llm)")
     parser.add_argument(
         "--only", default=None, help="comma-separated dtypes/quantizations to keep, e.g. fp32,bnb-8bit (default: all)"
     )
@@ -73,22 +95,29 @@ def main() -> None:
         help="1: all configs together in this process; N > 1: in N fresh processes, compared by their median",
     )
     args = parser.parse_args()
+    from blaze_lab.engines.diffusion import DiffusionEngine
     from blaze_lab.engines.llm import LLMEngine
     from blaze_lab.engines.llm.quality import QualitySettings
     from blaze_lab.metrics import MeasureSettings
 
-    cfgs = configs(args.model, args.only.split(",") if args.only else None)
+    if args.kind == "llm":
+        cfgs = configs(args.model, args.only.split(",") if args.only else None)
+    else:
+        cfgs = diffusion_configs()
     together_runs: list[list[dict[str, float]]] = []
     if args.together_runs <= 1:  # in this process, as the README example does
         settings = MeasureSettings(warmup=1, warmup_max=1, min_iters=3, max_iters=3, target_ci_rel=None)
-        quality = QualitySettings(enabled=False)
-        summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=quality, progress=False)  # type: ignore[arg-type]
+        if args.kind == "llm":
+            quality = QualitySettings(enabled=False)
+            summary, _ = LLMEngine().benchmark(cfgs, measure=settings, quality=quality, progress=False)  # type: ignore[arg-type]
+        else:
+            summary, _ = DiffusionEngine().benchmark(cfgs, measure=settings, progress=False)  # type: ignore[arg-type]
         together_runs.append([{k: float(row[k]) for k in COLUMNS} for _, row in summary.iterrows()])
     # Memory figures do not depend on the machine's load: two subprocesses at a time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         n_together = args.together_runs if args.together_runs > 1 else 0
-        tog_jobs = [pool.submit(_subprocess_rows, cfgs) for _ in range(n_together)]
-        alone_jobs = [[pool.submit(_subprocess_rows, [cfg]) for _ in range(args.alone_runs)] for cfg in cfgs]
+        tog_jobs = [pool.submit(_subprocess_rows, args.kind, cfgs) for _ in range(n_together)]
+        alone_jobs = [[pool.submit(_subprocess_rows, args.kind, [cfg]) for _ in range(args.alone_runs)] for cfg in cfgs]
         together_runs += [job.result() for job in tog_jobs]
         alone_runs = [[job.result()[0] for job in jobs] for jobs in alone_jobs]
     many = args.alone_runs > 1 or args.together_runs > 1
@@ -102,7 +131,7 @@ def main() -> None:
         tog_rows = [run[i] for run in together_runs]
         tog = {k: statistics.median(r[k] for r in tog_rows) for k in COLUMNS}
         alone = {k: statistics.median(r[k] for r in alone_runs[i]) for k in COLUMNS}
-        name = f"{cfg.dtype}/{cfg.quantization}/bs{cfg.batch_size}"  # type: ignore[attr-defined]
+        name = _name(cfg)
         ratio = tog["peak_rss_increase_bytes"] / alone["peak_rss_increase_bytes"]
         worst = max(worst, abs(ratio - 1))
         by_name[name] = alone["peak_rss_increase_bytes"]
