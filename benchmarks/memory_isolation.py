@@ -16,6 +16,7 @@ Stable Diffusion pipeline (128x128, 4 DDIM steps; batch 1, batch 4, batch 4 with
     .venv/bin/python benchmarks/memory_isolation.py --only bnb-8bit --alone-runs 5
     .venv/bin/python benchmarks/memory_isolation.py --alone-runs 5 --together-runs 5
     .venv/bin/python benchmarks/memory_isolation.py --kind diffusion --alone-runs 3 --together-runs 3
+    .venv/bin/python benchmarks/memory_isolation.py --pairs fp32/bnb-fp4,bf16/bnb-nf4 --alone-runs 3
 """
 
 from __future__ import annotations
@@ -59,11 +60,13 @@ def _subprocess_rows(kind: str, cfgs: list[object]) -> list[dict[str, float]]:
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def configs(model: str, quantizations: list[str] | None = None) -> list[object]:
+def configs(
+    model: str, quantizations: list[str] | None = None, pairs: list[tuple[str, str]] | None = None
+) -> list[object]:
     from blaze_lab.engines.llm import LLMConfig
 
     base = LLMConfig(model=model, prompt_tokens=32, new_tokens=16)
-    pairs = [(d, q) for d, q in PAIRS if quantizations is None or q in quantizations or d in quantizations]
+    pairs = [(d, q) for d, q in pairs or PAIRS if quantizations is None or q in quantizations or d in quantizations]
     return [base.replace(dtype=d, quantization=q, batch_size=b) for d, q in pairs for b in (1, 8)]
 
 
@@ -87,6 +90,11 @@ def main() -> None:
     parser.add_argument(
         "--only", default=None, help="comma-separated dtypes/quantizations to keep, e.g. fp32,bnb-8bit (default: all)"
     )
+    parser.add_argument(
+        "--pairs",
+        default=None,
+        help="comma-separated dtype/quantization pairs instead of the README's, e.g. fp32/bnb-fp4,bf16/bnb-nf4",
+    )
     parser.add_argument("--alone-runs", type=int, default=1, help="fresh isolated processes per config (median)")
     parser.add_argument(
         "--together-runs",
@@ -101,7 +109,8 @@ def main() -> None:
     from blaze_lab.metrics import MeasureSettings
 
     if args.kind == "llm":
-        cfgs = configs(args.model, args.only.split(",") if args.only else None)
+        pairs = [tuple(p.split("/", 1)) for p in args.pairs.split(",")] if args.pairs else None
+        cfgs = configs(args.model, args.only.split(",") if args.only else None, pairs)  # type: ignore[arg-type]
     else:
         cfgs = diffusion_configs()
     together_runs: list[list[dict[str, float]]] = []
