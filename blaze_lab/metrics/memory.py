@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ MEMORY_COLUMNS = (
     "rss_anon_bytes",
     "rss_anon_increase_bytes",
     "rss_file_bytes",
+    "rss_library_increase_bytes",
     "nvml_vram_bytes",
 )
 
@@ -121,8 +123,11 @@ class Nvml:
             return math.nan
 
 
-def process_memory() -> dict[str, float]:
+def process_memory(libraries: bool = False) -> dict[str, float]:
     """This process's resident memory now: ``rss_bytes``, ``rss_anon_bytes``, ``rss_file_bytes`` (NaN if unknown).
+
+    ``libraries=True`` adds ``rss_library_bytes`` (see :func:`library_rss_bytes`; it reads ``/proc/self/smaps``, a few
+    milliseconds, so only baselines and the memory probe ask for it).
 
     >>> mem = process_memory()
     >>> mem["rss_bytes"] >= mem["rss_anon_bytes"] > 0
@@ -137,7 +142,38 @@ def process_memory() -> dict[str, float]:
                 out[fields[key]] = float(int(line.split()[1]) * 1024)
     except OSError:
         pass
+    if libraries:
+        out["rss_library_bytes"] = library_rss_bytes()
     return out
+
+
+_SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
+_SMAPS = Path("/proc/self/smaps")
+
+
+def library_rss_bytes() -> float:
+    """Resident pages of this process's mapped shared libraries (``*.so`` files), bytes; NaN where unknown.
+
+    Why this is kept out of a config's memory: the code pages of torch & co. that a config's first calls fault in
+    count in RSS, but how many come in per fault depends on the file system and the page cache, not on the config
+    (fault-around maps neighbouring pages that are already cached). The same tiny Stable Diffusion config read a
+    peak RSS increase of 260 MB from one virtualenv and 279 MB from a fresh copy of it (anonymous increase 205.6 vs
+    205.8 MB); ``libtorch_cpu.so`` alone was 71 vs 118 MB resident. Checkpoint files mapped by safetensors are not
+    shared libraries and stay counted.
+    """
+    total = 0
+    library = False
+    try:
+        with _SMAPS.open() as smaps:
+            for line in smaps:
+                if line[0] in "0123456789abcdef" and "-" in line.split(maxsplit=1)[0]:
+                    parts = line.split()
+                    library = len(parts) > 5 and bool(_SHARED_OBJECT.search(parts[5]))
+                elif library and line.startswith("Rss:"):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        return math.nan
+    return float(total)
 
 
 def trim_heap() -> bool:
@@ -183,7 +219,7 @@ class ExactHeap:
     model load and the first warm-up call, where the heap's layout is made (bitsandbytes quantizes at load and
     repacks its weights on the first forward). With the probe alone inside, bitsandbytes 8-bit at batch 8 still read
     276–389 MB across isolated processes (the freed load and repack temporaries left the heap fragmented around the
-    live weights); with load and first call inside too, 273.6–274.8 MB (``benchmarks/memory_isolation.py``). On
+    live weights); with load and first call inside too, 272.9–274.8 MB (``benchmarks/memory_isolation.py``). On
     exit the threshold is pinned at the 32 MiB ceiling (the speed of a warmed-up process) so later timed calls do not
     depend on history either. ``active=False`` makes it a no-op (CUDA devices, whose peaks the CUDA allocator gives);
     so is a process without glibc.
@@ -226,7 +262,10 @@ class MemoryTracker:
     ``result()`` gives ``peak_allocated_bytes``, ``peak_reserved_bytes`` (CUDA; NaN on CPU), ``peak_rss_bytes``,
     ``rss_anon_bytes`` / ``rss_file_bytes`` at the end of the region, ``nvml_vram_bytes`` and ``energy_j`` (NVML;
     NaN when absent); with a ``baseline`` (:func:`process_memory` before the model load) also
-    ``peak_rss_increase_bytes`` and ``rss_anon_increase_bytes``. ``trim`` (default) returns freed heap memory to the
+    ``peak_rss_increase_bytes`` and ``rss_anon_increase_bytes``. On CPU, when the baseline holds
+    ``rss_library_bytes`` (``process_memory(libraries=True)``) and the region trims, shared-library pages faulted in
+    since the baseline are reported as ``rss_library_increase_bytes`` and left out of ``peak_rss_increase_bytes``
+    (see :func:`library_rss_bytes`). ``trim`` (default) returns freed heap memory to the
     OS first, so the RSS peak starts from live memory; pass False for a timed call whose RSS peak is not reported
     (CPU calls after the memory probe): a trimmed heap makes the call fault its temporaries in again, which
     measured +1–2% on a 0.1 s SmolLM2 call (``benchmarks/heap_trim_cost.py``).
@@ -281,9 +320,17 @@ class MemoryTracker:
         now = process_memory()
         res["rss_anon_bytes"] = now["rss_anon_bytes"]
         res["rss_file_bytes"] = now["rss_file_bytes"]
+        res["rss_library_increase_bytes"] = nan
         if self.baseline is not None:
             res["peak_rss_increase_bytes"] = res["peak_rss_bytes"] - self.baseline["rss_bytes"]
             res["rss_anon_increase_bytes"] = now["rss_anon_bytes"] - self.baseline["rss_anon_bytes"]
+            if self.trim and not self._cuda and "rss_library_bytes" in self.baseline:
+                # Shared-library pages faulted in since the baseline are not the config's (library_rss_bytes); they
+                # stay mapped once in, so the count at the end bounds what the peak held of them.
+                grown = library_rss_bytes() - self.baseline["rss_library_bytes"]
+                if grown == grown:
+                    res["rss_library_increase_bytes"] = grown
+                    res["peak_rss_increase_bytes"] -= max(grown, 0.0)
         if self._nvml is not None:
             res["nvml_vram_bytes"] = self._nvml.process_vram_bytes()
             res["energy_j"] = (self._nvml.energy_mj() - self._energy0) / 1000.0
@@ -310,6 +357,7 @@ __all__ = [
     "MemoryTracker",
     "Nvml",
     "clean_device",
+    "library_rss_bytes",
     "model_bytes",
     "process_memory",
     "trim_heap",

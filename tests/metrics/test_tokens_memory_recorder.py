@@ -129,3 +129,29 @@ def test_exact_heap_pins_the_mmap_threshold_only_when_active(monkeypatch: pytest
     with memory.ExactHeap():
         assert calls == [(memory._M_MMAP_THRESHOLD, memory._MMAP_FLOOR)]
     assert calls[-1] == (memory._M_MMAP_THRESHOLD, memory._MMAP_CEILING)
+
+
+def test_shared_library_pages_are_left_out_of_the_configs_increase() -> None:
+    from blaze_lab.metrics.memory import process_memory, trim_heap
+
+    trim_heap()
+    baseline = process_memory(libraries=True)
+    assert baseline["rss_library_bytes"] > 10e6  # torch's libraries are mapped in a test process
+    # As if 40 MB of library code had been faulted in since the baseline (a config's first calls do that).
+    earlier = {**baseline, "rss_library_bytes": baseline["rss_library_bytes"] - 40e6}
+    results = {}
+    for name, base in (("plain", baseline), ("grown", earlier)):
+        with MemoryTracker("cpu", baseline=base) as mem:
+            block = bytearray(64 << 20)
+            block[::4096] = b"x" * len(block[::4096])
+        results[name] = mem.result()
+        del block
+    grown = results["grown"]["rss_library_increase_bytes"]
+    assert 40e6 <= grown <= 45e6
+    res = results["grown"]
+    library_part = res["peak_rss_bytes"] - baseline["rss_bytes"] - res["peak_rss_increase_bytes"]
+    assert library_part == grown  # the grown library pages are subtracted from the increase, nothing else
+    assert results["plain"]["peak_rss_increase_bytes"] >= 60 << 20  # the block itself still counts
+    with MemoryTracker("cpu", baseline=earlier, trim=False) as timed:  # timed calls do not read smaps
+        pass
+    assert math.isnan(timed.result()["rss_library_increase_bytes"])

@@ -135,7 +135,7 @@ class DiffusionMeasurer:
         if not hit:
             engine.model_cache.keep_only(key)
             clean_device(cfg.resolved_device())
-            self._baselines[key] = process_memory()
+            self._baselines[key] = process_memory(libraries=True)
         with ExactHeap(active=not hit and not cfg.resolved_device().startswith("cuda")):  # see LLMMeasurer.open
             loaded = engine.load(cfg)
         engine.prepare(cfg)  # run-time settings a device cannot apply fail here, as "unsupported" when optional

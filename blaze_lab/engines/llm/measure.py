@@ -146,7 +146,7 @@ class LLMMeasurer:
             cache.keep_only(key)  # nothing of other configs may stay under this config's peaks
             prime_process(cfg)
             clean_device(cfg.resolved_device())
-            self._baselines[key] = process_memory()
+            self._baselines[key] = process_memory(libraries=True)
         # CPU: an untimed load under ExactHeap, so its freed temporaries do not fragment the heap the probe measures.
         with ExactHeap(active=not hit and not cfg.resolved_device().startswith("cuda")):
             loaded = self.engine.load(cfg)

@@ -178,6 +178,7 @@ def test_cpu_peaks_come_from_one_untimed_memory_probe(
     assert len(probes) == 1  # one probe per config, after warm-up, whatever the warm-up
     row = summary.iloc[0]
     assert row["peak_rss_increase_bytes"] == probes[0]["peak_rss_increase_bytes"] > 0
+    assert row["rss_library_increase_bytes"] >= 0  # library pages are counted apart, not in the config's increase
     # only the probe trims the heap first: timed CPU calls would otherwise fault their temporaries in again
     assert trims.count(True) == 1 and len(trims) == len(raw) + 1
     assert "_itl" not in raw.columns
