@@ -157,9 +157,9 @@ def library_rss_bytes() -> float:
     Why this is kept out of a config's memory: the code pages of torch & co. that a config's first calls fault in
     count in RSS, but how many come in per fault depends on the file system and the page cache, not on the config
     (fault-around maps neighbouring pages that are already cached). The same tiny Stable Diffusion config read a
-    peak RSS increase of 260 MB from one virtualenv and 279 MB from a fresh copy of it (anonymous increase 205.6 vs
-    205.8 MB); ``libtorch_cpu.so`` alone was 71 vs 118 MB resident. Checkpoint files mapped by safetensors are not
-    shared libraries and stay counted.
+    peak RSS increase of 260 MB from one virtualenv and 279 MB from a fresh copy of it (anonymous increase
+    205.4–205.9 MB in both); ``libtorch_cpu.so`` alone was 71 vs 118 MB resident. Checkpoint files mapped by
+    safetensors are not shared libraries and stay counted.
     """
     total = 0
     library = False
